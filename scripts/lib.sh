@@ -1,0 +1,41 @@
+# Shared shell helpers for wacast's scripts. Source it; it changes nothing by itself.
+
+# Installs redis-server with apt when the binary is missing (fresh machines and CI).
+ensure_redis_server() {
+  if command -v redis-server >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "redis-server is missing: installing it with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
+}
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts a throwaway redis-server on a free port in DIR; prints its port.
+# Usage: port=$(start_throwaway_redis DIR [extra redis-server args...])
+start_throwaway_redis() {
+  local dir=$1; shift
+  local port
+  port=$(free_port)
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && { echo "$port"; return 0; }
+    sleep 0.05
+  done
+  echo "redis-server did not start on port $port (see $dir/redis.log)" >&2
+  return 1
+}
+
+# Stops a redis-server started by start_throwaway_redis in DIR.
+stop_throwaway_redis() {
+  local dir=$1
+  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one test command: formatting, clippy with warnings as errors, and every test of the
+# workspace. Tests start their own redis-server on free ports, so only the binary is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_redis_server
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked

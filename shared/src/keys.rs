@@ -1,0 +1,149 @@
+//! The Redis key schema: one documented function per key, all under one prefix.
+//!
+//! # The structures
+//!
+//! wacast keeps the queue and the operator's record in the same keys, so that one Lua script
+//! changes both atomically and an operator reads one hash per message.
+//!
+//! - `{prefix}:campaigns` (sorted set): campaign ids scored by creation time (ms), for `wacast list`.
+//! - `{prefix}:campaign:{id}` (hash): the campaign's spec (`from`, `content`, `columns`, `send_at`,
+//!   `ttl`, `label`, …), its `state`, and its counters `total`, `rejected`, `queued`, `claimed`,
+//!   `sending`, `sent`, `failed`, `expired`, `cancelled`, `unknown`, `retries`, `cost`. The
+//!   counters always equal the number of message hashes in each status, because every status
+//!   change is one script that moves both. Also: `ingest` (`running` while `wacast enqueue`
+//!   adds rows, then `done`), `rows` (the highest row enqueued: messages are walked as
+//!   `1..=rows`), `created_at`, and as it goes `started_at` (first claim), `paused_at`,
+//!   `pause_reason`, `cancelled_at`, `finished_at` (ingest done and no message queued, claimed
+//!   or sending).
+//! - `{prefix}:campaign:{id}:msg:{row}` (hash): one message: `to`, the row's values `p1`…`pN`
+//!   (the campaign's `columns`, in order), `status`, the row's overrides `send_at`, `ttl`,
+//!   `label`, `language` only when it has them, and as it goes `claims` (how often it was
+//!   claimed: the fencing token of the current claim), `worker`, `attempts`, `provider_id`,
+//!   `price`, `error_code`, `error`, `sent_at`, `updated_at`, `next_attempt_at`. Fields that
+//!   have no value yet are absent rather than empty, and values are kept to 64 bytes, which
+//!   keeps a queued message small (the whole point of the `p1`… naming): about 316 bytes of
+//!   Redis memory per queued message with two short values, its due entry included.
+//! - `{prefix}:due` (sorted set): message references `{id}:{row}` scored by due time (ms): the
+//!   send time, or the next retry. Workers claim from its low end.
+//! - `{prefix}:leases` (sorted set): claimed message references scored by lease expiry (ms).
+//! - `{prefix}:campaign:{id}:paused` (sorted set): a paused campaign's due references, with their
+//!   scores, until it is resumed.
+//! - `{prefix}:campaign:{id}:failed` (set): rows whose last outcome is `failed` or `unknown`.
+//! - `{prefix}:optout` (set): numbers (E.164 digits) never to message.
+//! - `{prefix}:wake` (pub/sub channel): the earliest due time (ms) of work just made due
+//!   (enqueue, resume, retry, reap, release), so idle workers wake without polling.
+//!
+//! Every value is a plain string, so `redis-cli HGETALL` reads it.
+
+use crate::campaign::CampaignId;
+use crate::message::Row;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "wacast";
+
+/// The key schema under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// The schema under `prefix` (without the trailing `:`).
+    pub fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.trim_end_matches(':').to_string(),
+        }
+    }
+
+    /// The prefix, without the trailing `:`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Sorted set of campaign ids by creation time.
+    pub fn campaigns(&self) -> String {
+        format!("{}:campaigns", self.prefix)
+    }
+
+    /// Hash: a campaign's spec, state and counters.
+    pub fn campaign(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}", self.prefix)
+    }
+
+    /// Hash: one message of a campaign.
+    pub fn message(&self, id: &CampaignId, row: Row) -> String {
+        format!("{}:campaign:{id}:msg:{row}", self.prefix)
+    }
+
+    /// The prefix of a campaign's message keys; the row follows it. Lua scripts build message
+    /// keys from it (`msg_prefix .. row`).
+    pub fn message_prefix(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}:msg:", self.prefix)
+    }
+
+    /// The prefix every campaign key starts with; `{id}` follows it. Lua scripts build campaign
+    /// keys from it.
+    pub fn campaign_prefix(&self) -> String {
+        format!("{}:campaign:", self.prefix)
+    }
+
+    /// Sorted set: due message references by due time (ms).
+    pub fn due(&self) -> String {
+        format!("{}:due", self.prefix)
+    }
+
+    /// Sorted set: claimed message references by lease expiry (ms).
+    pub fn leases(&self) -> String {
+        format!("{}:leases", self.prefix)
+    }
+
+    /// Sorted set: a paused campaign's due references, scores kept.
+    pub fn paused(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}:paused", self.prefix)
+    }
+
+    /// Set: rows whose last outcome is `failed` or `unknown`.
+    pub fn failed(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}:failed", self.prefix)
+    }
+
+    /// Set: numbers never to message.
+    pub fn optout(&self) -> String {
+        format!("{}:optout", self.prefix)
+    }
+
+    /// Pub/sub channel that wakes idle workers.
+    pub fn wake(&self) -> String {
+        format!("{}:wake", self.prefix)
+    }
+}
+
+/// A message's reference in the due and lease sets: `{campaign}:{row}`.
+pub fn message_ref(id: &CampaignId, row: Row) -> String {
+    format!("{id}:{row}")
+}
+
+/// Splits a message reference back into campaign and row.
+pub fn parse_message_ref(reference: &str) -> Option<(CampaignId, Row)> {
+    let (id, row) = reference.rsplit_once(':')?;
+    Some((CampaignId::parse(id).ok()?, row.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let keys = Keys::new("wacast:");
+        let id = CampaignId::parse("spring").unwrap();
+        assert_eq!(keys.campaign(&id), "wacast:campaign:spring");
+        assert_eq!(keys.message(&id, 7), "wacast:campaign:spring:msg:7");
+        assert_eq!(keys.message_prefix(&id) + "7", keys.message(&id, 7));
+        assert_eq!(keys.due(), "wacast:due");
+        assert_eq!(keys.failed(&id), "wacast:campaign:spring:failed");
+        assert_eq!(message_ref(&id, 7), "spring:7");
+        assert_eq!(parse_message_ref("spring:7"), Some((id, 7)));
+        assert_eq!(parse_message_ref("spring"), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the shared crate: one binary.
+
+mod provider;
+mod queue;
