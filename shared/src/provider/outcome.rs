@@ -1,0 +1,235 @@
+//! [`Outcome`]: what one send attempt came to, the same for every provider; and the
+//! provider-agnostic pieces of classifying an exchange: transport errors, `Retry-After`, and a
+//! bounded body read.
+//!
+//! See the [module essay](crate::provider) for why each class exists.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+/// What one send attempt came to. Every response, and every failure to get one, is classified
+/// into exactly one of these, once, by the provider's client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The provider accepted the message.
+    Sent {
+        /// The provider's id for it (empty if the provider accepted without giving one).
+        provider_id: String,
+        /// What it cost, if the provider said.
+        price: Option<f64>,
+    },
+    /// Surely not sent, and worth trying again later.
+    Retry {
+        /// How long the provider asked us to wait (`Retry-After`), unclamped.
+        after: Option<Duration>,
+        /// What happened.
+        reason: String,
+    },
+    /// Not sent, and sending the same request again would fail the same way.
+    Failed {
+        /// The provider's error code, the HTTP status, or `invalid` for a message refused by
+        /// validation before any request.
+        code: String,
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// Not sent, and no message of this account will be until an operator acts (bad API key,
+    /// missing permission, misconfigured endpoint): pause the campaign.
+    Halt {
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// The request may have reached the provider, and no answer says whether it was accepted.
+    /// Never resent automatically.
+    Unknown {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// The class as one lowercase word: `sent`, `retry`, `failed`, `halt`, `unknown`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Halt { .. } => "halt",
+            Outcome::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// The non-success classes, shared by every endpoint's outcome type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Trouble {
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    Failed {
+        code: String,
+        reason: String,
+    },
+    Halt {
+        reason: String,
+    },
+    Unknown {
+        reason: String,
+    },
+}
+
+impl From<Trouble> for Outcome {
+    fn from(trouble: Trouble) -> Self {
+        match trouble {
+            Trouble::Retry { after, reason } => Outcome::Retry { after, reason },
+            Trouble::Failed { code, reason } => Outcome::Failed { code, reason },
+            Trouble::Halt { reason } => Outcome::Halt { reason },
+            Trouble::Unknown { reason } => Outcome::Unknown { reason },
+        }
+    }
+}
+
+/// Classifies a request that produced no response.
+///
+/// Only an error of the connect phase (DNS, TCP connect, TLS handshake, or `connect_timeout`,
+/// which reqwest reports as a connect error) proves that no byte of the request left this
+/// process: nothing was sent, so it is a `Retry`. Anything later is `Unknown`:
+///
+/// - A timeout after connecting means the request was written, or partly written, and no
+///   answer came in time; the provider may be processing it right now.
+/// - An error while writing the body does not prove the provider did not read it: a request
+///   this small usually leaves in one segment, and the peer may reset after reading it.
+/// - A connection closed before any response (a pooled connection the server dropped) is
+///   ambiguous unless hyper itself knows the request was never written, in which case it
+///   retries on a fresh connection before we ever see an error.
+///
+/// reqwest reports none of these phases directly; `is_connect` is the only reliable signal, and
+/// the total `timeout` must exceed `connect_timeout` so that a stalled connect is always
+/// reported as a connect error (see [`crate::provider::http_client`]).
+pub(crate) fn transport_trouble(error: &reqwest::Error) -> Trouble {
+    if error.is_connect() {
+        Trouble::Retry {
+            after: None,
+            reason: format!(
+                "could not connect, nothing was sent: {}",
+                error_chain(error)
+            ),
+        }
+    } else if error.is_builder() {
+        // The request could not even be built: every request would fail alike.
+        Trouble::Halt {
+            reason: format!("could not build the request: {}", error_chain(error)),
+        }
+    } else if error.is_timeout() {
+        Trouble::Unknown {
+            reason: format!(
+                "no answer in time after the request was sent, it may have been accepted: {}",
+                error_chain(error)
+            ),
+        }
+    } else {
+        Trouble::Unknown {
+            reason: format!(
+                "the exchange broke after the request was sent, it may have been accepted: {}",
+                error_chain(error)
+            ),
+        }
+    }
+}
+
+/// An error and its sources as one line, `outer: inner: innermost`, skipping repeats.
+pub(crate) fn error_chain(error: &dyn StdError) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            let _ = write!(out, ": {text}");
+        }
+        source = cause.source();
+    }
+    out
+}
+
+/// Reads `Retry-After`: delay-seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00
+/// GMT`), relative to `now`. A date in the past is zero. `None` when absent or unreadable;
+/// clamping is the caller's retry policy.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // IMF-fixdate, the form HTTP/1.1 senders must use, parses as RFC 2822 with `GMT`.
+    let at: SystemTime = chrono::DateTime::parse_from_rfc2822(value).ok()?.into();
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The body of a response, read up to `limit` bytes. Providers answer with a few hundred
+/// bytes; a larger body (a proxy's error page) is cut rather than held in memory.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let capacity = response
+        .content_length()
+        .map_or(1024, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let mut body = Vec::with_capacity(capacity);
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == limit {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// A short, printable excerpt of a body, for reasons.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut out: String = text.chars().take(MAX).collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    if out.is_empty() {
+        out.push_str("(empty)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_450);
+        let check = |value: &str, expect: Option<u64>| {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expect.map(Duration::from_secs),
+                "{value:?}"
+            );
+        };
+        check("120", Some(120));
+        check(" 0 ", Some(0));
+        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        check("Wed, 21 Oct 2015 07:28:00 GMT", Some(30));
+        check("Wed, 21 Oct 2015 07:27:00 GMT", Some(0));
+        check("soon", None);
+        check("-5", None);
+        check("", None);
+    }
+
+    #[test]
+    fn excerpts_are_short_and_never_empty() {
+        assert_eq!(excerpt(b"  <html>oops</html>\n"), "<html>oops</html>");
+        assert_eq!(excerpt(b""), "(empty)");
+        let long = "x".repeat(500);
+        assert_eq!(excerpt(long.as_bytes()).chars().count(), 121);
+    }
+}

@@ -1,0 +1,321 @@
+//! The seven.io WhatsApp client: `POST /api/waba/messages`, `DELETE /api/waba/messages/{id}`
+//! and `POST /api/waba/events`, each answer classified once (see `reply.rs`).
+//!
+//! - [`message`]: the typed request bodies ([`message::SevenMessage`], [`message::Event`]).
+//! - [`validate`]: the checks made before any request.
+//! - [`SevenClient`]: one HTTP connection pool, the API key as a sensitive header.
+
+pub mod message;
+mod reply;
+pub mod validate;
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, Url};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::provider::outcome::{
+    Outcome, Trouble, error_chain, parse_retry_after, read_body, transport_trouble,
+};
+use crate::provider::seven::message::{Event, SevenMessage};
+use crate::provider::seven::reply::Answer;
+use crate::provider::{ClientError, http_client};
+
+/// seven's API host.
+pub const DEFAULT_BASE_URL: &str = "https://gateway.seven.io";
+
+/// The default total time for one request. seven answers in well under a second; 15 s leaves
+/// room for a slow moment without holding a send slot for long, and every timeout after the
+/// request was written is an `unknown` an operator must look at.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The default time to establish a connection (DNS, TCP, TLS). Failing here is safe to retry,
+/// so it can be short.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// seven's answers are a few hundred bytes; anything past this is not one.
+const MAX_BODY: usize = 64 * 1024;
+
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// How to reach seven.
+#[derive(Clone)]
+pub struct SevenConfig {
+    /// The API's base URL; a path prefix is kept (`http://127.0.0.1:8080/seven`).
+    pub base_url: Url,
+    /// The API key, sent as `X-Api-Key`. Never printed.
+    pub api_key: SecretString,
+    /// Total time for one request, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// Time to connect; must be shorter than `timeout`.
+    pub connect_timeout: Duration,
+}
+
+impl SevenConfig {
+    /// seven's production endpoint with the default timeouts.
+    pub fn new(api_key: SecretString) -> Self {
+        SevenConfig {
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default base URL is a valid URL"),
+            api_key,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl fmt::Debug for SevenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SevenConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// What a delete request came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteOutcome {
+    /// The scheduled message was deleted and will not be sent.
+    Deleted,
+    /// Too late: seven already sent it, and WhatsApp cannot revoke a message.
+    AlreadySent {
+        /// seven's words.
+        reason: String,
+    },
+    /// seven has no such message for this account.
+    NotFound,
+    /// Worth trying again later.
+    Retry {
+        /// How long seven asked us to wait.
+        after: Option<Duration>,
+        /// What happened.
+        reason: String,
+    },
+    /// seven refused the request for another reason.
+    Failed {
+        /// seven's code or the HTTP status.
+        code: String,
+        /// What happened.
+        reason: String,
+    },
+    /// An access problem an operator must fix.
+    Halt {
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// No answer says whether it was deleted; deleting again is safe.
+    Unknown {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl From<Trouble> for DeleteOutcome {
+    fn from(trouble: Trouble) -> Self {
+        match trouble {
+            Trouble::Retry { after, reason } => DeleteOutcome::Retry { after, reason },
+            Trouble::Failed { code, reason } => DeleteOutcome::Failed { code, reason },
+            Trouble::Halt { reason } => DeleteOutcome::Halt { reason },
+            Trouble::Unknown { reason } => DeleteOutcome::Unknown { reason },
+        }
+    }
+}
+
+/// What an event request came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventOutcome {
+    /// seven accepted the event.
+    Accepted,
+    /// Worth trying again later.
+    Retry {
+        /// How long seven asked us to wait.
+        after: Option<Duration>,
+        /// What happened.
+        reason: String,
+    },
+    /// seven refused the event; sending it again would fail alike.
+    Failed {
+        /// seven's code, the HTTP status, or `invalid` (refused by validation).
+        code: String,
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// An access problem an operator must fix.
+    Halt {
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// The event may have been delivered.
+    Unknown {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl From<Trouble> for EventOutcome {
+    fn from(trouble: Trouble) -> Self {
+        match trouble {
+            Trouble::Retry { after, reason } => EventOutcome::Retry { after, reason },
+            Trouble::Failed { code, reason } => EventOutcome::Failed { code, reason },
+            Trouble::Halt { reason } => EventOutcome::Halt { reason },
+            Trouble::Unknown { reason } => EventOutcome::Unknown { reason },
+        }
+    }
+}
+
+/// seven's WhatsApp client. Cheap to clone (one shared connection pool); build it once per
+/// process and share it, so that connections are reused.
+#[derive(Clone)]
+pub struct SevenClient {
+    http: reqwest::Client,
+    /// Parsed once: `{base}/api/waba/messages`.
+    messages_url: Url,
+    /// Parsed once: `{base}/api/waba/events`.
+    events_url: Url,
+    /// Marked sensitive, so that even hyper's debug output hides it.
+    api_key: HeaderValue,
+}
+
+impl SevenClient {
+    /// A client for `config`, with its own connection pool from [`http_client`].
+    pub fn new(config: &SevenConfig) -> Result<Self, ClientError> {
+        let mut base = config.base_url.clone();
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(ClientError::BaseUrl(config.base_url.to_string()));
+        }
+        // `join` replaces the last path segment unless the path ends with `/`.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let join = |path: &str| {
+            base.join(path)
+                .map_err(|_| ClientError::BaseUrl(config.base_url.to_string()))
+        };
+        let key = config.api_key.expose_secret();
+        if key.is_empty() {
+            return Err(ClientError::EmptyApiKey);
+        }
+        let mut api_key = HeaderValue::from_str(key).map_err(|_| ClientError::ApiKeyChars)?;
+        if key.trim() != key {
+            return Err(ClientError::ApiKeyChars);
+        }
+        api_key.set_sensitive(true);
+        Ok(SevenClient {
+            http: http_client(config.timeout, config.connect_timeout)?,
+            messages_url: join("api/waba/messages")?,
+            events_url: join("api/waba/events")?,
+            api_key,
+        })
+    }
+
+    /// Validates and sends one message, and classifies what happened. Never fails: provider
+    /// trouble is an [`Outcome`], and a message refused by [`SevenMessage::validate`] is
+    /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the caller it
+    /// is the same thing: a message that will not go out as it stands.
+    pub async fn send(&self, message: &SevenMessage) -> Outcome {
+        if let Err(error) = message.validate() {
+            return Outcome::Failed {
+                code: "invalid".into(),
+                reason: error.to_string(),
+            };
+        }
+        let body = match serde_json::to_vec(message) {
+            Ok(body) => body,
+            Err(error) => {
+                return Outcome::Failed {
+                    code: "invalid".into(),
+                    reason: format!("the message cannot be written as JSON: {error}"),
+                };
+            }
+        };
+        let request = self.http.post(self.messages_url.clone()).body(body);
+        match self.exchange(request, true).await {
+            Ok(answer) => reply::classify_send(&answer),
+            Err(trouble) => trouble.into(),
+        }
+    }
+
+    /// Deletes a message scheduled with `delay` that seven has not sent yet.
+    pub async fn delete(&self, provider_id: &str) -> DeleteOutcome {
+        if provider_id.trim().is_empty() {
+            return DeleteOutcome::Failed {
+                code: "invalid".into(),
+                reason: "the message id is empty: give seven's id of the message to delete".into(),
+            };
+        }
+        let mut url = self.messages_url.clone();
+        // Percent-encodes the id, so that it stays one path segment.
+        url.path_segments_mut()
+            .expect("an http(s) URL, checked in new, can be a base")
+            .push(provider_id);
+        match self.exchange(self.http.delete(url), false).await {
+            Ok(answer) => reply::classify_delete(&answer),
+            Err(trouble) => trouble.into(),
+        }
+    }
+
+    /// Validates and sends a read receipt, typing indicator or reaction.
+    pub async fn send_event(&self, event: &Event) -> EventOutcome {
+        if let Err(error) = event.validate() {
+            return EventOutcome::Failed {
+                code: "invalid".into(),
+                reason: error.to_string(),
+            };
+        }
+        let body = match serde_json::to_vec(event) {
+            Ok(body) => body,
+            Err(error) => {
+                return EventOutcome::Failed {
+                    code: "invalid".into(),
+                    reason: format!("the event cannot be written as JSON: {error}"),
+                };
+            }
+        };
+        let request = self.http.post(self.events_url.clone()).body(body);
+        match self.exchange(request, true).await {
+            Ok(answer) => reply::classify_event(&answer),
+            Err(trouble) => trouble.into(),
+        }
+    }
+
+    /// Sends one request and reads its answer. `Err` only when no response came.
+    async fn exchange(&self, request: RequestBuilder, json_body: bool) -> Result<Answer, Trouble> {
+        let mut request = request
+            .header(X_API_KEY, self.api_key.clone())
+            .header(ACCEPT, APPLICATION_JSON);
+        if json_body {
+            request = request.header(CONTENT_TYPE, APPLICATION_JSON);
+        }
+        let response = request.send().await.map_err(|e| transport_trouble(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = read_body(response, MAX_BODY)
+            .await
+            .map_err(|e| error_chain(&e));
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+impl fmt::Debug for SevenClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SevenClient")
+            .field("messages_url", &self.messages_url.as_str())
+            .field("events_url", &self.events_url.as_str())
+            .field("api_key", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}

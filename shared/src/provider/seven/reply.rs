@@ -1,0 +1,448 @@
+//! seven's answers, read leniently, and their one classification per endpoint.
+//!
+//! seven writes the same facts in several shapes: `success` as `"100"`, `100` or `true`; error
+//! codes as numbers or strings; errors as `{"success":false,"error_code":…,"error_message":…}`,
+//! `{"error_code":…,"error_message":…}` or `{"code":404,"message":…}`. [`Reply`] accepts them
+//! all, and the classifiers here are pure functions of status, `Retry-After` and body, so that
+//! every rule is in one place.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::provider::outcome::{Outcome, Trouble, excerpt};
+use crate::provider::seven::{DeleteOutcome, EventOutcome};
+
+/// What came back from one exchange that produced a response.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
+    /// The body, or why it could not be read.
+    pub(crate) body: Result<Vec<u8>, String>,
+}
+
+/// A scalar as seven may write it.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Scalar {
+    /// A code as text: `100`, `"100"` → `100`.
+    fn code(&self) -> Option<String> {
+        match self {
+            Scalar::Int(n) => Some(n.to_string()),
+            Scalar::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        }
+    }
+
+    fn price(&self) -> Option<f64> {
+        match self {
+            Scalar::Int(n) => Some(*n as f64),
+            Scalar::Float(x) => Some(*x),
+            Scalar::Text(s) => s.trim().parse().ok(),
+            Scalar::Bool(_) => None,
+        }
+    }
+
+    /// `100`, `"100"` or `true`: seven's ways of saying "accepted".
+    fn is_accepted(&self) -> bool {
+        match self {
+            Scalar::Bool(b) => *b,
+            other => other.code().as_deref() == Some("100"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Reply {
+    #[serde(default)]
+    success: Option<Scalar>,
+    #[serde(default)]
+    total_price: Option<Scalar>,
+    #[serde(default)]
+    messages: Option<Vec<ReplyMessage>>,
+    #[serde(default)]
+    error_code: Option<Scalar>,
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default)]
+    code: Option<Scalar>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyMessage {
+    #[serde(default)]
+    id: Option<Scalar>,
+    #[serde(default)]
+    price: Option<Scalar>,
+    #[serde(default)]
+    success: Option<Scalar>,
+    #[serde(default)]
+    error: Option<Scalar>,
+    #[serde(default)]
+    error_text: Option<String>,
+}
+
+impl Reply {
+    /// A JSON object read as a reply; anything else is not one of seven's answers (serde
+    /// would read a JSON array into the struct field by field).
+    fn parse(body: &[u8]) -> Option<Reply> {
+        let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+        if body[start] != b'{' {
+            return None;
+        }
+        serde_json::from_slice(body).ok()
+    }
+
+    /// The error this reply states, if it states one: `error_code`, a 404-style `code`, or a
+    /// `success` code other than 100.
+    fn error(&self) -> Option<(String, Option<&str>)> {
+        let message = self.error_message.as_deref().or(self.message.as_deref());
+        if let Some(code) = self.error_code.as_ref().and_then(Scalar::code) {
+            return Some((code, message));
+        }
+        if let Some(code) = self.code.as_ref().and_then(Scalar::code) {
+            return Some((code, message));
+        }
+        match &self.success {
+            Some(s) if !s.is_accepted() => {
+                Some((s.code().unwrap_or_else(|| "rejected".into()), message))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// seven's codes, as the seed lists them, turned into what to do.
+fn code_trouble(code: &str, message: Option<&str>) -> Trouble {
+    let said = |plain: &str| match message {
+        Some(m) if !m.trim().is_empty() => format!("{plain} (seven: {})", m.trim()),
+        _ => plain.to_string(),
+    };
+    match code {
+        "7002001" => Trouble::Failed {
+            code: code.into(),
+            reason:
+                "no 24-hour conversation window is open with this recipient (seven code 7002001): \
+                     freetext and media can only be sent within 24 hours of the recipient's last \
+                     message, so send a template message to start a conversation"
+                    .into(),
+        },
+        "900" => Trouble::Halt {
+            reason: said(
+                "seven refused the API key (code 900, authentication failed): check the API key (SEVEN_API_KEY)",
+            ),
+        },
+        "902" => Trouble::Halt {
+            reason: said(
+                "the API key has no access to WhatsApp (code 902): enable the waba scope for this key in seven's dashboard or use a key that has it",
+            ),
+        },
+        // The seed lists 900 and 902; seven's other 9xx codes are account-level access
+        // problems of the same family, which would refuse every message alike.
+        c if c.len() == 3 && c.starts_with('9') => Trouble::Halt {
+            reason: said(&format!(
+                "seven refused access (code {c}): check the API key and the account's settings"
+            )),
+        },
+        "400" => Trouble::Failed {
+            code: code.into(),
+            reason: said(
+                "seven refused the request (code 400: invalid sender, recipient or parameters)",
+            ),
+        },
+        "404" => Trouble::Failed {
+            code: code.into(),
+            reason: said(
+                "seven answered not found (code 404): no such message, or a wrong endpoint",
+            ),
+        },
+        other => Trouble::Failed {
+            code: other.into(),
+            reason: said(&format!("seven refused the message (code {other})")),
+        },
+    }
+}
+
+/// The classes decided by the HTTP status of a non-2xx answer, with the body's code where it
+/// says more.
+fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
+    let status = answer.status;
+    let body_excerpt = || {
+        answer
+            .body
+            .as_deref()
+            .map_or_else(|e| e.to_string(), excerpt)
+    };
+    // An error status with a body that says "accepted" contradicts itself; retrying could
+    // send twice, so it is left to an operator.
+    if let Some(Reply {
+        success: Some(s), ..
+    }) = reply
+        && s.is_accepted()
+    {
+        return Trouble::Unknown {
+            reason: format!(
+                "seven answered HTTP {} with a body that says accepted; it may have accepted the request",
+                status.as_u16()
+            ),
+        };
+    }
+    match status.as_u16() {
+        401 | 403 => {
+            // A 9xx in the body says precisely which access problem it is.
+            if let Some((code, message)) = reply.and_then(Reply::error)
+                && let trouble @ Trouble::Halt { .. } = code_trouble(&code, message)
+            {
+                return trouble;
+            }
+            Trouble::Halt {
+                reason: format!(
+                    "seven refused the API key (HTTP {}): check the API key (SEVEN_API_KEY) and that it has the waba scope",
+                    status.as_u16()
+                ),
+            }
+        }
+        429 => Trouble::Retry {
+            after: answer.retry_after,
+            reason: "seven is rate limiting this account (HTTP 429)".into(),
+        },
+        408 => Trouble::Retry {
+            after: answer.retry_after,
+            reason: "seven timed out reading the request (HTTP 408)".into(),
+        },
+        500..=599 => Trouble::Retry {
+            after: answer.retry_after,
+            reason: format!(
+                "seven failed (HTTP {}): {}",
+                status.as_u16(),
+                body_excerpt()
+            ),
+        },
+        300..=399 => Trouble::Halt {
+            reason: format!(
+                "seven answered with a redirect (HTTP {}): check the base URL",
+                status.as_u16()
+            ),
+        },
+        _ => match reply.and_then(Reply::error) {
+            Some((code, message)) => code_trouble(&code, message),
+            None => Trouble::Failed {
+                code: status.as_str().to_string(),
+                reason: format!(
+                    "seven refused the request (HTTP {}): {}",
+                    status.as_u16(),
+                    body_excerpt()
+                ),
+            },
+        },
+    }
+}
+
+/// A 2xx answer whose body cannot be read or understood: the provider answered, so it may
+/// well have done what was asked, and we cannot tell.
+fn unreadable_success(answer: &Answer) -> Trouble {
+    let what = match &answer.body {
+        Ok(body) => format!("a body that is not seven's JSON: {}", excerpt(body)),
+        Err(e) => format!("a body that could not be read: {e}"),
+    };
+    Trouble::Unknown {
+        reason: format!(
+            "seven answered HTTP {} with {what}; it may have accepted the request",
+            answer.status.as_u16()
+        ),
+    }
+}
+
+/// Classifies the answer to `POST /api/waba/messages`.
+pub(crate) fn classify_send(answer: &Answer) -> Outcome {
+    let reply = answer.body.as_deref().ok().and_then(Reply::parse);
+    if !answer.status.is_success() {
+        return status_trouble(answer, reply.as_ref()).into();
+    }
+    let Some(reply) = reply else {
+        return unreadable_success(answer).into();
+    };
+    match &reply.success {
+        Some(success) if success.is_accepted() => {}
+        // A 200 whose body says an error is an error.
+        _ => {
+            return match reply.error() {
+                Some((code, message)) => code_trouble(&code, message).into(),
+                None => unreadable_success(answer).into(),
+            };
+        }
+    }
+    let first = reply.messages.as_deref().and_then(<[ReplyMessage]>::first);
+    let total_price = reply.total_price.as_ref().and_then(Scalar::price);
+    let Some(message) = first else {
+        // Code 100 means accepted; without a message entry there is no id, but resending
+        // would send it twice.
+        return Outcome::Sent {
+            provider_id: String::new(),
+            price: total_price,
+        };
+    };
+    if matches!(&message.success, Some(s) if !s.is_accepted()) {
+        let code = message
+            .error
+            .as_ref()
+            .and_then(Scalar::code)
+            .unwrap_or_else(|| "rejected".into());
+        return code_trouble(&code, message.error_text.as_deref()).into();
+    }
+    Outcome::Sent {
+        provider_id: message
+            .id
+            .as_ref()
+            .and_then(Scalar::code)
+            .unwrap_or_default(),
+        price: message
+            .price
+            .as_ref()
+            .and_then(Scalar::price)
+            .or(total_price),
+    }
+}
+
+/// Classifies the answer to `DELETE /api/waba/messages/{id}`.
+pub(crate) fn classify_delete(answer: &Answer) -> DeleteOutcome {
+    if answer.status == StatusCode::NOT_FOUND {
+        return DeleteOutcome::NotFound;
+    }
+    let reply = answer.body.as_deref().ok().and_then(Reply::parse);
+    if let Some((code, message)) = reply.as_ref().and_then(Reply::error) {
+        if code == "404" {
+            return DeleteOutcome::NotFound;
+        }
+        // seven answers 400 "Message already sent…" for a message it already handed on;
+        // WhatsApp cannot revoke it.
+        if code == "400"
+            && let Some(text) = message
+            && text.to_ascii_lowercase().contains("already sent")
+        {
+            return DeleteOutcome::AlreadySent {
+                reason: text.to_string(),
+            };
+        }
+    }
+    if !answer.status.is_success() {
+        return status_trouble(answer, reply.as_ref()).into();
+    }
+    match reply {
+        Some(Reply {
+            success: Some(ref s),
+            ..
+        }) if s.is_accepted() => DeleteOutcome::Deleted,
+        Some(ref r) => match r.error() {
+            Some((code, message)) => code_trouble(&code, message).into(),
+            None => unreadable_success(answer).into(),
+        },
+        None => unreadable_success(answer).into(),
+    }
+}
+
+/// Classifies the answer to `POST /api/waba/events`.
+pub(crate) fn classify_event(answer: &Answer) -> EventOutcome {
+    let reply = answer.body.as_deref().ok().and_then(Reply::parse);
+    if !answer.status.is_success() {
+        return status_trouble(answer, reply.as_ref()).into();
+    }
+    match reply {
+        Some(Reply {
+            success: Some(ref s),
+            ..
+        }) if s.is_accepted() => EventOutcome::Accepted,
+        Some(ref r) => match r.error() {
+            Some((code, message)) => code_trouble(&code, message).into(),
+            None => unreadable_success(answer).into(),
+        },
+        None => unreadable_success(answer).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            retry_after: None,
+            body: Ok(body.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn codes_and_prices_are_read_in_every_shape_seven_writes() {
+        let out = classify_send(&answer(
+            200,
+            r#"{"success":100,"total_price":"0.07","messages":[{"id":12345678,"success":true}]}"#,
+        ));
+        assert_eq!(
+            out,
+            Outcome::Sent {
+                provider_id: "12345678".into(),
+                price: Some(0.07)
+            }
+        );
+        let out = classify_send(&answer(200, r#"{"success":"7002001"}"#));
+        assert!(
+            matches!(out, Outcome::Failed { ref code, .. } if code == "7002001"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn accepted_without_a_message_entry_is_sent_not_resent() {
+        let out = classify_send(&answer(200, r#"{"success":"100","total_price":0.07}"#));
+        assert_eq!(
+            out,
+            Outcome::Sent {
+                provider_id: String::new(),
+                price: Some(0.07)
+            }
+        );
+    }
+
+    #[test]
+    fn a_2xx_without_result_or_error_is_unknown() {
+        for body in [r#"{}"#, r#"{"balance":1}"#, "[1,2]", r#"{"messages":{}}"#] {
+            let out = classify_send(&answer(200, body));
+            assert!(matches!(out, Outcome::Unknown { .. }), "{body}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_status_whose_body_says_accepted_is_unknown() {
+        let out = classify_send(&answer(
+            500,
+            r#"{"success":"100","messages":[{"id":"1","success":true}]}"#,
+        ));
+        assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn a_body_read_error_on_a_5xx_still_retries() {
+        let broken = Answer {
+            status: StatusCode::BAD_GATEWAY,
+            retry_after: None,
+            body: Err("connection reset".into()),
+        };
+        assert!(matches!(classify_send(&broken), Outcome::Retry { .. }));
+        let broken = Answer {
+            status: StatusCode::OK,
+            ..broken
+        };
+        assert!(matches!(classify_send(&broken), Outcome::Unknown { .. }));
+    }
+}

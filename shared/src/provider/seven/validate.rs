@@ -1,0 +1,527 @@
+//! Checks a [`SevenMessage`] or an [`Event`] against seven's and WhatsApp's rules before any
+//! request is made, so that a message that cannot succeed costs no request and fails with a
+//! reason an operator can act on.
+//!
+//! seven's seed states some limits (2 to 3 buttons, button titles of at most 20 characters,
+//! `label` and `foreign_id` charsets and lengths). Where it is silent, the limits are WhatsApp
+//! Cloud API's, which seven forwards to; each such constant says so. Lengths are counted in
+//! characters (Unicode scalar values), as WhatsApp counts them.
+
+use std::collections::HashSet;
+
+use crate::provider::seven::message::{
+    ButtonMessage, Components, Contact, Conversation, Delay, Event, ListMessage, Location,
+    MessageBody, Reaction, SendOptions, SevenMessage, Template,
+};
+
+/// seven: statistics label, at most 100 characters.
+const MAX_LABEL: usize = 100;
+/// seven: `foreign_id`, at most 64 characters.
+const MAX_FOREIGN_ID: usize = 64;
+/// seven: an interactive button message has 2 or 3 buttons.
+const BUTTONS: std::ops::RangeInclusive<usize> = 2..=3;
+/// seven: a button title has at most 20 characters.
+const MAX_BUTTON_TITLE: usize = 20;
+/// WhatsApp: a freetext body has at most 4096 characters.
+const MAX_TEXT: usize = 4096;
+/// WhatsApp: a media caption has at most 1024 characters.
+const MAX_CAPTION: usize = 1024;
+/// WhatsApp: an interactive message's body has at most 1024 characters.
+const MAX_INTERACTIVE_BODY: usize = 1024;
+/// WhatsApp: interactive header and footer texts have at most 60 characters.
+const MAX_HEADER_FOOTER: usize = 60;
+/// WhatsApp: a reply button id has at most 256 characters.
+const MAX_BUTTON_ID: usize = 256;
+/// WhatsApp: a list's button text has at most 20 characters.
+const MAX_LIST_BUTTON: usize = 20;
+/// WhatsApp: a list has at most 10 sections.
+const MAX_SECTIONS: usize = 10;
+/// WhatsApp: a list has at most 10 rows, counted over all sections.
+const MAX_ROWS: usize = 10;
+/// WhatsApp: a section title has at most 24 characters.
+const MAX_SECTION_TITLE: usize = 24;
+/// WhatsApp: a list row's title has at most 24 characters.
+const MAX_ROW_TITLE: usize = 24;
+/// WhatsApp: a list row's id has at most 200 characters.
+const MAX_ROW_ID: usize = 200;
+/// WhatsApp: a list row's description has at most 72 characters.
+const MAX_ROW_DESCRIPTION: usize = 72;
+/// WhatsApp: a template name has at most 512 characters.
+const MAX_TEMPLATE_NAME: usize = 512;
+
+/// Why a message or an event would be refused. Each message names the field and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    /// A required field, or an optional one that is present, is empty.
+    #[error("{field} is empty: give a value, or leave the field out if it is optional")]
+    Empty {
+        /// The field, e.g. `buttons[1].title`.
+        field: String,
+    },
+    /// A list that needs entries has none.
+    #[error("{field} has no entries: give at least one")]
+    NoEntries {
+        /// The field.
+        field: String,
+    },
+    /// A text is too long.
+    #[error("{field} has {len} characters, more than the {max} allowed: shorten it")]
+    TooLong {
+        /// The field.
+        field: String,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A list has too many entries.
+    #[error("{field} has {count} entries, more than the {max} allowed: remove some")]
+    TooMany {
+        /// The field.
+        field: String,
+        /// How many it has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// `from` or `to` is not 8 to 15 digits. The value is left out: it is a phone number.
+    #[error(
+        "{field} must be 8 to 15 digits with the country code and no '+' (for example 4930123456789)"
+    )]
+    Phone {
+        /// The field.
+        field: String,
+    },
+    /// `label` or `foreign_id` has characters outside seven's charset.
+    #[error("{field} may contain only a-z, A-Z, 0-9 and . - _ @: remove the other characters")]
+    Charset {
+        /// The field.
+        field: String,
+    },
+    /// An interactive button message without 2 or 3 buttons.
+    #[error("buttons has {count} entries: an interactive button message needs 2 or 3")]
+    ButtonCount {
+        /// How many it has.
+        count: usize,
+    },
+    /// Two buttons or two list rows share an id.
+    #[error("{field} repeats the id {id:?}: give every button or row a unique id")]
+    DuplicateId {
+        /// The field that repeats it.
+        field: String,
+        /// The repeated id.
+        id: String,
+    },
+    /// A coordinate outside its range.
+    #[error("{field} is {value}, outside {min} to {max}: give the position in decimal degrees")]
+    OutOfRange {
+        /// `latitude` or `longitude`.
+        field: String,
+        /// The value given.
+        value: f64,
+        /// The lowest allowed.
+        min: f64,
+        /// The highest allowed.
+        max: f64,
+    },
+    /// `ttl` is 0.
+    #[error("ttl is 0: give the validity in minutes, at least 1 (seven's default is 2880)")]
+    ZeroTtl,
+    /// `delay` is a unix timestamp at or before 1970.
+    #[error("delay {0} is not a send time: give a unix timestamp in seconds after 1970")]
+    Delay(i64),
+    /// A media URL that is not an absolute http(s) URL.
+    #[error("{field} is not a public http(s) URL: give one such as https://example.com/photo.jpg")]
+    Url {
+        /// The field.
+        field: String,
+    },
+    /// A template parameter WhatsApp refuses (its error 132018).
+    #[error(
+        "{field} contains a newline, a tab or more than four spaces in a row, which WhatsApp refuses in template parameters: remove them"
+    )]
+    TemplateParameter {
+        /// The field.
+        field: String,
+    },
+    /// A template name that cannot be an approved one.
+    #[error(
+        "template {0:?} is not a template name: give the approved name, lowercase letters, digits and _ (for example hello_world)"
+    )]
+    TemplateName(String),
+    /// A language that is not a WhatsApp language code.
+    #[error("language {0:?} is not a language code: give one such as de or en_US")]
+    Language(String),
+    /// A contact's phone with characters no phone number has.
+    #[error("{field} is not a phone number: use digits, spaces and + - ( ) . only")]
+    ContactPhone {
+        /// The field.
+        field: String,
+    },
+    /// A read or typing event names no conversation.
+    #[error("a read or typing event needs to or msg_id: give at least one")]
+    NoTarget,
+    /// A reaction that is not an emoji.
+    #[error("emoji {0:?} is not an emoji: give one emoji, or an empty text to remove the reaction")]
+    Emoji(String),
+}
+
+type Check = Result<(), ValidationError>;
+
+impl SevenMessage {
+    /// Checks everything seven and WhatsApp would refuse and that can be known without asking
+    /// them. [`crate::provider::seven::SevenClient::send`] calls it before any request.
+    pub fn validate(&self) -> Check {
+        phone(&self.from, "from")?;
+        phone(&self.to, "to")?;
+        options(&self.options)?;
+        match &self.body {
+            MessageBody::Template(t) => template(t),
+            MessageBody::Text(t) => text(&t.text, "text", MAX_TEXT),
+            MessageBody::Image(m) | MessageBody::Video(m) => {
+                url(&m.url, "url")?;
+                optional_text(m.caption.as_deref(), "caption", MAX_CAPTION)
+            }
+            MessageBody::Audio(l) | MessageBody::Sticker(l) => url(&l.url, "url"),
+            MessageBody::Document(d) => {
+                url(&d.url, "url")?;
+                non_empty(&d.filename, || "filename".into())?;
+                optional_text(d.caption.as_deref(), "caption", MAX_CAPTION)
+            }
+            MessageBody::Location(l) => location(l),
+            MessageBody::Contacts(c) => contacts(&c.contacts),
+            MessageBody::Buttons(b) => buttons(b),
+            MessageBody::List(l) => list(l),
+        }
+    }
+}
+
+impl Event {
+    /// Checks an event before it is sent.
+    pub fn validate(&self) -> Check {
+        match self {
+            Event::Read(c) | Event::IsTyping(c) => conversation(c),
+            Event::Reaction(r) => reaction(r),
+        }
+    }
+}
+
+fn phone(value: &str, field: &str) -> Check {
+    if (8..=15).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ValidationError::Phone {
+            field: field.into(),
+        })
+    }
+}
+
+fn options(options: &SendOptions) -> Check {
+    if options.ttl == Some(0) {
+        return Err(ValidationError::ZeroTtl);
+    }
+    if let Some(Delay::Unix(secs)) = options.delay
+        && secs <= 0
+    {
+        return Err(ValidationError::Delay(secs));
+    }
+    if let Some(label) = &options.label {
+        seven_id(label, "label", MAX_LABEL)?;
+    }
+    if let Some(foreign_id) = &options.foreign_id {
+        seven_id(foreign_id, "foreign_id", MAX_FOREIGN_ID)?;
+    }
+    Ok(())
+}
+
+/// seven's charset for `label` and `foreign_id`: `a-z A-Z 0-9 . - _ @`.
+fn seven_id(value: &str, field: &str, max: usize) -> Check {
+    text(value, field, max)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@');
+    if value.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(ValidationError::Charset {
+            field: field.into(),
+        })
+    }
+}
+
+fn template(t: &Template) -> Check {
+    // WhatsApp: template names are lowercase letters, digits and underscores.
+    let name_ok = t
+        .template
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if t.template.is_empty() || !name_ok || t.template.len() > MAX_TEMPLATE_NAME {
+        return Err(ValidationError::TemplateName(t.template.clone()));
+    }
+    if !is_language_code(&t.language) {
+        return Err(ValidationError::Language(t.language.clone()));
+    }
+    match &t.components {
+        Some(c) => components(c),
+        None => Ok(()),
+    }
+}
+
+/// WhatsApp's language codes: `de`, `fil`, `en_US`, `zh_HK`.
+fn is_language_code(code: &str) -> bool {
+    let (lang, region) = match code.split_once('_') {
+        Some((lang, region)) => (lang, Some(region)),
+        None => (code, None),
+    };
+    let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
+    let region_ok = region
+        .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphabetic()));
+    lang_ok && region_ok
+}
+
+fn components(c: &Components) -> Check {
+    for (i, value) in c.header.iter().flatten().enumerate() {
+        template_parameter(value, || format!("components.header[{i}]"))?;
+    }
+    for (i, value) in c.body.iter().flatten().enumerate() {
+        template_parameter(value, || format!("components.body[{i}]"))?;
+    }
+    for (i, button) in c.buttons.iter().flatten().enumerate() {
+        non_empty(&button.sub_type, || {
+            format!("components.buttons[{i}].sub_type")
+        })?;
+        if button.parameters.is_empty() {
+            return Err(ValidationError::NoEntries {
+                field: format!("components.buttons[{i}].parameters"),
+            });
+        }
+        for (j, parameter) in button.parameters.iter().enumerate() {
+            let crate::provider::seven::message::ButtonParameter::Text { text } = parameter;
+            template_parameter(text, || {
+                format!("components.buttons[{i}].parameters[{j}].text")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// WhatsApp refuses empty template parameters, and ones with a newline, a tab or more than
+/// four consecutive spaces (its error 132018).
+fn template_parameter(value: &str, field: impl Fn() -> String) -> Check {
+    non_empty(value, &field)?;
+    if value.contains(['\n', '\r', '\t']) || value.contains("     ") {
+        return Err(ValidationError::TemplateParameter { field: field() });
+    }
+    Ok(())
+}
+
+fn location(l: &Location) -> Check {
+    coordinate(l.latitude, "latitude", 90.0)?;
+    coordinate(l.longitude, "longitude", 180.0)?;
+    optional_non_empty(l.name.as_deref(), "name")?;
+    optional_non_empty(l.address.as_deref(), "address")
+}
+
+fn coordinate(value: f64, field: &str, max: f64) -> Check {
+    // `contains` is false for NaN, so a NaN is refused too.
+    if (-max..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError::OutOfRange {
+            field: field.into(),
+            value,
+            min: -max,
+            max,
+        })
+    }
+}
+
+fn contacts(contacts: &[Contact]) -> Check {
+    if contacts.is_empty() {
+        return Err(ValidationError::NoEntries {
+            field: "contacts".into(),
+        });
+    }
+    for (i, contact) in contacts.iter().enumerate() {
+        non_empty(&contact.name.first_name, || {
+            format!("contacts[{i}].name.first_name")
+        })?;
+        if let Some(last) = &contact.name.last_name {
+            non_empty(last, || format!("contacts[{i}].name.last_name"))?;
+        }
+        if contact.phones.is_empty() {
+            return Err(ValidationError::NoEntries {
+                field: format!("contacts[{i}].phones"),
+            });
+        }
+        for (j, phone) in contact.phones.iter().enumerate() {
+            let field = || format!("contacts[{i}].phones[{j}].phone");
+            non_empty(&phone.phone, field)?;
+            let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
+            if !phone.phone.chars().all(allowed) || !phone.phone.chars().any(|c| c.is_ascii_digit())
+            {
+                return Err(ValidationError::ContactPhone { field: field() });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn buttons(b: &ButtonMessage) -> Check {
+    text(&b.body, "body", MAX_INTERACTIVE_BODY)?;
+    optional_text(b.header.as_deref(), "header", MAX_HEADER_FOOTER)?;
+    optional_text(b.footer.as_deref(), "footer", MAX_HEADER_FOOTER)?;
+    if !BUTTONS.contains(&b.buttons.len()) {
+        return Err(ValidationError::ButtonCount {
+            count: b.buttons.len(),
+        });
+    }
+    let mut ids = HashSet::with_capacity(b.buttons.len());
+    for (i, button) in b.buttons.iter().enumerate() {
+        indexed_text(&button.id, MAX_BUTTON_ID, || format!("buttons[{i}].id"))?;
+        indexed_text(&button.title, MAX_BUTTON_TITLE, || {
+            format!("buttons[{i}].title")
+        })?;
+        if !ids.insert(button.id.as_str()) {
+            return Err(ValidationError::DuplicateId {
+                field: format!("buttons[{i}].id"),
+                id: button.id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn list(l: &ListMessage) -> Check {
+    text(&l.body, "body", MAX_INTERACTIVE_BODY)?;
+    optional_text(l.header.as_deref(), "header", MAX_HEADER_FOOTER)?;
+    optional_text(l.footer.as_deref(), "footer", MAX_HEADER_FOOTER)?;
+    text(&l.button_text, "button_text", MAX_LIST_BUTTON)?;
+    if l.sections.is_empty() {
+        return Err(ValidationError::NoEntries {
+            field: "sections".into(),
+        });
+    }
+    if l.sections.len() > MAX_SECTIONS {
+        return Err(ValidationError::TooMany {
+            field: "sections".into(),
+            count: l.sections.len(),
+            max: MAX_SECTIONS,
+        });
+    }
+    let n_rows: usize = l.sections.iter().map(|s| s.rows.len()).sum();
+    if n_rows > MAX_ROWS {
+        return Err(ValidationError::TooMany {
+            field: "sections[].rows".into(),
+            count: n_rows,
+            max: MAX_ROWS,
+        });
+    }
+    let mut ids = HashSet::with_capacity(n_rows);
+    for (i, section) in l.sections.iter().enumerate() {
+        indexed_text(&section.title, MAX_SECTION_TITLE, || {
+            format!("sections[{i}].title")
+        })?;
+        if section.rows.is_empty() {
+            return Err(ValidationError::NoEntries {
+                field: format!("sections[{i}].rows"),
+            });
+        }
+        for (j, row) in section.rows.iter().enumerate() {
+            indexed_text(&row.id, MAX_ROW_ID, || {
+                format!("sections[{i}].rows[{j}].id")
+            })?;
+            indexed_text(&row.title, MAX_ROW_TITLE, || {
+                format!("sections[{i}].rows[{j}].title")
+            })?;
+            if let Some(description) = &row.description {
+                indexed_text(description, MAX_ROW_DESCRIPTION, || {
+                    format!("sections[{i}].rows[{j}].description")
+                })?;
+            }
+            if !ids.insert(row.id.as_str()) {
+                return Err(ValidationError::DuplicateId {
+                    field: format!("sections[{i}].rows[{j}].id"),
+                    id: row.id.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn conversation(c: &Conversation) -> Check {
+    phone(&c.from, "from")?;
+    if let Some(to) = &c.to {
+        phone(to, "to")?;
+    }
+    if let Some(msg_id) = &c.msg_id {
+        non_empty(msg_id, || "msg_id".into())?;
+    }
+    if c.to.is_none() && c.msg_id.is_none() {
+        return Err(ValidationError::NoTarget);
+    }
+    Ok(())
+}
+
+fn reaction(r: &Reaction) -> Check {
+    non_empty(&r.msg_id, || "msg_id".into())?;
+    // An empty emoji removes the reaction. A real emoji may contain ASCII digits, `#` or `*`
+    // (keycaps), but never letters or blanks: those catch a word given instead of an emoji.
+    if r.emoji
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() || c.is_whitespace())
+    {
+        return Err(ValidationError::Emoji(r.emoji.clone()));
+    }
+    Ok(())
+}
+
+/// A required text: non-empty and at most `max` characters.
+fn text(value: &str, field: &str, max: usize) -> Check {
+    indexed_text(value, max, || field.to_string())
+}
+
+fn optional_text(value: Option<&str>, field: &str, max: usize) -> Check {
+    value.map_or(Ok(()), |v| text(v, field, max))
+}
+
+fn optional_non_empty(value: Option<&str>, field: &str) -> Check {
+    value.map_or(Ok(()), |v| non_empty(v, || field.to_string()))
+}
+
+/// A required text whose field name is only built when it is wrong.
+fn indexed_text(value: &str, max: usize, field: impl Fn() -> String) -> Check {
+    non_empty(value, &field)?;
+    // Bytes bound characters from above, so most texts skip the count.
+    if value.len() > max {
+        let len = value.chars().count();
+        if len > max {
+            return Err(ValidationError::TooLong {
+                field: field(),
+                len,
+                max,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Empty or blank: WhatsApp refuses both.
+fn non_empty(value: &str, field: impl Fn() -> String) -> Check {
+    if value.trim().is_empty() {
+        Err(ValidationError::Empty { field: field() })
+    } else {
+        Ok(())
+    }
+}
+
+fn url(value: &str, field: &str) -> Check {
+    let ok = reqwest::Url::parse(value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::Url {
+            field: field.into(),
+        })
+    }
+}
