@@ -1,0 +1,668 @@
+//! A message's life after enqueue: claim, mark sending, ack, retry, and the lease machinery
+//! (reap, release, extend) that keeps the delivery promise when workers die or stop.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use redis::Value;
+
+use crate::campaign::CampaignId;
+use crate::keys::{message_ref, parse_message_ref};
+use crate::message::{QueuedMessage, Row, RowOverrides};
+use crate::phone::PhoneNumber;
+use crate::queue::backend::Slot;
+use crate::queue::scripts::SCRIPTS;
+use crate::queue::{MAX_ERROR_LEN, Queue, QueueError, millis, now_ms, rfc3339_ms, truncate};
+
+/// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
+const LEASE_CHUNK: usize = 500;
+
+/// A message's status, stored as the lowercase word in its hash's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MessageStatus {
+    /// Waiting to be claimed.
+    Queued,
+    /// Claimed by a worker under a lease; nothing was sent.
+    Claimed,
+    /// Its request is being made.
+    Sending,
+    /// The provider accepted it.
+    Sent,
+    /// The provider refused it for good, or it could not be built.
+    Failed,
+    /// Its validity ended before it could be sent.
+    Expired,
+    /// Its campaign was cancelled before it was sent.
+    Cancelled,
+    /// Its request may have reached the provider, but no answer was recorded.
+    Unknown,
+}
+
+impl MessageStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [MessageStatus; 8] = [
+        MessageStatus::Queued,
+        MessageStatus::Claimed,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Failed,
+        MessageStatus::Expired,
+        MessageStatus::Cancelled,
+        MessageStatus::Unknown,
+    ];
+
+    /// The word stored in Redis (also the campaign counter's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Claimed => "claimed",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Expired => "expired",
+            MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the message will not change on its own any more.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            MessageStatus::Queued | MessageStatus::Claimed | MessageStatus::Sending
+        )
+    }
+}
+
+impl FromStr for MessageStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MessageStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown message status {s:?}"))
+    }
+}
+
+impl fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message's address: campaign and row. Written `{campaign}:{row}` in the due and lease sets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageRef {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The row.
+    pub row: Row,
+}
+
+impl MessageRef {
+    /// The reference of a message.
+    pub fn of(message: &QueuedMessage) -> MessageRef {
+        MessageRef {
+            campaign: message.campaign.clone(),
+            row: message.row,
+        }
+    }
+}
+
+impl fmt::Display for MessageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&message_ref(&self.campaign, self.row))
+    }
+}
+
+/// A worker's claim on a message: the proof it presents to act on it. Only [`Queue::claim`]
+/// makes one; it stays valid until the message is acked, retried, released or reaped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    reference: MessageRef,
+    worker: String,
+    claim: u64,
+}
+
+impl Lease {
+    /// The message.
+    pub fn reference(&self) -> &MessageRef {
+        &self.reference
+    }
+
+    /// The worker that claimed it.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// Which claim of the message this is (its `claims` field when it was claimed).
+    pub fn claim(&self) -> u64 {
+        self.claim
+    }
+}
+
+/// A claimed message, as [`Queue::claim`] and the apalis backend hand it out.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The row, ready to render.
+    pub message: QueuedMessage,
+    /// The claim, for [`Queue::mark_sending`], [`Queue::ack`] and [`Queue::retry`].
+    pub lease: Lease,
+    /// When it was due, in unix milliseconds.
+    pub due_ms: i64,
+    /// The backend's concurrency slot until its middleware takes it over (see
+    /// `backend::SlotLayer`); without that middleware, freed when the last clone is dropped.
+    pub(crate) slot: Option<Arc<Slot>>,
+}
+
+/// What a batch of claims found.
+#[derive(Debug, Default)]
+pub struct ClaimBatch {
+    /// The messages now claimed.
+    pub claimed: Vec<Claimed>,
+    /// Due entries taken off the due set, including those moved aside (paused campaign),
+    /// cancelled (cancelled campaign) or dropped as stale. Zero means nothing was due.
+    pub processed: usize,
+    /// The due time of the earliest entry left, in unix milliseconds.
+    pub next_due_ms: Option<i64>,
+}
+
+/// The answer of [`Queue::mark_sending`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendPermit {
+    /// The message is `sending`: write the request now.
+    Send,
+    /// The claim is not this worker's any more (its lease was reaped): do not send.
+    LeaseLost,
+    /// The campaign was paused: the message went back to the queue. Do not send.
+    Paused,
+    /// The campaign was cancelled: the message is `cancelled`. Do not send.
+    Cancelled,
+}
+
+/// A message's final outcome, recorded by [`Queue::ack`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Terminal {
+    /// The provider accepted it.
+    Sent {
+        /// The provider's message id.
+        provider_id: String,
+        /// The price it reported, added to the campaign's `cost`.
+        price: Option<f64>,
+    },
+    /// The provider refused it for good, or it could not be built.
+    Failed {
+        /// The provider's error code (or wacast's, e.g. `render`).
+        code: String,
+        /// What went wrong, for the operator.
+        reason: String,
+    },
+    /// Its validity ended before it could be sent.
+    Expired,
+    /// The request may have reached the provider, but no answer came.
+    Unknown {
+        /// What happened, for the operator.
+        reason: String,
+    },
+    /// Its campaign was cancelled before it was sent.
+    Cancelled,
+}
+
+impl Terminal {
+    /// The status it records.
+    pub fn status(&self) -> MessageStatus {
+        match self {
+            Terminal::Sent { .. } => MessageStatus::Sent,
+            Terminal::Failed { .. } => MessageStatus::Failed,
+            Terminal::Expired => MessageStatus::Expired,
+            Terminal::Unknown { .. } => MessageStatus::Unknown,
+            Terminal::Cancelled => MessageStatus::Cancelled,
+        }
+    }
+}
+
+/// Whether a retried message's request was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryKind {
+    /// A request was made and failed transiently (429, 5xx, connection reset): counts in the
+    /// message's `attempts` and the campaign's `retries`.
+    AfterAttempt,
+    /// It was put off before any request (rate limit, recipient caps): no attempt is counted.
+    Deferred,
+}
+
+/// What [`Queue::reap`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Claimed messages put back in the queue (nothing was sent).
+    pub requeued: u64,
+    /// Sending messages marked `unknown` (they may have been sent).
+    pub unknown: u64,
+    /// Claimed messages of cancelled campaigns marked `cancelled`.
+    pub cancelled: u64,
+    /// Lease entries of messages already final, dropped.
+    pub stale: u64,
+}
+
+impl ReapReport {
+    /// How many leases it handled.
+    pub fn total(&self) -> u64 {
+        self.requeued + self.unknown + self.cancelled + self.stale
+    }
+}
+
+impl Queue {
+    /// Claims up to `n` messages due at `now_ms` for `worker`, each under a lease until
+    /// `now_ms + lease`. Entries of paused campaigns met on the way are moved aside and those of
+    /// cancelled campaigns are cancelled; they count in [`ClaimBatch::processed`]. A claimed
+    /// message whose hash cannot be read is recorded `failed` (code `corrupt`) and not returned.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<ClaimBatch, QueueError> {
+        if n == 0 {
+            return Ok(ClaimBatch::default());
+        }
+        let reply: Value = SCRIPTS
+            .claim
+            .key(self.keys.due())
+            .key(self.keys.leases())
+            .arg(self.keys.campaign_prefix())
+            .arg(worker)
+            .arg(n)
+            .arg(now_ms)
+            .arg(now_ms.saturating_add(millis(lease)))
+            .arg(rfc3339_ms(now_ms))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("claim"))?;
+        let bad = |detail: &str| QueueError::Corrupt {
+            key: self.keys.due(),
+            field: "claim reply".into(),
+            detail: detail.into(),
+        };
+        let Value::Array(parts) = reply else {
+            return Err(bad("not an array"));
+        };
+        let [processed, next_due, items] =
+            <[Value; 3]>::try_from(parts).map_err(|_| bad("not three parts"))?;
+        let mut batch = ClaimBatch {
+            processed: match processed {
+                Value::Int(n) => usize::try_from(n).unwrap_or(0),
+                _ => return Err(bad("count is not a number")),
+            },
+            next_due_ms: text(&next_due).and_then(|s| parse_score(&s)),
+            claimed: Vec::new(),
+        };
+        let Value::Array(items) = items else {
+            return Err(bad("items are not an array"));
+        };
+        for item in items {
+            match parse_claimed(worker, item) {
+                Ok(claimed) => batch.claimed.push(claimed),
+                Err((Some(lease), detail)) => {
+                    tracing::error!(message = %lease.reference, error = %detail, "Claimed message is corrupt; recording it failed.");
+                    let outcome = Terminal::Failed {
+                        code: "corrupt".into(),
+                        reason: detail,
+                    };
+                    self.ack(&lease, &outcome).await?;
+                }
+                Err((None, detail)) => return Err(bad(&detail)),
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Marks a claimed message `sending` and extends its lease to `now + lease`; call it just
+    /// before writing the request. Anything but [`SendPermit::Send`] means: do not send.
+    pub async fn mark_sending(
+        &self,
+        lease: &Lease,
+        duration: Duration,
+    ) -> Result<SendPermit, QueueError> {
+        let id = &lease.reference.campaign;
+        let now = now_ms();
+        let answer: String = SCRIPTS
+            .mark_sending
+            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.campaign(id))
+            .key(self.keys.leases())
+            .key(self.keys.paused(id))
+            .arg(&lease.worker)
+            .arg(lease.claim)
+            .arg(lease.reference.to_string())
+            .arg(now.saturating_add(millis(duration)))
+            .arg(now)
+            .arg(rfc3339_ms(now))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("mark sending"))?;
+        Ok(match answer.as_str() {
+            "send" => SendPermit::Send,
+            "paused" => SendPermit::Paused,
+            "cancelled" => SendPermit::Cancelled,
+            _ => SendPermit::LeaseLost,
+        })
+    }
+
+    /// Records a message's final outcome, from `claimed` or `sending` under this lease, or from
+    /// `unknown` under this lease (the lease expired while the request ran; the real answer
+    /// replaces the guess). A message claimed but not sent in a cancelled campaign is recorded
+    /// `cancelled` whatever the outcome says. Returns the status recorded, or `None` when the
+    /// lease is not valid any more (nothing changed).
+    pub async fn ack(
+        &self,
+        lease: &Lease,
+        outcome: &Terminal,
+    ) -> Result<Option<MessageStatus>, QueueError> {
+        let id = &lease.reference.campaign;
+        let now = rfc3339_ms(now_ms());
+        let mut price = String::new();
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        match outcome {
+            Terminal::Sent {
+                provider_id,
+                price: reported,
+            } => {
+                fields.push(("provider_id", provider_id.clone()));
+                if let Some(p) = reported.filter(|p| p.is_finite()) {
+                    price = p.to_string();
+                    fields.push(("price", price.clone()));
+                }
+                fields.push(("sent_at", now.clone()));
+            }
+            Terminal::Failed { code, reason } => {
+                fields.push(("error_code", truncate(code, MAX_ERROR_LEN).to_string()));
+                fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+            }
+            Terminal::Unknown { reason } => {
+                fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+            }
+            Terminal::Expired | Terminal::Cancelled => {}
+        }
+        let mut invocation = SCRIPTS.ack.prepare_invoke();
+        invocation
+            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.campaign(id))
+            .key(self.keys.leases())
+            .key(self.keys.failed(id))
+            .arg(&lease.worker)
+            .arg(lease.claim)
+            .arg(lease.reference.to_string())
+            .arg(lease.reference.row)
+            .arg(outcome.status().as_str())
+            .arg(&now)
+            .arg(&price);
+        for (name, value) in &fields {
+            invocation.arg(*name).arg(value.as_str());
+        }
+        let answer: Option<String> = invocation
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("ack"))?;
+        answer
+            .map(|s| self.status(id, lease.reference.row, &s))
+            .transpose()
+    }
+
+    /// Puts a claimed or sending message back in the queue, due at `due_ms`, after a transient
+    /// failure (`reason`, shown in its `error`). Returns [`MessageStatus::Queued`], or
+    /// [`MessageStatus::Cancelled`] when its campaign was cancelled meanwhile, or `None` when
+    /// the lease is not valid any more.
+    pub async fn retry(
+        &self,
+        lease: &Lease,
+        due_ms: i64,
+        reason: &str,
+        kind: RetryKind,
+    ) -> Result<Option<MessageStatus>, QueueError> {
+        let id = &lease.reference.campaign;
+        let now = rfc3339_ms(now_ms());
+        let answer: Option<String> = SCRIPTS
+            .retry
+            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.campaign(id))
+            .key(self.keys.leases())
+            .key(self.keys.due())
+            .key(self.keys.paused(id))
+            .arg(&lease.worker)
+            .arg(lease.claim)
+            .arg(lease.reference.to_string())
+            .arg(due_ms)
+            .arg(truncate(reason, MAX_ERROR_LEN))
+            .arg(if kind == RetryKind::AfterAttempt {
+                "1"
+            } else {
+                "0"
+            })
+            .arg(&now)
+            .arg(rfc3339_ms(due_ms))
+            .arg(self.keys.wake())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("retry"))?;
+        answer
+            .map(|s| self.status(id, lease.reference.row, &s))
+            .transpose()
+    }
+
+    /// Handles up to `max` leases expired at `now_ms`, whoever held them: a claimed message
+    /// goes back to the queue (nothing was sent), a sending one becomes `unknown` (it may have
+    /// been sent) and joins the campaign's failed set. Any worker may reap.
+    pub async fn reap(&self, now_ms: i64, max: usize) -> Result<ReapReport, QueueError> {
+        let counts: Vec<u64> = SCRIPTS
+            .reap
+            .key(self.keys.leases())
+            .key(self.keys.due())
+            .arg(self.keys.campaign_prefix())
+            .arg(now_ms)
+            .arg(max)
+            .arg(rfc3339_ms(now_ms))
+            .arg(self.keys.wake())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("reap"))?;
+        match counts.as_slice() {
+            &[requeued, unknown, cancelled, stale] => Ok(ReapReport {
+                requeued,
+                unknown,
+                cancelled,
+                stale,
+            }),
+            _ => Err(QueueError::Corrupt {
+                key: self.keys.leases(),
+                field: "reap reply".into(),
+                detail: format!("{} counts instead of 4", counts.len()),
+            }),
+        }
+    }
+
+    /// Puts claimed messages a stopping worker will not send back in the queue, due now. Only
+    /// those still `claimed` under the given leases move; returns how many did.
+    pub async fn release(&self, leases: &[Lease]) -> Result<u64, QueueError> {
+        let mut released = 0;
+        for chunk in leases.chunks(LEASE_CHUNK) {
+            let now = now_ms();
+            let mut invocation = SCRIPTS.release.prepare_invoke();
+            invocation
+                .key(self.keys.due())
+                .key(self.keys.leases())
+                .arg(self.keys.campaign_prefix())
+                .arg(now)
+                .arg(rfc3339_ms(now))
+                .arg(self.keys.wake());
+            for lease in chunk {
+                invocation
+                    .arg(lease.reference.to_string())
+                    .arg(&lease.worker)
+                    .arg(lease.claim);
+            }
+            let n: u64 = invocation
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(QueueError::redis("release"))?;
+            released += n;
+        }
+        Ok(released)
+    }
+
+    /// Extends the leases still held (claimed or sending under the given claim) to
+    /// `now + duration`: the heartbeat of a worker's in-flight messages. Returns how many were
+    /// extended; the others were reaped or are final.
+    pub async fn extend_leases(
+        &self,
+        leases: &[Lease],
+        duration: Duration,
+    ) -> Result<u64, QueueError> {
+        let mut extended = 0;
+        for chunk in leases.chunks(LEASE_CHUNK) {
+            let mut invocation = SCRIPTS.extend_leases.prepare_invoke();
+            invocation
+                .key(self.keys.leases())
+                .arg(self.keys.campaign_prefix())
+                .arg(now_ms().saturating_add(millis(duration)));
+            for lease in chunk {
+                invocation
+                    .arg(lease.reference.to_string())
+                    .arg(&lease.worker)
+                    .arg(lease.claim);
+            }
+            let n: u64 = invocation
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(QueueError::redis("extend leases"))?;
+            extended += n;
+        }
+        Ok(extended)
+    }
+
+    fn status(&self, id: &CampaignId, row: Row, text: &str) -> Result<MessageStatus, QueueError> {
+        text.parse().map_err(|detail| QueueError::Corrupt {
+            key: self.keys.message(id, row),
+            field: "status".into(),
+            detail,
+        })
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A sorted-set score as Redis writes it (`1700000000000`, or `1.7e+12` for odd values).
+fn parse_score(text: &str) -> Option<i64> {
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
+}
+
+/// One claimed item `{ref, score, {field, value, ...}}` as a [`Claimed`]. On failure, the lease
+/// (when the item got that far) and what is wrong.
+fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, String)> {
+    let Value::Array(parts) = item else {
+        return Err((None, "claimed item is not an array".into()));
+    };
+    let [reference, score, fields] = <[Value; 3]>::try_from(parts)
+        .map_err(|_| (None, "claimed item has not three parts".into()))?;
+    let reference = text(&reference).ok_or((None, "reference is not text".into()))?;
+    let (campaign, row) =
+        parse_message_ref(&reference).ok_or((None, format!("bad reference {reference:?}")))?;
+    let Value::Array(flat) = fields else {
+        return Err((None, "message fields are not an array".into()));
+    };
+    let mut fields = HashMap::with_capacity(flat.len() / 2);
+    let mut flat = flat.iter();
+    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+        if let (Some(name), Some(value)) = (text(name), text(value)) {
+            fields.insert(name, value);
+        }
+    }
+    let claim = fields
+        .get("claims")
+        .and_then(|c| c.parse().ok())
+        .ok_or((None, format!("message {reference} has no claims count")))?;
+    let lease = Lease {
+        reference: MessageRef {
+            campaign: campaign.clone(),
+            row,
+        },
+        worker: worker.to_string(),
+        claim,
+    };
+    let due_ms = text(&score).and_then(|s| parse_score(&s)).unwrap_or(0);
+    match message_from_fields(campaign, row, &fields) {
+        Ok(message) => Ok(Claimed {
+            message,
+            lease,
+            due_ms,
+            slot: None,
+        }),
+        Err(detail) => Err((Some(lease), detail)),
+    }
+}
+
+/// A message hash's fields as a [`QueuedMessage`].
+fn message_from_fields(
+    campaign: CampaignId,
+    row: Row,
+    fields: &HashMap<String, String>,
+) -> Result<QueuedMessage, String> {
+    let to = fields.get("to").ok_or("no `to` field")?;
+    let to = PhoneNumber::from_stored(to).map_err(|e| format!("bad `to`: {e}"))?;
+    let mut values: Vec<String> = Vec::new();
+    for (name, value) in fields {
+        let Some(index) = name.strip_prefix('p').and_then(|n| n.parse::<usize>().ok()) else {
+            continue;
+        };
+        if index == 0 || index > fields.len() {
+            return Err(format!("bad value field {name:?}"));
+        }
+        if values.len() < index {
+            values.resize(index, String::new());
+        }
+        values[index - 1] = value.clone();
+    }
+    let send_at = fields
+        .get("send_at")
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| format!("bad `send_at`: {e}"))
+        })
+        .transpose()?;
+    let ttl_minutes = fields
+        .get("ttl")
+        .map(|t| t.parse().map_err(|e| format!("bad `ttl`: {e}")))
+        .transpose()?;
+    let attempts = fields
+        .get("attempts")
+        .map(|a| a.parse().map_err(|e| format!("bad `attempts`: {e}")))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(QueuedMessage {
+        campaign,
+        row,
+        to,
+        values,
+        overrides: RowOverrides {
+            send_at,
+            ttl_minutes,
+            label: fields.get("label").cloned(),
+            language: fields.get("language").cloned(),
+        },
+        attempts,
+    })
+}

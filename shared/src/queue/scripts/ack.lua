@@ -1,0 +1,39 @@
+-- Records a message's terminal outcome.
+-- KEYS[1] message hash, KEYS[2] campaign hash, KEYS[3] leases zset, KEYS[4] failed set
+-- ARGV[1] worker, ARGV[2] claim number, ARGV[3] ref, ARGV[4] row, ARGV[5] outcome
+-- (sent|failed|expired|unknown|cancelled), ARGV[6] now (RFC 3339), ARGV[7] price or '',
+-- ARGV[8..] field, value, ... to set
+-- Applies from `claimed` or `sending` under this claim, or from `unknown` under this claim
+-- (the reaper gave up on the lease while the request was still running: the real outcome
+-- replaces the guess). Returns the recorded status, or false when not applied.
+local m = redis.call('HMGET', KEYS[1], 'status', 'worker', 'claims')
+local from = m[1]
+if not owned(m, ARGV[1], ARGV[2]) then return false end
+if from ~= 'claimed' and from ~= 'sending' and from ~= 'unknown' then return false end
+local outcome, now = ARGV[5], ARGV[6]
+if from == 'claimed' and outcome ~= 'sent' and outcome ~= 'unknown'
+    and redis.call('HGET', KEYS[2], 'state') == 'cancelled' then
+  -- Nothing was sent and the operator cancelled: that is the outcome they expect to see.
+  outcome = 'cancelled'
+end
+local f = {'status', outcome, 'updated_at', now}
+if outcome == ARGV[5] then
+  for k = 8, #ARGV do f[#f + 1] = ARGV[k] end
+end
+redis.call('HSET', KEYS[1], unpack(f))
+redis.call('HDEL', KEYS[1], 'next_attempt_at')
+if outcome == 'sent' then redis.call('HDEL', KEYS[1], 'error', 'error_code') end
+-- A request was written from `sending`: count it (the reaper counted it for `unknown`).
+if from == 'sending' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+if outcome == 'failed' or outcome == 'unknown' then
+  redis.call('SADD', KEYS[4], ARGV[4])
+elseif from == 'unknown' then
+  redis.call('SREM', KEYS[4], ARGV[4])
+end
+if outcome == 'sent' and ARGV[7] ~= '' then
+  redis.call('HINCRBYFLOAT', KEYS[2], 'cost', ARGV[7])
+end
+redis.call('ZREM', KEYS[3], ARGV[3])
+if from ~= outcome then move(KEYS[2], from, outcome) end
+apply_deltas(now)
+return outcome

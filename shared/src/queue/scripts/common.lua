@@ -1,0 +1,58 @@
+-- Helpers prepended to every wacast queue script (see queue/scripts.rs).
+--
+-- Key names are built here from the prefixes the Rust side passes, following keys.rs:
+--   campaign hash   CAMPAIGN_PREFIX .. id
+--   message hash    CAMPAIGN_PREFIX .. id .. ':msg:' .. row
+--   paused zset     CAMPAIGN_PREFIX .. id .. ':paused'
+--   failed set      CAMPAIGN_PREFIX .. id .. ':failed'
+-- and a message reference is id .. ':' .. row.
+
+local function parse_ref(ref)
+  return string.match(ref, '^(.+):(%d+)$')
+end
+
+-- Counter changes per campaign hash, applied once at the end of a script so that a script
+-- that moves many messages issues one HINCRBY per counter, not one per message.
+local deltas = {}
+
+local function move(camp, from, to)
+  local d = deltas[camp]
+  if not d then
+    d = {}
+    deltas[camp] = d
+  end
+  if from then d[from] = (d[from] or 0) - 1 end
+  if to then d[to] = (d[to] or 0) + 1 end
+end
+
+-- A campaign is finished when its ingest is done and no message can change any more on its
+-- own (nothing queued, claimed or sending). A cancelled campaign keeps its state; both get
+-- `finished_at`.
+local function maybe_complete(camp, now)
+  local c = redis.call('HMGET', camp, 'ingest', 'queued', 'claimed', 'sending', 'state', 'finished_at')
+  if c[1] ~= 'done' or c[6] then return end
+  if (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) > 0 then return end
+  if c[5] ~= 'cancelled' then
+    redis.call('HSET', camp, 'state', 'completed', 'finished_at', now)
+  else
+    redis.call('HSET', camp, 'finished_at', now)
+  end
+end
+
+local function apply_deltas(now)
+  for camp, d in pairs(deltas) do
+    for field, n in pairs(d) do
+      if n ~= 0 then redis.call('HINCRBY', camp, field, n) end
+    end
+    maybe_complete(camp, now)
+  end
+  deltas = {}
+end
+
+-- The owner check shared by every call a worker makes about a message it claimed: the
+-- worker id and the claim number (the `claims` field, bumped by every claim) must both match,
+-- so a worker whose lease was reaped and whose message was claimed again, even by itself,
+-- cannot act on the new claim.
+local function owned(m, worker, token)
+  return m[2] == worker and m[3] == token
+end

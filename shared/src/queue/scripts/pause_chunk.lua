@@ -1,0 +1,16 @@
+-- Moves a paused campaign's due entries for rows [from, to] aside, keeping their scores.
+-- KEYS[1] campaign hash, KEYS[2] due zset, KEYS[3] paused zset
+-- ARGV[1] campaign id, ARGV[2] from row, ARGV[3] to row
+-- Returns how many moved, or -1 when the campaign is no longer paused (stop walking).
+if redis.call('HGET', KEYS[1], 'state') ~= 'paused' then return -1 end
+local moved = 0
+for row = tonumber(ARGV[2]), tonumber(ARGV[3]) do
+  local ref = ARGV[1] .. ':' .. row
+  local score = redis.call('ZSCORE', KEYS[2], ref)
+  if score then
+    redis.call('ZREM', KEYS[2], ref)
+    redis.call('ZADD', KEYS[3], score, ref)
+    moved = moved + 1
+  end
+end
+return moved

@@ -1,0 +1,58 @@
+-- Handles up to max expired leases.
+-- KEYS[1] leases zset, KEYS[2] due zset
+-- ARGV[1] campaign key prefix, ARGV[2] now (ms), ARGV[3] max, ARGV[4] now (RFC 3339),
+-- ARGV[5] wake channel
+-- A message still `claimed` was never sent: it goes back to the due set now (or aside, or
+-- cancelled, as its campaign's state says). One still `sending` may have reached the provider:
+-- it becomes `unknown`, keeping its worker and claim so that a late answer can still be
+-- recorded by that worker. Returns {requeued, unknown, cancelled, stale}.
+local prefix, now_ms, now = ARGV[1], ARGV[2], ARGV[4]
+local refs = redis.call('ZRANGE', KEYS[1], '-inf', now_ms, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local states = {}
+local requeued, unknown, cancelled, stale, woke = 0, 0, 0, 0, false
+for _, ref in ipairs(refs) do
+  local id, row = parse_ref(ref)
+  local status = false
+  local camp, mkey
+  if id then
+    camp = prefix .. id
+    mkey = camp .. ':msg:' .. row
+    status = redis.call('HGET', mkey, 'status')
+  end
+  if status == 'claimed' then
+    local state = states[camp]
+    if state == nil then
+      state = redis.call('HGET', camp, 'state') or false
+      states[camp] = state
+    end
+    if state == 'cancelled' then
+      redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
+      move(camp, 'claimed', 'cancelled')
+      cancelled = cancelled + 1
+    else
+      redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
+      redis.call('HDEL', mkey, 'worker')
+      if state == 'paused' then
+        redis.call('ZADD', camp .. ':paused', now_ms, ref)
+      else
+        redis.call('ZADD', KEYS[2], now_ms, ref)
+        woke = true
+      end
+      move(camp, 'claimed', 'queued')
+      requeued = requeued + 1
+    end
+  elseif status == 'sending' then
+    redis.call('HSET', mkey, 'status', 'unknown', 'updated_at', now,
+      'error', 'lease expired while sending: the provider may have sent it')
+    redis.call('HINCRBY', mkey, 'attempts', 1)
+    redis.call('SADD', camp .. ':failed', row)
+    move(camp, 'sending', 'unknown')
+    unknown = unknown + 1
+  else
+    stale = stale + 1
+  end
+end
+if #refs > 0 then redis.call('ZREM', KEYS[1], unpack(refs)) end
+apply_deltas(now)
+if woke then redis.call('PUBLISH', ARGV[5], now_ms) end
+return {requeued, unknown, cancelled, stale}

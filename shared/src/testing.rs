@@ -1,0 +1,351 @@
+//! Test support (feature `testing`): private Redis servers and queue invariant checks.
+//!
+//! Tests never touch the developer's Redis. [`TestRedis::shared`] starts one `redis-server` per
+//! test process on a free loopback port (no persistence) and gives every caller its own key
+//! prefix, so tests run in parallel without seeing each other's keys; set
+//! `WACAST_TEST_REDIS_URL` to use a running server instead (still with unique prefixes).
+//! [`TestRedis::dedicated`] starts a server owned by one test, which it may kill or restart.
+//!
+//! Servers are stopped when their handle is dropped, and in any case by a small watchdog shell
+//! loop once the test process is gone (statics are never dropped, and a test binary may be
+//! killed), which also removes the server's temporary directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::OnceCell;
+
+use crate::campaign::CampaignId;
+use crate::keys::Keys;
+use crate::queue::{MessageStatus, Queue};
+
+/// A Redis for one test: its URL and a key prefix no other test uses.
+#[derive(Debug, Clone)]
+pub struct TestRedis {
+    /// The server's URL.
+    pub url: String,
+    /// This test's key prefix.
+    pub prefix: String,
+    /// The key schema under `prefix`.
+    pub keys: Keys,
+}
+
+static SHARED: OnceCell<SharedServer> = OnceCell::const_new();
+static PREFIXES: AtomicU64 = AtomicU64::new(0);
+
+/// The process-wide server (or `WACAST_TEST_REDIS_URL`). Its child handle is kept so the
+/// process stays ours; the watchdog ends it.
+#[derive(Debug)]
+struct SharedServer {
+    url: String,
+    _server: Option<RedisServer>,
+}
+
+impl TestRedis {
+    /// The shared server of this test process, with a fresh prefix.
+    pub async fn shared() -> TestRedis {
+        let shared = SHARED
+            .get_or_init(|| async {
+                if let Ok(url) = std::env::var("WACAST_TEST_REDIS_URL") {
+                    return SharedServer { url, _server: None };
+                }
+                let server = RedisServer::start(false).await;
+                SharedServer {
+                    url: server.url(),
+                    _server: Some(server),
+                }
+            })
+            .await;
+        TestRedis::with_url(&shared.url)
+    }
+
+    /// A server of its own, without persistence, for tests that kill or restart Redis.
+    pub async fn dedicated() -> RedisServer {
+        RedisServer::start(false).await
+    }
+
+    /// A server of its own with `appendonly yes`, so that [`RedisServer::restart`] keeps the
+    /// data, as a production Redis configured for durability does.
+    pub async fn dedicated_with_aof() -> RedisServer {
+        RedisServer::start(true).await
+    }
+
+    /// `url` with a fresh prefix.
+    pub fn with_url(url: &str) -> TestRedis {
+        let prefix = format!(
+            "t{}-{}-{:06x}",
+            std::process::id(),
+            PREFIXES.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>() & 0xff_ffff
+        );
+        TestRedis {
+            url: url.to_string(),
+            keys: Keys::new(&prefix),
+            prefix,
+        }
+    }
+
+    /// A queue on this server under this prefix.
+    pub async fn queue(&self) -> Queue {
+        Queue::connect(&self.url, &self.prefix)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the test redis at {}: {e}", self.url))
+    }
+}
+
+/// A `redis-server` child process on a loopback port, in a temporary directory.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    aof: bool,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    async fn start(aof: bool) -> RedisServer {
+        // Another process may take the free port between our check and the server's bind:
+        // try a few ports.
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir()
+                .join(format!("wacast-test-redis-{}-{port}", std::process::id()));
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                panic!("cannot create {}: {e}", dir.display());
+            }
+            let mut server = RedisServer {
+                port,
+                dir,
+                aof,
+                child: None,
+            };
+            match server.spawn().await {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("cannot start redis-server for tests: {last_error}");
+    }
+
+    /// The URL to connect to.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A [`TestRedis`] on this server with a fresh prefix.
+    pub fn test_redis(&self) -> TestRedis {
+        TestRedis::with_url(&self.url())
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts it again on the same port and directory. With AOF the data
+    /// written before the kill is back.
+    pub async fn restart(&mut self) {
+        self.kill();
+        if let Err(e) = self.spawn().await {
+            panic!("cannot restart redis-server on port {}: {e}", self.port);
+        }
+    }
+
+    async fn spawn(&mut self) -> Result<(), String> {
+        let binary =
+            std::env::var("WACAST_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let mut child = Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                if self.aof { "yes" } else { "no" },
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args([
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                "--logfile",
+                "",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {binary} (is redis-server installed?): {e}"))?;
+        spawn_watchdog(child.id(), &self.dir);
+        for _ in 0..500 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "redis-server on port {} exited: {status}",
+                    self.port
+                ));
+            }
+            if ping(self.port).await {
+                self.child = Some(child);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = child.kill();
+        Err(format!(
+            "redis-server on port {} did not answer PING",
+            self.port
+        ))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
+}
+
+/// Kills `pid` (if it is still a redis-server) and removes `dir` once this process is gone.
+fn spawn_watchdog(pid: u32, dir: &Path) {
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+         [ \"$(cat /proc/{pid}/comm 2>/dev/null)\" = redis-server ] && kill -9 {pid}; \
+         rm -rf '{dir}'",
+        parent = std::process::id(),
+        dir = dir.display(),
+    );
+    // Without the watchdog, a killed test run leaves a server behind; nothing else breaks.
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+async fn ping(port: u16) -> bool {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).await?;
+        Ok::<_, std::io::Error>(&reply == b"+PONG\r\n")
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_millis(200), attempt).await,
+        Ok(Ok(true))
+    )
+}
+
+/// Checks, in one atomic script, that a campaign's counters equal the number of its message
+/// hashes in each status, that `total` is their number, and that every message is indexed as
+/// its status says: queued in exactly one of the due and paused sets, claimed and sending in the
+/// lease set only, final ones in none, and `failed`/`unknown` ones (only they) in the failed
+/// set. Returns every discrepancy found.
+pub async fn counters_match_messages(queue: &Queue, id: &CampaignId) -> Result<(), String> {
+    let keys = queue.keys();
+    let script = redis::Script::new(CHECK_SCRIPT);
+    let (n_messages, counts, problems): (u64, Vec<String>, Vec<String>) = script
+        .key(keys.campaign(id))
+        .key(keys.due())
+        .key(keys.leases())
+        .key(keys.paused(id))
+        .key(keys.failed(id))
+        .arg(keys.message_prefix(id))
+        .arg(id.as_str())
+        .invoke_async(&mut queue.connection())
+        .await
+        .map_err(|e| format!("check script failed: {e}"))?;
+    let record = queue
+        .load_campaign(id)
+        .await
+        .map_err(|e| format!("cannot load campaign {id}: {e}"))?;
+    let mut problems = problems;
+    let count_of = |status: MessageStatus| {
+        counts
+            .chunks(2)
+            .find(|pair| pair[0] == status.as_str())
+            .and_then(|pair| pair[1].parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    for status in MessageStatus::ALL {
+        let (counter, actual) = (record.counters.of(status), count_of(status));
+        if counter != actual {
+            problems.push(format!(
+                "counter {status} is {counter} but {actual} messages are {status}"
+            ));
+        }
+    }
+    if record.counters.total != n_messages {
+        problems.push(format!(
+            "counter total is {} but there are {n_messages} messages",
+            record.counters.total
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("campaign {id}: {}", problems.join("; ")))
+    }
+}
+
+const CHECK_SCRIPT: &str = r#"
+local rows = tonumber(redis.call('HGET', KEYS[1], 'rows') or '0') or 0
+local counts, problems = {}, {}
+local n, n_paused, n_failed = 0, 0, 0
+for row = 1, rows do
+  local status = redis.call('HGET', ARGV[1] .. row, 'status')
+  if status then
+    n = n + 1
+    counts[status] = (counts[status] or 0) + 1
+    local ref = ARGV[2] .. ':' .. row
+    local due = redis.call('ZSCORE', KEYS[2], ref) ~= false
+    local leased = redis.call('ZSCORE', KEYS[3], ref) ~= false
+    local paused = redis.call('ZSCORE', KEYS[4], ref) ~= false
+    local failed = redis.call('SISMEMBER', KEYS[5], row) == 1
+    if paused then n_paused = n_paused + 1 end
+    if failed then n_failed = n_failed + 1 end
+    local ok
+    if status == 'queued' then
+      ok = (due ~= paused) and not leased
+    elseif status == 'claimed' or status == 'sending' then
+      ok = leased and not due and not paused
+    else
+      ok = not due and not leased and not paused
+    end
+    if (status == 'failed' or status == 'unknown') ~= failed then ok = false end
+    if not ok then
+      problems[#problems + 1] = string.format('row %d is %s but due=%s leased=%s paused=%s failed-set=%s',
+        row, status, tostring(due), tostring(leased), tostring(paused), tostring(failed))
+    end
+  end
+end
+if redis.call('ZCARD', KEYS[4]) ~= n_paused then
+  problems[#problems + 1] = 'the paused set has entries of no queued message'
+end
+if redis.call('SCARD', KEYS[5]) ~= n_failed then
+  problems[#problems + 1] = 'the failed set has rows of no failed or unknown message'
+end
+local flat = {}
+for status, count in pairs(counts) do
+  flat[#flat + 1] = status
+  flat[#flat + 1] = tostring(count)
+end
+return {n, flat, problems}
+"#;
