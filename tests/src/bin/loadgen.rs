@@ -1,0 +1,202 @@
+//! `loadgen`: a keep-alive HTTP/1.1 load generator for `mock-gateway`. N connections, each
+//! sending one valid template message at a time (no pipelining) for D seconds; prints
+//! `<n> req/s (...)` on one stdout line. Only loopback or the given address is ever targeted,
+//! and the run is bounded in time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends valid template messages to a mock gateway as fast as it answers.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen")]
+struct Args {
+    /// Base URL of the gateway, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "LOADGEN_URL")]
+    url: String,
+    /// Concurrent keep-alive connections.
+    #[arg(long, env = "LOADGEN_CONNECTIONS", default_value_t = 32)]
+    connections: usize,
+    /// How long to send, in seconds (at most 600).
+    #[arg(long, env = "LOADGEN_DURATION", default_value_t = 5.0)]
+    duration: f64,
+    /// Sent as X-Api-Key.
+    #[arg(long, env = "LOADGEN_API_KEY", default_value = "test-key")]
+    api_key: String,
+    /// Sender number.
+    #[arg(long, env = "LOADGEN_FROM", default_value = "4915112345678")]
+    from: String,
+    /// Template name (it must take no parameters).
+    #[arg(long, env = "LOADGEN_TEMPLATE", default_value = "hello_world")]
+    template: String,
+    /// Template language.
+    #[arg(long, env = "LOADGEN_LANGUAGE", default_value = "de")]
+    language: String,
+    /// Recipients are this number plus a running counter, so each request has its own.
+    #[arg(
+        long,
+        env = "LOADGEN_RECIPIENT_BASE",
+        default_value_t = 4_917_600_000_000
+    )]
+    recipient_base: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    ok: AtomicU64,
+    errors: AtomicU64,
+    next_recipient: AtomicU64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !(args.duration > 0.0 && args.duration <= 600.0) {
+        bail!("--duration must be between 0 and 600 seconds");
+    }
+    if !(1..=1024).contains(&args.connections) {
+        bail!("--connections must be between 1 and 1024");
+    }
+    let host = args
+        .url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?
+        .trim_end_matches('/')
+        .to_owned();
+    // One thread: the benchmark pins loadgen to one core and the gateway to the other.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, host))
+}
+
+async fn run(args: Args, host: String) -> anyhow::Result<()> {
+    let args = Arc::new(args);
+    let counters = Arc::new(Counters::default());
+    let duration = Duration::from_secs_f64(args.duration);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        let args = Arc::clone(&args);
+        let counters = Arc::clone(&counters);
+        let host = host.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if let Err(err) = connection(&args, &host, &counters, deadline).await {
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("loadgen: connection error: {err:#}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = counters.ok.load(Ordering::Relaxed);
+    let errors = counters.errors.load(Ordering::Relaxed);
+    println!(
+        "{:.0} req/s ({ok} ok, {errors} errors, {} connections, {elapsed:.2} s)",
+        ok as f64 / elapsed,
+        args.connections
+    );
+    Ok(())
+}
+
+/// One keep-alive connection: request, wait for the whole response, repeat until `deadline`.
+async fn connection(
+    args: &Args,
+    host: &str,
+    counters: &Counters,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect(host)
+        .await
+        .with_context(|| format!("failed to connect to {host}"))?;
+    stream.set_nodelay(true)?;
+    let mut request = Vec::with_capacity(512);
+    let mut buffer = Vec::with_capacity(4096);
+    while Instant::now() < deadline {
+        let to = args.recipient_base + counters.next_recipient.fetch_add(1, Ordering::Relaxed);
+        let body = format!(
+            r#"{{"from":"{}","to":"{to}","type":"template","template":"{}","language":"{}"}}"#,
+            args.from, args.template, args.language
+        );
+        request.clear();
+        request.extend_from_slice(
+            format!(
+                "POST /api/waba/messages HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                args.api_key,
+                body.len()
+            )
+            .as_bytes(),
+        );
+        request.extend_from_slice(body.as_bytes());
+        stream.write_all(&request).await?;
+
+        let (status, body_range) = read_response(&mut stream, &mut buffer).await?;
+        let accepted =
+            status == 200 && contains(&buffer[body_range.clone()], br#""success":"100""#);
+        if accepted {
+            counters.ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        buffer.drain(..body_range.end);
+    }
+    Ok(())
+}
+
+/// Reads one response into `buffer`; returns its status and where its body is.
+async fn read_response(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> anyhow::Result<(u16, std::ops::Range<usize>)> {
+    loop {
+        if let Some(head_end) = find(buffer, b"\r\n\r\n") {
+            let head =
+                std::str::from_utf8(&buffer[..head_end]).context("response head is not UTF-8")?;
+            let status = head
+                .split(' ')
+                .nth(1)
+                .and_then(|code| code.parse::<u16>().ok())
+                .context("response has no status code")?;
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .context("response has no Content-Length")?;
+            let body_start = head_end + 4;
+            let body_end = body_start + length;
+            while buffer.len() < body_end {
+                if stream.read_buf(buffer).await? == 0 {
+                    bail!("connection closed mid-response");
+                }
+            }
+            return Ok((status, body_start..body_end));
+        }
+        if stream.read_buf(buffer).await? == 0 {
+            bail!("connection closed before a response");
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
