@@ -1,0 +1,323 @@
+//! Command-line flags (each with an environment fallback) and the validated `Config` built from
+//! them before any work starts. `wacast-worker check-config` runs the same validation and exits.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use wacast_shared::phone::PhoneNumber;
+
+/// Environment variable names, kept in one place so that `--help`, the env file example and the
+/// code agree.
+pub mod env {
+    pub const REDIS_URL: &str = "WACAST_REDIS_URL";
+    pub const PREFIX: &str = "WACAST_PREFIX";
+    pub const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
+    pub const SEVEN_API_KEY: &str = "SEVEN_API_KEY";
+    pub const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
+    pub const RATE: &str = "WACAST_RATE";
+    pub const DEFAULT_RATE: &str = "WACAST_DEFAULT_RATE";
+    pub const CONCURRENCY: &str = "WACAST_CONCURRENCY";
+    pub const MAX_ATTEMPTS: &str = "WACAST_MAX_ATTEMPTS";
+    pub const SHUTDOWN_TIMEOUT: &str = "WACAST_SHUTDOWN_TIMEOUT";
+    pub const LEASE: &str = "WACAST_LEASE";
+    pub const REQUEST_TIMEOUT: &str = "WACAST_REQUEST_TIMEOUT";
+    pub const LOG_FORMAT: &str = "WACAST_LOG_FORMAT";
+    pub const METRICS_ADDR: &str = "WACAST_METRICS_ADDR";
+    pub const NAME: &str = "WACAST_WORKER_NAME";
+    /// Set by systemd for units with `LoadCredential=`.
+    pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+}
+
+/// The credential name the unit's `LoadCredential=` uses for the seven API key.
+pub const CREDENTIAL_NAME: &str = "seven-api-key";
+
+/// wacast-worker: sends the due messages of wacast campaigns through seven's WhatsApp API.
+///
+/// Run as many processes as you like, on one or many hosts, against the same Redis: each claims
+/// due messages under a lease, waits for the sender's rate limit, sends, and records the outcome.
+/// SIGTERM or SIGINT stops claiming, finishes the requests in flight and exits 0.
+///
+/// The API key comes from SEVEN_API_KEY, --api-key-file, or the systemd credential
+/// `seven-api-key` (LoadCredential=seven-api-key:/etc/wacast/seven-api-key).
+#[derive(Debug, Parser)]
+#[command(name = "wacast-worker", version, about, long_about)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Redis server holding the queue.
+    #[arg(long, env = env::REDIS_URL, default_value = "redis://127.0.0.1:6379", global = true)]
+    pub redis_url: String,
+
+    /// Key prefix of every wacast key in Redis.
+    #[arg(long, env = env::PREFIX, default_value = wacast_shared::keys::DEFAULT_PREFIX, global = true)]
+    pub prefix: String,
+
+    /// Base URL of seven's API (point it at mock-gateway for tests and the demo).
+    #[arg(long, env = env::SEVEN_BASE_URL, default_value = "https://gateway.seven.io", global = true)]
+    pub seven_base_url: String,
+
+    /// File holding the seven API key (one line). Used when SEVEN_API_KEY is not set.
+    #[arg(long, env = env::API_KEY_FILE, global = true)]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Rate of one sender: SENDER=MPS[:BURST], e.g. 4915112345678=80:10. Repeatable; the
+    /// environment variable takes a comma-separated list.
+    #[arg(long = "rate", env = env::RATE, value_delimiter = ',', global = true)]
+    pub rates: Vec<String>,
+
+    /// Rate of senders without their own --rate: MPS[:BURST]. WhatsApp's default throughput
+    /// per number is 80 messages per second.
+    #[arg(long, env = env::DEFAULT_RATE, default_value = "80", global = true)]
+    pub default_rate: String,
+
+    /// Most requests in flight at once in this process; a fetch never claims more than the free
+    /// slots.
+    #[arg(long, env = env::CONCURRENCY, default_value_t = 64, global = true)]
+    pub concurrency: usize,
+
+    /// Attempts per message before a transient failure (429, 5xx, connect error) becomes
+    /// `failed`.
+    #[arg(long, env = env::MAX_ATTEMPTS, default_value_t = 8, global = true)]
+    pub max_attempts: u32,
+
+    /// How long SIGTERM waits for requests in flight before exiting; keep it below systemd's
+    /// TimeoutStopSec.
+    #[arg(long, env = env::SHUTDOWN_TIMEOUT, default_value = "25s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+
+    /// Lease on a claimed message. A worker that dies holding it loses it after this long:
+    /// `claimed` messages go back to the queue, `sending` ones become `unknown`. Renewed while
+    /// the worker lives.
+    #[arg(long, env = env::LEASE, default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub lease: Duration,
+
+    /// Timeout of one provider request, connect included.
+    #[arg(long, env = env::REQUEST_TIMEOUT, default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Log format on stderr.
+    #[arg(long, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on /healthz.
+    #[arg(long, env = env::METRICS_ADDR, global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// A name for this worker (e.g. the systemd instance %i); the worker id is
+    /// NAME-HOST-PID-RANDOM, unique per process start.
+    #[arg(long, env = env::NAME, default_value = "worker", global = true)]
+    pub name: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration (flags, environment, API key, Redis reachable) and exit:
+    /// 0 when it is sound, 2 otherwise. The systemd unit runs it as ExecStartPre.
+    CheckConfig,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A sender's rate: messages per second and burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Messages per second.
+    pub per_second: NonZeroU32,
+    /// How many may go at once after a quiet spell.
+    pub burst: NonZeroU32,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (mps, burst) = match s.split_once(':') {
+            Some((m, b)) => (m, Some(b)),
+            None => (s, None),
+        };
+        let per_second: NonZeroU32 = mps.trim().parse().with_context(|| {
+            format!("rate {s:?}: messages per second must be a whole number ≥ 1")
+        })?;
+        // Without an explicit burst, allow one message at a time: the sliding-window maximum
+        // then stays at the configured rate, which is what WhatsApp's throughput limit counts.
+        let burst = match burst {
+            Some(b) => b
+                .trim()
+                .parse()
+                .with_context(|| format!("rate {s:?}: burst must be a whole number ≥ 1"))?,
+            None => NonZeroU32::MIN,
+        };
+        Ok(Rate { per_second, burst })
+    }
+}
+
+/// The validated configuration the worker runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub redis_url: String,
+    pub prefix: String,
+    pub seven_base_url: String,
+    pub api_key: SecretString,
+    pub rates: HashMap<PhoneNumber, Rate>,
+    pub default_rate: Rate,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub shutdown_timeout: Duration,
+    pub lease: Duration,
+    pub request_timeout: Duration,
+    pub metrics_addr: Option<SocketAddr>,
+    pub worker_id: String,
+}
+
+impl Config {
+    /// Checks the flags and reads the API key. Does not touch the network.
+    pub fn from_args(args: &Args) -> anyhow::Result<Config> {
+        let mut rates = HashMap::new();
+        for spec in args.rates.iter().filter(|s| !s.trim().is_empty()) {
+            let (sender, rate) = spec.split_once('=').with_context(|| {
+                format!("--rate {spec:?}: write SENDER=MPS[:BURST], e.g. 4915112345678=80:10")
+            })?;
+            let sender = PhoneNumber::parse(sender, None)
+                .with_context(|| format!("--rate {spec:?}: sender"))?;
+            let rate: Rate = rate.parse()?;
+            rates.insert(sender, rate);
+        }
+        let default_rate: Rate = args.default_rate.parse().context("--default-rate")?;
+        if args.concurrency == 0 {
+            bail!("--concurrency must be at least 1");
+        }
+        if args.max_attempts == 0 {
+            bail!("--max-attempts must be at least 1");
+        }
+        if args.lease < Duration::from_secs(5) {
+            bail!("--lease must be at least 5s: leases are renewed every third of it");
+        }
+        if !(args.seven_base_url.starts_with("http://")
+            || args.seven_base_url.starts_with("https://"))
+        {
+            bail!(
+                "--seven-base-url {:?} must start with http:// or https://",
+                args.seven_base_url
+            );
+        }
+        if !args.redis_url.starts_with("redis://")
+            && !args.redis_url.starts_with("rediss://")
+            && !args.redis_url.starts_with("unix://")
+        {
+            bail!(
+                "--redis-url must start with redis://, rediss:// or unix:// (got {:?})",
+                redact_url(&args.redis_url)
+            );
+        }
+        let api_key = read_api_key(args.api_key_file.as_deref())?;
+        Ok(Config {
+            redis_url: args.redis_url.clone(),
+            prefix: args.prefix.clone(),
+            seven_base_url: args.seven_base_url.trim_end_matches('/').to_string(),
+            api_key,
+            rates,
+            default_rate,
+            concurrency: args.concurrency,
+            max_attempts: args.max_attempts,
+            shutdown_timeout: args.shutdown_timeout,
+            lease: args.lease,
+            request_timeout: args.request_timeout,
+            metrics_addr: args.metrics_addr,
+            worker_id: worker_id(&args.name),
+        })
+    }
+
+    /// The rate of one sender.
+    pub fn rate_for(&self, sender: &PhoneNumber) -> Rate {
+        self.rates.get(sender).copied().unwrap_or(self.default_rate)
+    }
+}
+
+/// The API key: SEVEN_API_KEY, else --api-key-file, else the systemd credential.
+fn read_api_key(file: Option<&std::path::Path>) -> anyhow::Result<SecretString> {
+    if let Ok(key) = std::env::var(env::SEVEN_API_KEY)
+        && !key.trim().is_empty()
+    {
+        return Ok(SecretString::from(key.trim().to_string()));
+    }
+    let path = match file {
+        Some(p) => p.to_path_buf(),
+        None => match std::env::var_os(env::CREDENTIALS_DIRECTORY) {
+            Some(dir) => PathBuf::from(dir).join(CREDENTIAL_NAME),
+            None => bail!(
+                "no seven API key: set {} or pass --api-key-file FILE",
+                env::SEVEN_API_KEY
+            ),
+        },
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read the API key from {}", path.display()))?;
+    let key = text.trim();
+    if key.is_empty() {
+        bail!("the API key file {} is empty", path.display());
+    }
+    Ok(SecretString::from(key.to_string()))
+}
+
+/// A worker id unique per process start: a restarted worker never inherits its predecessor's
+/// leases, so orphan recovery can tell them apart.
+fn worker_id(name: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    let random = ulid::Ulid::new().to_string();
+    format!(
+        "{name}-{host}-{}-{}",
+        std::process::id(),
+        &random[random.len() - 6..]
+    )
+}
+
+/// A Redis URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_with_and_without_burst() {
+        let r: Rate = "80:10".parse().unwrap();
+        assert_eq!((r.per_second.get(), r.burst.get()), (80, 10));
+        let r: Rate = "50".parse().unwrap();
+        assert_eq!((r.per_second.get(), r.burst.get()), (50, 1));
+        assert!("0".parse::<Rate>().is_err());
+        assert!("fast".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn redis_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("redis://user:secret@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(redact_url("redis://127.0.0.1"), "redis://127.0.0.1");
+    }
+}

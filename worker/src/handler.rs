@@ -1,0 +1,331 @@
+//! The apalis task function: one claimed message from lease to recorded outcome.
+//!
+//! claim (backend) → expired? → sender's rate limit → render → mark `sending` (the fence: the
+//! campaign's pause or cancel and a lost lease are checked here, atomically) → request →
+//! classify (the provider client) → record (ack, or retry later).
+//!
+//! Nothing here returns an error to apalis: every path ends in a recorded outcome or leaves the
+//! message to its lease, which the reaper resolves (`claimed` → queued again, `sending` →
+//! `unknown`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apalis_core::task::data::Data;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::watch;
+use wacast_shared::campaign::{Campaign, CampaignId};
+use wacast_shared::message::QueuedMessage;
+use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::seven::SevenClient;
+use wacast_shared::provider::seven::message::SevenMessage;
+use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal};
+use wacast_shared::render;
+
+use crate::metrics::{Health, name};
+use crate::rate_limit::SenderLimits;
+use crate::retry::RetryPolicy;
+
+/// What every task shares.
+pub struct Context {
+    pub queue: Queue,
+    pub seven: SevenClient,
+    pub limits: SenderLimits,
+    pub retry: RetryPolicy,
+    /// The lease a message keeps while `sending`.
+    pub lease: Duration,
+    pub campaigns: CampaignCache,
+    pub health: Health,
+    /// Campaigns this process paused for a `Halt`, and when.
+    pub halted: Mutex<HashMap<CampaignId, Instant>>,
+    /// Turns true when the worker stops: messages still waiting for the rate limiter go back to
+    /// the queue instead of being sent.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// Campaign specs, loaded once per campaign. A spec never changes after creation; the state
+/// (paused, cancelled) is checked by `mark_sending` in Redis, not here.
+#[derive(Default)]
+pub struct CampaignCache {
+    specs: Mutex<HashMap<CampaignId, Arc<Campaign>>>,
+}
+
+impl CampaignCache {
+    async fn get(&self, queue: &Queue, id: &CampaignId) -> Result<Arc<Campaign>, QueueError> {
+        if let Some(spec) = self.lock().get(id) {
+            return Ok(Arc::clone(spec));
+        }
+        let record = queue.load_campaign(id).await?;
+        let spec = Arc::new(record.campaign);
+        self.lock().insert(id.clone(), Arc::clone(&spec));
+        Ok(spec)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, Arc<Campaign>>> {
+        // Inserts and lookups only: a poisoned map is still consistent.
+        self.specs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The task function registered with `WorkerBuilder::build`.
+pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
+    let ctx: Arc<Context> = (*ctx).clone();
+    let Claimed { message, lease, .. } = task;
+    let campaign = match ctx.campaigns.get(&ctx.queue, &message.campaign).await {
+        Ok(c) => c,
+        Err(error) => {
+            // Without its spec the message cannot be rendered; try again shortly.
+            tracing::warn!(campaign = %message.campaign, error = %chain(&error), "Cannot load the campaign; the message waits.");
+            defer(&ctx, &lease, Duration::from_secs(1), "campaign unreadable").await;
+            return;
+        }
+    };
+    let sender = campaign.from.digits().to_string();
+
+    if expired(&campaign, &message, Utc::now()) {
+        metrics::counter!(name::EXPIRED, "sender" => sender).increment(1);
+        record(&ctx, &lease, Terminal::Expired).await;
+        return;
+    }
+
+    let waited = tokio::select! {
+        waited = ctx.limits.until_ready(&campaign.from) => waited,
+        () = stopped(ctx.stopping.clone()) => {
+            // Not sent, and the worker is stopping: hand it back for another worker.
+            defer(&ctx, &lease, Duration::ZERO, "worker stopping").await;
+            return;
+        }
+    };
+    metrics::histogram!(name::RATE_LIMIT_WAIT, "sender" => sender.clone())
+        .record(waited.as_secs_f64());
+    if !waited.is_zero() && expired(&campaign, &message, Utc::now()) {
+        metrics::counter!(name::EXPIRED, "sender" => sender).increment(1);
+        record(&ctx, &lease, Terminal::Expired).await;
+        return;
+    }
+
+    let request = match build_request(&campaign, &message) {
+        Ok(request) => request,
+        Err(reason) => {
+            metrics::counter!(name::FAILED, "sender" => sender, "code" => "render").increment(1);
+            record(
+                &ctx,
+                &lease,
+                Terminal::Failed {
+                    code: "render".into(),
+                    reason,
+                },
+            )
+            .await;
+            return;
+        }
+    };
+
+    match with_redis_retry(&ctx, "mark sending", || {
+        ctx.queue.mark_sending(&lease, ctx.lease)
+    })
+    .await
+    {
+        Some(SendPermit::Send) => {}
+        Some(permit) => {
+            tracing::debug!(message = %lease.reference(), ?permit, "Not sending.");
+            return;
+        }
+        // Redis stayed unreachable: the lease runs out and the message is claimed again.
+        None => return,
+    }
+
+    metrics::gauge!(name::IN_FLIGHT).increment(1.0);
+    let started = Instant::now();
+    let outcome = ctx.seven.send(&request).await;
+    metrics::histogram!(name::REQUEST_DURATION, "sender" => sender.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::gauge!(name::IN_FLIGHT).decrement(1.0);
+
+    let attempts = message.attempts + 1;
+    let terminal = match outcome {
+        Outcome::Sent { provider_id, price } => {
+            metrics::counter!(name::SENT, "sender" => sender).increment(1);
+            Terminal::Sent { provider_id, price }
+        }
+        Outcome::Failed { code, reason } => {
+            tracing::debug!(message = %lease.reference(), to = %message.to.masked(), %code, %reason, "Message failed.");
+            metrics::counter!(name::FAILED, "sender" => sender, "code" => code.clone())
+                .increment(1);
+            Terminal::Failed { code, reason }
+        }
+        Outcome::Unknown { reason } => {
+            tracing::warn!(message = %lease.reference(), to = %message.to.masked(), %reason, "Outcome unknown; not resent automatically.");
+            metrics::counter!(name::UNKNOWN, "sender" => sender).increment(1);
+            Terminal::Unknown { reason }
+        }
+        Outcome::Retry { after, reason } if ctx.retry.may_retry(attempts) => {
+            let delay = ctx.retry.delay(attempts, after);
+            tracing::debug!(message = %lease.reference(), attempts, ?delay, %reason, "Retrying later.");
+            metrics::counter!(name::RETRIED, "sender" => sender, "reason" => retry_reason(after))
+                .increment(1);
+            let due = wacast_shared::queue::now_ms() + millis(delay);
+            with_redis_retry(&ctx, "retry", || {
+                ctx.queue
+                    .retry(&lease, due, &reason, RetryKind::AfterAttempt)
+            })
+            .await;
+            return;
+        }
+        Outcome::Retry { reason, .. } => {
+            metrics::counter!(name::FAILED, "sender" => sender, "code" => "attempts").increment(1);
+            Terminal::Failed {
+                code: "attempts".into(),
+                reason: format!("gave up after {attempts} attempts: {reason}"),
+            }
+        }
+        Outcome::Halt { reason } => {
+            halt(&ctx, &campaign.id, &reason).await;
+            // The provider refused the request without sending it: the message waits in the
+            // paused campaign and goes out after `wacast resume`.
+            defer(&ctx, &lease, Duration::ZERO, &reason).await;
+            return;
+        }
+    };
+    record(&ctx, &lease, terminal).await;
+}
+
+/// Whether the message's validity ended: its send time plus its ttl is past.
+fn expired(campaign: &Campaign, message: &QueuedMessage, now: DateTime<Utc>) -> bool {
+    let send_at = message.overrides.send_at.unwrap_or(campaign.send_at);
+    let ttl = message
+        .overrides
+        .ttl_minutes
+        .unwrap_or(campaign.ttl_minutes);
+    now > send_at + chrono::Duration::minutes(i64::from(ttl))
+}
+
+/// Renders the row into seven's request: the campaign's content with the row's values, plus
+/// sender, recipient and the delivery options.
+pub fn build_request(campaign: &Campaign, message: &QueuedMessage) -> Result<SevenMessage, String> {
+    let mut body = render::render(
+        &campaign.content,
+        &campaign.columns,
+        &message.values,
+        &message.overrides,
+    )
+    .map_err(|e| e.to_string())?;
+    let Value::Object(fields) = &mut body else {
+        return Err("the campaign content is not a JSON object".into());
+    };
+    fields.insert("from".into(), campaign.from.digits().into());
+    fields.insert("to".into(), message.to.digits().into());
+    fields.insert("foreign_id".into(), message.foreign_id().into());
+    let ttl = message
+        .overrides
+        .ttl_minutes
+        .unwrap_or(campaign.ttl_minutes);
+    fields.insert("ttl".into(), ttl.into());
+    if let Some(label) = message.overrides.label.as_ref().or(campaign.label.as_ref()) {
+        fields.insert("label".into(), label.as_str().into());
+    }
+    if campaign.performance_tracking {
+        fields.insert("performance_tracking".into(), true.into());
+    }
+    let request: SevenMessage = serde_json::from_value(body)
+        .map_err(|e| format!("the rendered message is invalid: {e}"))?;
+    request.validate().map_err(|e| e.to_string())?;
+    Ok(request)
+}
+
+/// Pauses a campaign the provider refuses for every message (bad key, missing scope), logging
+/// one ERROR instead of failing every row. The many tasks that meet the same refusal at once
+/// pause it once: the others' messages follow the campaign's state into its paused set.
+async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
+    {
+        let mut halted = ctx.halted.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match halted.get(campaign) {
+            Some(at) if now.duration_since(*at) < HALT_REPEAT => return,
+            _ => halted.insert(campaign.clone(), now),
+        };
+    }
+    tracing::error!(%campaign, %reason, "The provider refuses this account; pausing the campaign. Fix the cause, then run `wacast resume`.");
+    with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
+}
+
+/// How long after pausing a campaign for a `Halt` this process pauses it again on the next one
+/// (the operator may have resumed it without fixing the cause).
+const HALT_REPEAT: Duration = Duration::from_secs(10);
+
+/// Records a final outcome.
+async fn record(ctx: &Context, lease: &Lease, terminal: Terminal) {
+    with_redis_retry(ctx, "record outcome", || ctx.queue.ack(lease, &terminal)).await;
+}
+
+/// Puts a message back in the queue without counting an attempt.
+async fn defer(ctx: &Context, lease: &Lease, delay: Duration, reason: &str) {
+    let due = wacast_shared::queue::now_ms() + millis(delay);
+    with_redis_retry(ctx, "defer", || {
+        ctx.queue.retry(lease, due, reason, RetryKind::Deferred)
+    })
+    .await;
+}
+
+/// Runs a queue call until it succeeds or a lease's worth of time has passed. Redis trouble
+/// is never a reason to drop an outcome: a restart takes seconds, and the message's lease (kept
+/// alive by the heartbeat) covers the wait. A refusal (not a Redis error) is logged and ends it.
+async fn with_redis_retry<T, F, Fut>(ctx: &Context, action: &str, mut call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, QueueError>>,
+{
+    let deadline = Instant::now() + ctx.lease;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match call().await {
+            Ok(value) => {
+                ctx.health.set(true);
+                return Some(value);
+            }
+            Err(error) if error.is_redis() && Instant::now() + backoff < deadline => {
+                ctx.health.set(false);
+                metrics::counter!(name::REDIS_ERRORS).increment(1);
+                tracing::warn!(action, error = %chain(&error), retry_in_ms = backoff.as_millis(), "Redis call failed; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => {
+                tracing::error!(action, error = %chain(&error), "Queue call failed; the message's lease will resolve it.");
+                return None;
+            }
+        }
+    }
+}
+
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens when the worker is gone.
+    let _ = stopping.wait_for(|s| *s).await;
+}
+
+fn retry_reason(after: Option<Duration>) -> &'static str {
+    if after.is_some() {
+        "rate_limited"
+    } else {
+        "transient"
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An error with its whole chain of causes, for log fields.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

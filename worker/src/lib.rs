@@ -1,0 +1,183 @@
+//! wacast-worker as a library: `main` parses flags and calls [`run`]; tests call it too.
+//!
+//! # Layout
+//!
+//! - `config`: flags with environment fallbacks → validated `Config`.
+//! - `handler`: the apalis task function: claim → rate limit → render → send → record.
+//! - `rate_limit`: one governor limiter per sender, shared by all tasks.
+//! - `retry`: backoff with full jitter, `Retry-After` honoured.
+//! - `metrics`: Prometheus `/metrics` and `/healthz`.
+//! - `shutdown`: the SIGTERM/SIGINT future; `systemd`: readiness and watchdog.
+//! - `telemetry`: tracing setup (text or JSON).
+
+pub mod config;
+pub mod handler;
+pub mod metrics;
+pub mod rate_limit;
+pub mod retry;
+pub mod shutdown;
+pub mod systemd;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use apalis::layers::WorkerBuilderExt;
+use apalis_core::monitor::Monitor;
+use apalis_core::worker::builder::WorkerBuilder;
+use tokio::sync::watch;
+use wacast_shared::provider::seven::{SevenClient, SevenConfig};
+use wacast_shared::queue::Queue;
+use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
+
+use crate::config::{Config, redact_url};
+use crate::handler::{CampaignCache, Context};
+use crate::metrics::Health;
+use crate::rate_limit::SenderLimits;
+use crate::retry::RetryPolicy;
+
+/// Runs the worker until `shutdown` completes, then drains: no new claims, requests in flight
+/// finish within the shutdown timeout, claimed-but-unsent messages go back to the queue.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let health = Health::default();
+    if let Some(addr) = config.metrics_addr {
+        metrics::serve(addr, health.clone()).await?;
+    }
+    let queue = connect(&config, &health).await;
+    let seven = SevenClient::new(&SevenConfig {
+        base_url: config
+            .seven_base_url
+            .parse()
+            .with_context(|| format!("invalid --seven-base-url {:?}", config.seven_base_url))?,
+        api_key: config.api_key.clone(),
+        timeout: config.request_timeout,
+        // Connect errors are the one failure known to leave nothing sent (so they are retried);
+        // a connect timeout below the request timeout keeps them distinguishable.
+        connect_timeout: (config.request_timeout / 2).min(Duration::from_secs(5)),
+    })
+    .context("failed to build the HTTP client")?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = Arc::new(Context {
+        queue: queue.clone(),
+        seven,
+        limits: SenderLimits::new(config.rates.clone(), config.default_rate),
+        retry: RetryPolicy::new(config.max_attempts),
+        lease: config.lease,
+        campaigns: CampaignCache::default(),
+        health: health.clone(),
+        halted: Mutex::new(Default::default()),
+        stopping: stop_rx,
+    });
+    let fetch = FetchConfig {
+        concurrency: config.concurrency,
+        batch_max: FetchConfig::DEFAULT_BATCH_MAX.min(config.concurrency),
+        lease: config.lease,
+        idle_poll: FetchConfig::DEFAULT_IDLE_POLL,
+        reap_interval: FetchConfig::DEFAULT_REAP_INTERVAL,
+    };
+    let worker_id = config.worker_id.clone();
+    tracing::info!(
+        worker_id = %worker_id,
+        redis = %redact_url(&config.redis_url),
+        prefix = %config.prefix,
+        seven = %config.seven_base_url,
+        concurrency = config.concurrency,
+        "Worker started."
+    );
+
+    let watchdog = systemd::watchdog_interval().map(|every| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                systemd::watchdog();
+            }
+        })
+    });
+    systemd::ready();
+
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("Stopping: no new claims; finishing requests in flight.");
+        systemd::stopping();
+        let _ = stop_tx.send(true);
+        Ok(())
+    };
+    let monitor = Monitor::new()
+        .register(move |_| {
+            WorkerBuilder::new(worker_id.clone())
+                .backend(QueueBackend::new(queue.clone(), fetch.clone()))
+                .data(Arc::clone(&ctx))
+                .catch_panic()
+                .build(handler::handle)
+        })
+        .shutdown_timeout(config.shutdown_timeout);
+    let result = monitor.run_with_signal(signal).await;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    result.context("the worker stopped with an error")?;
+    tracing::info!("Worker stopped.");
+    Ok(())
+}
+
+/// Connects to Redis, waiting as long as it takes: a worker started before Redis (or during a
+/// Redis restart) comes up by itself instead of crash-looping.
+async fn connect(config: &Config, health: &Health) -> Queue {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match Queue::connect(&config.redis_url, &config.prefix).await {
+            Ok(queue) => {
+                health.set(true);
+                return queue;
+            }
+            Err(error) => {
+                health.set(false);
+                tracing::error!(redis = %redact_url(&config.redis_url), error = %handler::chain(&error), retry_in_ms = backoff.as_millis(), "Cannot connect to Redis; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// `wacast-worker check-config`: the flags and key were validated already; this also checks
+/// that Redis answers, and prints the effective configuration (without secrets).
+pub async fn check_config(config: &Config) -> anyhow::Result<()> {
+    let queue = tokio::time::timeout(
+        Duration::from_secs(10),
+        Queue::connect(&config.redis_url, &config.prefix),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "Redis at {} did not answer within 10s",
+            redact_url(&config.redis_url)
+        )
+    })?
+    .with_context(|| format!("cannot reach Redis at {}", redact_url(&config.redis_url)))?;
+    drop(queue);
+    let mut rates: Vec<String> = config
+        .rates
+        .iter()
+        .map(|(sender, rate)| format!("{sender}={}:{}", rate.per_second, rate.burst))
+        .collect();
+    rates.sort();
+    tracing::info!(
+        worker_id = %config.worker_id,
+        redis = %redact_url(&config.redis_url),
+        prefix = %config.prefix,
+        seven = %config.seven_base_url,
+        default_rate = %format!("{}:{}", config.default_rate.per_second, config.default_rate.burst),
+        rates = %rates.join(","),
+        concurrency = config.concurrency,
+        "Configuration is valid and Redis answers."
+    );
+    Ok(())
+}

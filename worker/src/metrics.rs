@@ -1,0 +1,112 @@
+//! Prometheus metrics on `--metrics-addr`: `/metrics` in the text format and `/healthz`.
+//!
+//! Metric names (all prefixed `wacast_`), labelled by `sender` where it applies:
+//! `messages_sent_total`, `messages_failed_total` (+ `code`), `messages_retried_total`
+//! (+ `reason`), `messages_unknown_total`, `messages_expired_total`, `in_flight`,
+//! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Metric names, in one place.
+pub mod name {
+    pub const SENT: &str = "wacast_messages_sent_total";
+    pub const FAILED: &str = "wacast_messages_failed_total";
+    pub const RETRIED: &str = "wacast_messages_retried_total";
+    pub const UNKNOWN: &str = "wacast_messages_unknown_total";
+    pub const EXPIRED: &str = "wacast_messages_expired_total";
+    pub const IN_FLIGHT: &str = "wacast_in_flight";
+    pub const RATE_LIMIT_WAIT: &str = "wacast_rate_limit_wait_seconds";
+    pub const REQUEST_DURATION: &str = "wacast_request_duration_seconds";
+    pub const REDIS_ERRORS: &str = "wacast_redis_errors_total";
+}
+
+/// Whether the worker is healthy: Redis answered lately. `/healthz` answers 503 otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct Health(Arc<AtomicBool>);
+
+impl Health {
+    /// Records whether the last Redis round trip worked.
+    pub fn set(&self, healthy: bool) {
+        self.0.store(healthy, Ordering::Relaxed);
+    }
+
+    /// The current state.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Installs the global metrics recorder and serves it on `addr` until the process exits.
+pub async fn serve(addr: SocketAddr, health: Health) -> anyhow::Result<()> {
+    let handle = install_recorder()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to bind the metrics listener on {addr}"))?;
+    tracing::info!(%addr, "Serving metrics on /metrics and health on /healthz.");
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move { handle.render() }
+            }),
+        )
+        .route(
+            "/healthz",
+            get(move || {
+                let healthy = health.get();
+                async move {
+                    if healthy {
+                        (StatusCode::OK, "ok\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n")
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "The metrics server stopped.");
+        }
+    });
+    Ok(())
+}
+
+fn install_recorder() -> anyhow::Result<PrometheusHandle> {
+    let latency_buckets = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(name::REQUEST_DURATION.to_string()),
+            &latency_buckets,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(name::RATE_LIMIT_WAIT.to_string()),
+                &latency_buckets,
+            )
+        })
+        .context("invalid histogram buckets")?
+        .install_recorder()
+        .context("failed to install the metrics recorder")?;
+    // Without upkeep the histograms' summaries would grow; run it now and then.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
