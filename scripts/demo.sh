@@ -56,7 +56,7 @@ set +e
 code=$?
 set -e
 [ "$code" -le 1 ] || exit "$code"
-if [ -s "$work/rejects.csv" ]; then
+if [ "$(wc -l < "$work/rejects.csv")" -gt 1 ]; then
   echo; echo "rejected rows ($work/rejects.csv):"; cat "$work/rejects.csv"
 fi
 

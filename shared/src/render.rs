@@ -82,7 +82,11 @@ pub fn render(
 }
 
 /// Replaces the placeholders of one text.
-pub fn render_text(text: &str, columns: &[String], values: &[String]) -> Result<String, RenderError> {
+pub fn render_text(
+    text: &str,
+    columns: &[String],
+    values: &[String],
+) -> Result<String, RenderError> {
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -235,19 +239,32 @@ mod tests {
     fn renders_numbers_into_numeric_fields() {
         let content = json!({"type": "location", "latitude": "{{lat}}", "longitude": 2.35,
                              "name": "Shop {{lat}}"});
-        let out = render(&content, &cols(&["lat"]), &cols(&["48.85"]), &RowOverrides::default())
-            .unwrap();
+        let out = render(
+            &content,
+            &cols(&["lat"]),
+            &cols(&["48.85"]),
+            &RowOverrides::default(),
+        )
+        .unwrap();
         assert_eq!(
             out,
             json!({"type": "location", "latitude": 48.85, "longitude": 2.35, "name": "Shop 48.85"})
         );
-        let bad = render(&content, &cols(&["lat"]), &cols(&["north"]), &RowOverrides::default());
+        let bad = render(
+            &content,
+            &cols(&["lat"]),
+            &cols(&["north"]),
+            &RowOverrides::default(),
+        );
         assert!(matches!(bad, Err(RenderError::NotANumber { .. })));
     }
 
     #[test]
     fn unknown_columns_are_named() {
         let err = render_text("Hi {{nick}}", &cols(&["name"]), &cols(&["Max"])).unwrap_err();
-        assert_eq!(err.to_string(), "placeholder {{nick}} names no column of this campaign");
+        assert_eq!(
+            err.to_string(),
+            "placeholder {{nick}} names no column of this campaign"
+        );
     }
 }

@@ -1,0 +1,561 @@
+//! The CSV's rows → checked messages or rejected rows, streaming, with line numbers.
+//!
+//! [`Layout`] maps the header once (phone column, the content's columns, the optional override
+//! columns) and fails the whole run when something the message needs is missing. [`RowChecker`]
+//! then turns each record into a [`NewMessage`] or a [`Rejected`] row. Nothing per row is kept
+//! except the set of accepted numbers (as `u64`), for duplicate detection.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use csv::ByteRecord;
+use wacast_shared::message::{Row, RowOverrides};
+use wacast_shared::phone::PhoneError;
+use wacast_shared::queue::NewMessage;
+use wacast_shared::render;
+
+use crate::normalise::Normaliser;
+use crate::options::{self, Clock};
+
+/// Headers taken as the phone column when --phone-column is not given (normalised).
+pub(crate) const PHONE_HEADERS: [&str; 11] = [
+    "phone",
+    "mobile",
+    "number",
+    "to",
+    "msisdn",
+    "telefon",
+    "handy",
+    "phone_number",
+    "mobile_number",
+    "telefonnummer",
+    "handynummer",
+];
+
+/// Why a row was rejected. The codes are stable: they are the keys of the JSON summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Reason {
+    InvalidPhone,
+    ShortRow,
+    ExtraFields,
+    EmptyValue,
+    InvalidParameter,
+    InvalidValue,
+    InvalidOverride,
+    Duplicate,
+    OptedOut,
+}
+
+impl Reason {
+    pub(crate) const ALL: [Reason; 9] = [
+        Reason::InvalidPhone,
+        Reason::ShortRow,
+        Reason::ExtraFields,
+        Reason::EmptyValue,
+        Reason::InvalidParameter,
+        Reason::InvalidValue,
+        Reason::InvalidOverride,
+        Reason::Duplicate,
+        Reason::OptedOut,
+    ];
+
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Reason::InvalidPhone => "invalid_phone",
+            Reason::ShortRow => "short_row",
+            Reason::ExtraFields => "extra_fields",
+            Reason::EmptyValue => "empty_value",
+            Reason::InvalidParameter => "invalid_parameter",
+            Reason::InvalidValue => "invalid_value",
+            Reason::InvalidOverride => "invalid_override",
+            Reason::Duplicate => "duplicate",
+            Reason::OptedOut => "opted_out",
+        }
+    }
+
+    /// What to do about rows rejected for this reason.
+    pub(crate) fn hint(self) -> &'static str {
+        match self {
+            Reason::InvalidPhone => {
+                "write numbers with their country code (+49 151 …), or give --region for \
+                 national numbers (0151 …)"
+            }
+            Reason::ShortRow => {
+                "these lines have fewer fields than the header: look for a missing delimiter, \
+                 or a line break inside a value that is not in double quotes"
+            }
+            Reason::ExtraFields => {
+                "these lines have more fields than the header: put values that contain the \
+                 delimiter in double quotes"
+            }
+            Reason::EmptyValue => "every column the message uses needs a value in every row",
+            Reason::InvalidParameter => {
+                "WhatsApp refuses template parameters with line breaks, tabs or more than four \
+                 spaces in a row (error 132018): clean those values"
+            }
+            Reason::InvalidValue => "fix the values named in the rejects file",
+            Reason::InvalidOverride => {
+                "the delay, ttl, label and language columns take the same values as the flags \
+                 (see wacast enqueue --help)"
+            }
+            Reason::Duplicate => {
+                "each number gets the campaign's message once; later rows are skipped"
+            }
+            Reason::OptedOut => "these recipients asked not to be messaged (the opt-out list)",
+        }
+    }
+}
+
+/// A rejected row: where, why, and its fields as read.
+#[derive(Debug, Clone)]
+pub(crate) struct Rejected {
+    pub(crate) line: u64,
+    pub(crate) reason: Reason,
+    pub(crate) message: String,
+    pub(crate) fields: ByteRecord,
+}
+
+/// Per-row override columns.
+#[derive(Debug, Clone, Default)]
+struct OverrideColumns {
+    delay: Option<usize>,
+    ttl: Option<usize>,
+    label: Option<usize>,
+    language: Option<usize>,
+}
+
+/// Where the header puts what the message needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// The header's names as written.
+    pub(crate) names: Vec<String>,
+    phone: usize,
+    /// The field of each campaign column.
+    columns: Vec<usize>,
+    overrides: OverrideColumns,
+}
+
+impl Layout {
+    /// Maps the header. Fails when the phone column or a column of `columns` is missing or
+    /// ambiguous: every row would be rejected.
+    pub(crate) fn new(
+        header: &ByteRecord,
+        phone_column: Option<&str>,
+        columns: &[String],
+        is_template: bool,
+    ) -> anyhow::Result<Layout> {
+        let names: Vec<String> = header
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let normalised: Vec<String> = names.iter().map(|n| render::normalise_column(n)).collect();
+        let listing = || names.join(", ");
+        let find = |name: &str| -> anyhow::Result<Option<usize>> {
+            let found: Vec<usize> = (0..normalised.len())
+                .filter(|&i| normalised[i] == name)
+                .collect();
+            match found.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(*one)),
+                [a, b, ..] => bail!(
+                    "the header has two columns named {name} (columns {} and {}): rename one",
+                    a + 1,
+                    b + 1
+                ),
+            }
+        };
+        let phone = match phone_column {
+            Some(given) => {
+                let name = render::normalise_column(given);
+                find(&name)?.with_context(|| {
+                    format!(
+                        "the header has no column {given:?} (--phone-column); it has: {}",
+                        listing()
+                    )
+                })?
+            }
+            None => {
+                let found: Vec<usize> = (0..normalised.len())
+                    .filter(|&i| PHONE_HEADERS.contains(&normalised[i].as_str()))
+                    .collect();
+                match found.as_slice() {
+                    [one] => *one,
+                    [] => bail!(
+                        "the header has no phone column; it has: {}\n\n\
+                         hint: name the column with --phone-column, or call it phone \
+                         (the file needs a header line)",
+                        listing()
+                    ),
+                    several => bail!(
+                        "the header has several phone columns ({}): choose one with --phone-column",
+                        several
+                            .iter()
+                            .map(|&i| names[i].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+        };
+        let columns = columns
+            .iter()
+            .map(|c| {
+                find(c)?.with_context(|| {
+                    format!(
+                        "the header has no column {c} (the message uses {{{{{c}}}}}); it has: {}",
+                        listing()
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let overrides = OverrideColumns {
+            delay: find("delay")?,
+            ttl: find("ttl")?,
+            label: find("label")?,
+            // Only a template has a language to switch; elsewhere it is just data.
+            language: if is_template { find("language")? } else { None },
+        };
+        Ok(Layout {
+            names,
+            phone,
+            columns,
+            overrides,
+        })
+    }
+
+    /// The fields every row must have: the phone and the content's columns.
+    fn required(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.phone).chain(self.columns.iter().copied())
+    }
+}
+
+/// A per-row check of a rendered field: numbers for coordinates, URLs for media.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldCheck {
+    field: String,
+    text: String,
+    rule: FieldRule,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FieldRule {
+    Number { limit: f64 },
+    Url,
+}
+
+impl FieldCheck {
+    /// The fields of `content` whose rendered value must be checked per row.
+    pub(crate) fn of(content: &serde_json::Value) -> Vec<FieldCheck> {
+        let mut checks = Vec::new();
+        if let Some(map) = content.as_object() {
+            for (field, value) in map {
+                let Some(text) = value.as_str().filter(|t| t.contains("{{")) else {
+                    continue;
+                };
+                let rule = match field.as_str() {
+                    "latitude" => FieldRule::Number { limit: 90.0 },
+                    "longitude" => FieldRule::Number { limit: 180.0 },
+                    "url" => FieldRule::Url,
+                    _ => continue,
+                };
+                checks.push(FieldCheck {
+                    field: field.clone(),
+                    text: text.to_string(),
+                    rule,
+                });
+            }
+        }
+        checks
+    }
+}
+
+/// Campaign settings the checker applies to each row.
+#[derive(Debug, Clone)]
+pub(crate) struct RowRules {
+    pub(crate) columns: Vec<String>,
+    pub(crate) is_template: bool,
+    pub(crate) field_checks: Vec<FieldCheck>,
+    /// Reads relative and zone-less `delay` values; `now` is the campaign's creation.
+    pub(crate) clock: Clock,
+    pub(crate) send_at: DateTime<Utc>,
+    pub(crate) ttl_minutes: u32,
+    pub(crate) label: Option<String>,
+    pub(crate) language: Option<String>,
+    /// Languages a row may switch the template to (from --templates); `None`: any.
+    pub(crate) languages: Option<Vec<String>>,
+    /// The region for messages, e.g. `DE`, when national numbers are read.
+    pub(crate) region_name: Option<String>,
+}
+
+/// Checks rows one by one; remembers the accepted numbers to reject duplicates.
+pub(crate) struct RowChecker {
+    layout: Layout,
+    rules: RowRules,
+    normaliser: Normaliser,
+    seen: HashSet<u64>,
+}
+
+type Verdict = Result<NewMessage, (Reason, String)>;
+
+impl RowChecker {
+    pub(crate) fn new(layout: Layout, rules: RowRules, normaliser: Normaliser) -> Self {
+        RowChecker {
+            layout,
+            rules,
+            normaliser,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Checks one record; `row` is its 1-based data record number.
+    pub(crate) fn check(&mut self, row: Row, record: &ByteRecord) -> Verdict {
+        let layout = &self.layout;
+        let n_header = layout.names.len();
+        if let Some(missing) = layout.required().find(|&i| i >= record.len()) {
+            return Err((
+                Reason::ShortRow,
+                format!(
+                    "the row has {} fields, the header has {n_header}: column {} is missing",
+                    record.len(),
+                    layout.names[missing]
+                ),
+            ));
+        }
+        if record.len() > n_header
+            && record
+                .iter()
+                .skip(n_header)
+                .any(|f| !f.trim_ascii().is_empty())
+        {
+            return Err((
+                Reason::ExtraFields,
+                format!(
+                    "the row has {} fields, the header has {n_header}: a value contains the \
+                     delimiter without quotes",
+                    record.len()
+                ),
+            ));
+        }
+        let raw_phone = text(record, layout.phone);
+        let to = self.normaliser.parse(raw_phone).map_err(|e| {
+            (
+                Reason::InvalidPhone,
+                phone_message(&e, self.rules.region_name.as_deref()),
+            )
+        })?;
+
+        let mut values = Vec::with_capacity(layout.columns.len());
+        for &i in &layout.columns {
+            let value = text(record, i).trim();
+            if value.is_empty() {
+                return Err((
+                    Reason::EmptyValue,
+                    format!("column {} is empty", layout.names[i]),
+                ));
+            }
+            if self.rules.is_template
+                && let Err(problem) = check_parameter(value)
+            {
+                return Err((
+                    Reason::InvalidParameter,
+                    format!("column {} {problem}", layout.names[i]),
+                ));
+            }
+            values.push(value.to_string());
+        }
+        for check in &self.rules.field_checks {
+            check_field(check, &self.rules.columns, &values)
+                .map_err(|m| (Reason::InvalidValue, m))?;
+        }
+        let overrides = self
+            .overrides(record)
+            .map_err(|m| (Reason::InvalidOverride, m))?;
+        let send_at = overrides.send_at.unwrap_or(self.rules.send_at);
+
+        // Last, so that a row rejected for another reason does not hide a later good one.
+        // E.164 has at most 15 digits, so a valid number fits a u64; anything longer is no
+        // number WhatsApp can reach.
+        let key: u64 = to.digits().parse().map_err(|_| {
+            (
+                Reason::InvalidPhone,
+                format!("phone {raw_phone:?} has too many digits"),
+            )
+        })?;
+        if !self.seen.insert(key) {
+            return Err((Reason::Duplicate, format!("{to} is on an earlier row too")));
+        }
+        Ok(NewMessage {
+            row,
+            to,
+            values,
+            overrides,
+            due_ms: send_at.timestamp_millis(),
+        })
+    }
+
+    /// The row's override columns; empty cells and values equal to the campaign's are no
+    /// override.
+    fn overrides(&self, record: &ByteRecord) -> Result<RowOverrides, String> {
+        let cols = &self.layout.overrides;
+        let rules = &self.rules;
+        let cell = |i: Option<usize>| i.map(|i| text(record, i).trim()).filter(|v| !v.is_empty());
+        let mut overrides = RowOverrides::default();
+        if let Some(value) = cell(cols.delay) {
+            let at = options::parse_delay(value, rules.clock)?;
+            // A time in the past means now, as for --delay.
+            let at = at.max(rules.clock.now);
+            overrides.send_at = (at != rules.send_at).then_some(at);
+        }
+        if let Some(value) = cell(cols.ttl) {
+            let ttl = options::parse_ttl(value)?;
+            overrides.ttl_minutes = (ttl != rules.ttl_minutes).then_some(ttl);
+        }
+        if let Some(value) = cell(cols.label) {
+            options::check_label(value)?;
+            overrides.label = (Some(value) != rules.label.as_deref()).then(|| value.to_string());
+        }
+        if let Some(value) = cell(cols.language) {
+            options::check_language(value)?;
+            if let Some(allowed) = &rules.languages
+                && !allowed.iter().any(|l| l == value)
+            {
+                return Err(format!(
+                    "language {value}: the template is not approved in {value} with the same \
+                     parameters (approved: {})",
+                    allowed.join(", ")
+                ));
+            }
+            overrides.language =
+                (Some(value) != rules.language.as_deref()).then(|| value.to_string());
+        }
+        Ok(overrides)
+    }
+}
+
+/// A field as text. The file was checked (or decoded) as UTF-8 before it was parsed, so a
+/// field that is not UTF-8 cannot occur; should it anyway, it reads as empty and is rejected
+/// as such rather than sent garbled.
+fn text(record: &ByteRecord, i: usize) -> &str {
+    record
+        .get(i)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .unwrap_or("")
+}
+
+/// WhatsApp's rule for template parameters (error 132018): no newline, no tab, at most four
+/// consecutive spaces.
+pub(crate) fn check_parameter(value: &str) -> Result<(), &'static str> {
+    // One pass over the bytes: this runs for every parameter of every row.
+    let mut spaces = 0;
+    for b in value.bytes() {
+        match b {
+            b'\n' | b'\r' => {
+                return Err("has a line break (WhatsApp refuses it in template parameters)");
+            }
+            b'\t' => return Err("has a tab (WhatsApp refuses it in template parameters)"),
+            b' ' => {
+                spaces += 1;
+                if spaces > 4 {
+                    return Err(
+                        "has more than four spaces in a row (WhatsApp refuses it in \
+                                template parameters)",
+                    );
+                }
+            }
+            _ => spaces = 0,
+        }
+    }
+    Ok(())
+}
+
+fn check_field(check: &FieldCheck, columns: &[String], values: &[String]) -> Result<(), String> {
+    let rendered = render::render_text(&check.text, columns, values).map_err(|e| e.to_string())?;
+    let ok = match check.rule {
+        FieldRule::Number { limit } => rendered
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|n| n.is_finite() && n.abs() <= limit),
+        FieldRule::Url => rendered.starts_with("https://") || rendered.starts_with("http://"),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match check.rule {
+        FieldRule::Number { limit } => format!(
+            "{} {rendered:?} is not a number from -{limit} to {limit}",
+            check.field
+        ),
+        FieldRule::Url => format!("{} {rendered:?} is not an http(s) URL", check.field),
+    })
+}
+
+/// A phone error as the operator reads it in the rejects file.
+fn phone_message(err: &PhoneError, region: Option<&str>) -> String {
+    match (err, region) {
+        (PhoneError::Empty, _) => "phone is empty".into(),
+        (PhoneError::Invalid(raw), Some(region)) if !is_international(raw) => {
+            format!("phone {raw:?} is not a valid number for {region}")
+        }
+        (PhoneError::Invalid(raw), _) => format!("phone {raw:?} is not a valid number"),
+        (PhoneError::NoRegion(raw), _) => {
+            format!("phone {raw:?} has no country code (give --region for national numbers)")
+        }
+        (other, _) => other.to_string(),
+    }
+}
+
+fn is_international(raw: &str) -> bool {
+    raw.starts_with('+') || raw.starts_with("00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_rule_follows_whatsapp_132018() {
+        fn check(value: &str, expect: bool) {
+            assert_eq!(check_parameter(value).is_ok(), expect, "{value:?}");
+        }
+        check("Max Mustermann", true);
+        check("a    b", true);
+        check("a     b", false);
+        check("line\nbreak", false);
+        check("carriage\rreturn", false);
+        check("tab\there", false);
+        check("Jürgen ✓", true);
+    }
+
+    fn layout(header: &[&str], phone: Option<&str>, columns: &[&str]) -> anyhow::Result<Layout> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        Layout::new(&ByteRecord::from(header.to_vec()), phone, &columns, true)
+    }
+
+    #[test]
+    fn header_mapping_is_case_and_space_insensitive_and_names_what_is_missing() {
+        let l = layout(
+            &[" Phone ", "Order ID", "NAME"],
+            None,
+            &["name", "order_id"],
+        )
+        .unwrap();
+        assert_eq!((l.phone, l.columns.clone()), (0, vec![2, 1]));
+        let l = layout(&["Handy", "x"], None, &[]).unwrap();
+        assert_eq!(l.phone, 0);
+        let err = |r: anyhow::Result<Layout>| r.unwrap_err().to_string();
+        assert!(
+            err(layout(&["name", "x"], None, &[])).contains("no phone column; it has: name, x")
+        );
+        assert!(
+            err(layout(&["phone", "mobile"], None, &[]))
+                .contains("several phone columns (phone, mobile)")
+        );
+        assert!(err(layout(&["phone", "name"], None, &["city"])).contains("no column city"));
+        assert!(
+            err(layout(&["phone", "Name", "name "], None, &["name"])).contains("columns 2 and 3")
+        );
+        assert!(err(layout(&["tel", "name"], Some("mobil"), &[])).contains("no column \"mobil\""));
+        assert_eq!(layout(&["tel", "name"], Some("TEL"), &[]).unwrap().phone, 0);
+    }
+}

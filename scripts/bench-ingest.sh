@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Ingest figures of `wacast enqueue`: a generated CSV of 1,000,000 recipients (phone in E.164,
+# name, order_id and five more columns) into a fresh throwaway redis-server, three runs, medians.
+# Prints exactly three lines on stdout:
+#
+#   ingest_rows_per_s <n> rows/s                    rows / wall-clock time of the whole command
+#   ingest_peak_rss_mb <n> MB                       maximum resident set size (/usr/bin/time -v)
+#   redis_bytes_per_queued_message <n> bytes        (used_memory after - before) / messages
+#
+# Everything else goes to stderr. Environment: BENCH_INGEST_ROWS (default 1000000),
+# BENCH_INGEST_RUNS (default 3), BENCH_NO_BUILD=1 to reuse the release binary, CARGO_TARGET_DIR
+# as cargo reads it. Only a redis-server on 127.0.0.1 that this script starts is contacted.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/lib.sh
+ensure_redis_server
+
+rows="${BENCH_INGEST_ROWS:-1000000}"
+runs="${BENCH_INGEST_RUNS:-3}"
+[[ -x /usr/bin/time ]] || { echo "bench-ingest: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    cargo build --release --quiet -p wacast-producer --bin wacast >&2
+fi
+wacast="${CARGO_TARGET_DIR:-$root/target}/release/wacast"
+
+workdir="$(mktemp -d)"
+cleanup() {
+    stop_throwaway_redis "$workdir/redis"
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+csv="$workdir/recipients.csv"
+python3 - "$csv" "$rows" <<'EOF'
+import sys
+path, rows = sys.argv[1], int(sys.argv[2])
+first = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas"]
+last = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"]
+cities = ["Berlin", "Hamburg", "München", "Köln", "Frankfurt am Main", "Stuttgart", "Leipzig"]
+products = ["Kaffeemaschine", "Wasserkocher", "Toaster", "Mixer", "Staubsauger"]
+with open(path, "w", encoding="utf-8", newline="") as f:
+    f.write("phone,name,order_id,email,city,zip,product,amount\n")
+    for i in range(rows):
+        name = f"{first[i % 10]} {last[(i // 10) % 8]}"
+        # German mobile numbers +49 151 xxxxxxxx: valid, and unique per row.
+        f.write(f"+49151{i:08d},{name},ORD-{1000000 + i},kunde{i}@example.com,"
+                f"{cities[i % 7]},{10000 + i % 89999},{products[i % 5]},{(i % 500) + 0.99:.2f}\n")
+EOF
+echo "bench-ingest: $(du -h "$csv" | cut -f1) CSV with $rows rows" >&2
+
+port="$(start_throwaway_redis "$workdir/redis")"
+url="redis://127.0.0.1:$port"
+
+rates=()
+rss=()
+bytes=()
+for run in $(seq "$runs"); do
+    redis-cli -p "$port" flushall >/dev/null
+    before="$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')"
+    /usr/bin/time -v -o "$workdir/time.txt" "$wacast" enqueue --csv "$csv" --from 4915112345678 \
+        --template order_confirmation --language de --body name,order_id --button order_id \
+        --id "bench-$run" --redis-url "$url" --rejects "$workdir/rejects.csv" --format json \
+        >"$workdir/summary.json"
+    after="$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')"
+    python3 - "$workdir/summary.json" "$workdir/time.txt" "$before" "$after" >"$workdir/run.txt" <<'EOF'
+import json, re, sys
+summary = json.load(open(sys.argv[1]))
+timing = open(sys.argv[2]).read()
+before, after = int(sys.argv[3]), int(sys.argv[4])
+wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", timing)
+seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
+rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing).group(1))
+queued = summary["enqueued"]
+assert queued == summary["rows"], f"expected every row enqueued: {summary}"
+print(round(summary["rows"] / seconds), round(rss_kb / 1024, 1), round((after - before) / queued))
+EOF
+    read -r rate mb per <"$workdir/run.txt"
+    echo "bench-ingest: run $run: $rate rows/s, peak RSS $mb MB, $per bytes per message in Redis" >&2
+    rates+=("$rate")
+    rss+=("$mb")
+    bytes+=("$per")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "ingest_rows_per_s $(median "${rates[@]}") rows/s"
+echo "ingest_peak_rss_mb $(median "${rss[@]}") MB"
+echo "redis_bytes_per_queued_message $(median "${bytes[@]}") bytes"
