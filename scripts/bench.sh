@@ -3,7 +3,7 @@
 # for and whether it is met (`ok` / `MISSED`). Benchmarks are not tests: run this on a quiet
 # machine. Each piece prints its own lines; this script adds the comparison.
 #
-# Usage: scripts/bench.sh [PIECE...]   pieces: gateway ingest (default: all)
+# Usage: scripts/bench.sh [PIECE...]   pieces: gateway ingest worker (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -15,6 +15,13 @@ declare -A GOALS=(
   [ingest_rows_per_s]="ge 200000"
   [ingest_peak_rss_mb]="le 64"
   [redis_bytes_per_queued_message]="le 350"
+  [send_msgs_per_s_0ms]="ge 15000"
+  [send_msgs_per_s_20ms]="ge 15000"
+  [worker_cpu_ms_per_1k_msgs]="le 40"
+  [rate_precision]="le 1.02"
+  [rate_mean_error_pct]="le 1"
+  [schedule_lateness_first_ms]="le 50"
+  [schedule_lateness_p99_ms]="le 600"
 )
 
 compare() {
@@ -40,8 +47,9 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 echo "# load average before the run: $load (benchmarks want a quiet machine)" >&2
 
 pieces=("$@")
-[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest)
+[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest worker)
 cargo build --release --workspace --quiet
+export BENCH_NO_BUILD=1
 for piece in "${pieces[@]}"; do
   "scripts/bench-$piece.sh" | compare
 done
