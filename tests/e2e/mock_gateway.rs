@@ -2,6 +2,7 @@
 //! (`validation`), every injected fault (`faults`), deletes and the counters of `/stats`
 //! (`counters`). The helpers here are shared by the submodules.
 
+mod bird;
 mod counters;
 mod faults;
 mod validation;

@@ -39,6 +39,7 @@
 //! - [`seven`]: seven's typed messages, validation, client and answer classification.
 //! - [`http_client`]: the one way to build an HTTP client for a provider.
 
+pub mod bird;
 pub mod outcome;
 pub mod seven;
 

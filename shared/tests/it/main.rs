@@ -1,4 +1,6 @@
 //! Integration tests of the shared crate: one binary.
 
+mod batch;
+mod bird;
 mod provider;
 mod queue;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use crate::gateway::bird::{BirdSettings, DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
 use crate::gateway::templates::Templates;
 
 /// A local stand-in for seven's WhatsApp API, for tests, demos and benchmarks.
@@ -109,6 +110,24 @@ pub struct Args {
     /// How many accepted messages `GET /messages` keeps (with their request body); 0 keeps none.
     #[arg(long, env = "MOCK_KEEP_MESSAGES", default_value_t = 100_000)]
     pub keep_messages: usize,
+
+    /// The access key clients must send to Bird's endpoint as `Authorization: AccessKey <key>`;
+    /// anything else gets 401.
+    #[arg(long, env = "MOCK_BIRD_ACCESS_KEY", default_value = DEFAULT_ACCESS_KEY)]
+    pub bird_access_key: String,
+
+    /// Bird workspaces the mock knows (UUIDs, comma-separated); others get 404.
+    #[arg(long, env = "MOCK_BIRD_WORKSPACE", value_delimiter = ',', default_value = DEFAULT_WORKSPACE)]
+    pub bird_workspace: Vec<String>,
+
+    /// Bird WhatsApp channels the mock knows (UUIDs, comma-separated); others get 404.
+    #[arg(long, env = "MOCK_BIRD_CHANNEL", value_delimiter = ',', default_value = DEFAULT_CHANNEL)]
+    pub bird_channel: Vec<String>,
+
+    /// Extra approved Bird templates, JSON or TOML (.toml): entries of project_id, version,
+    /// locale and the names of their parameters. One per template example of the seed is built in.
+    #[arg(long, env = "MOCK_BIRD_TEMPLATES")]
+    pub bird_templates: Option<PathBuf>,
 }
 
 /// Added response latency.
@@ -196,6 +215,8 @@ pub struct Config {
     pub faults: Faults,
     /// Accepted messages kept for `GET /messages`.
     pub keep_messages: usize,
+    /// Bird's endpoint.
+    pub bird: BirdSettings,
 }
 
 impl Args {
@@ -235,6 +256,12 @@ impl Args {
             Some(path) => read_numbers(path)?,
             None => HashSet::new(),
         };
+        let bird = BirdSettings::new(
+            self.bird_access_key,
+            &self.bird_workspace,
+            &self.bird_channel,
+            self.bird_templates.as_deref(),
+        )?;
         Ok(Config {
             bind: self.bind,
             port: self.port,
@@ -259,6 +286,7 @@ impl Args {
                 seed: self.seed,
             },
             keep_messages: self.keep_messages,
+            bird,
         })
     }
 }

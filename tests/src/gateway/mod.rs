@@ -19,6 +19,8 @@
 //!   `?summary=true` leaves out the per-recipient maps), `POST /stats/reset`,
 //!   `GET /messages?foreign_id=&to=&from=&label=` (accepted messages with their request bodies),
 //!   `POST /windows` with `{"open": [numbers], "close": [numbers]}`.
+//! - Bird's `POST /workspaces/{workspaceId}/channels/{channelId}/messages` (`seeds/002_…`), with
+//!   Bird's own answers and error shapes: see [`bird`].
 //!
 //! # Error shape (a choice; the seed does not show one for sending)
 //!
@@ -40,6 +42,7 @@
 //! body (`--error-body`: HTTP 200 with `"success": "<--error-body-code>"`), validation. Random
 //! choices come from one generator seeded with `--seed`, so a run is reproducible.
 
+pub mod bird;
 pub mod config;
 pub(crate) mod control;
 pub(crate) mod routes;

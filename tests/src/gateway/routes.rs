@@ -33,6 +33,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/waba/messages", post(send_message))
         .route("/api/waba/messages/{id}", delete(delete_message))
         .route("/api/waba/events", post(send_event))
+        .route(
+            "/workspaces/{workspace}/channels/{channel}/messages",
+            post(crate::gateway::bird::send_message),
+        )
         .route("/stats", get(control::get_stats))
         .route("/stats/reset", post(control::reset_stats))
         .route("/messages", get(control::list_messages))

@@ -1,6 +1,7 @@
 //! What the mock counts, for tests and benchmarks to assert on through `GET /stats`: requests
-//! per endpoint, accepted messages per recipient and per `foreign_id`, duplicates, rejections by
-//! code, injected faults, and per sender the highest number of messages accepted in one second.
+//! per endpoint, accepted messages per recipient, per `foreign_id` (seven) and per `reference`
+//! (Bird), duplicates, rejections by code, injected faults, and per sender (a seven number or a
+//! Bird channel) the highest number of messages accepted in one second.
 //!
 //! The per-second figure comes two ways, because rate-precision benchmarks need both: fixed
 //! buckets (calendar seconds of the wall clock, as a rate-limited gateway would count them) and
@@ -25,6 +26,8 @@ pub(crate) enum Endpoint {
     Messages,
     Delete,
     Events,
+    /// Bird's send endpoint.
+    Bird,
 }
 
 /// Counters of one sender's accepted messages.
@@ -96,13 +99,20 @@ pub(crate) struct Stats {
     requests_messages: u64,
     requests_delete: u64,
     requests_events: u64,
+    requests_bird: u64,
     accepted: u64,
+    /// Of `accepted`, those sent through Bird's endpoint.
+    accepted_bird: u64,
     scheduled: u64,
     total_price: f64,
     recipients: HashMap<Box<str>, u32>,
     foreign_ids: HashMap<Box<str>, u32>,
     /// Foreign ids accepted more than once.
     duplicate_foreign_ids: u64,
+    /// Bird's `reference` of each accepted message: how often accepted.
+    references: HashMap<Box<str>, u32>,
+    /// References accepted more than once.
+    duplicate_references: u64,
     /// Per hash of (recipient, content): how often accepted.
     contents: HashMap<u64, u32>,
     /// (recipient, content) pairs accepted more than once.
@@ -150,6 +160,7 @@ impl Stats {
             Endpoint::Messages => self.requests_messages += 1,
             Endpoint::Delete => self.requests_delete += 1,
             Endpoint::Events => self.requests_events += 1,
+            Endpoint::Bird => self.requests_bird += 1,
         }
     }
 
@@ -212,7 +223,19 @@ impl Stats {
         self.last_accept_ms = Some(accept.now_unix_ms);
     }
 
-    /// The counters as JSON; `detail` adds the per-recipient, per-foreign-id and per-second maps.
+    /// Counts a message accepted through Bird's endpoint (after [`Stats::accepted`]), by its
+    /// `reference`.
+    pub(crate) fn bird_accepted(&mut self, reference: Option<&str>) {
+        self.accepted_bird += 1;
+        if let Some(reference) = reference
+            && bump(&mut self.references, reference) == 2
+        {
+            self.duplicate_references += 1;
+        }
+    }
+
+    /// The counters as JSON; `detail` adds the per-recipient, per-foreign-id, per-reference and
+    /// per-second maps.
     pub(crate) fn to_json(&self, detail: bool) -> Value {
         let max_bucket = self.senders.values().map(|s| s.max_bucket).max();
         let max_sliding = self.senders.values().map(|s| s.max_sliding).max();
@@ -223,10 +246,12 @@ impl Stats {
             .collect();
         let mut out = json!({
             "requests": {
-                "total": self.requests_messages + self.requests_delete + self.requests_events,
+                "total": self.requests_messages + self.requests_delete + self.requests_events
+                    + self.requests_bird,
                 "messages": self.requests_messages,
                 "delete": self.requests_delete,
                 "events": self.requests_events,
+                "bird": self.requests_bird,
             },
             "accepted": self.accepted,
             "scheduled": self.scheduled,
@@ -235,6 +260,12 @@ impl Stats {
             "duplicates": {
                 "foreign_ids": self.duplicate_foreign_ids,
                 "recipient_content": self.duplicate_contents,
+            },
+            // Bird's part of `accepted`, and its references accepted more than once (the
+            // counterpart of `duplicates.foreign_ids`).
+            "bird": {
+                "accepted": self.accepted_bird,
+                "duplicate_references": self.duplicate_references,
             },
             "rejections": self.rejections,
             "events": self.events,
@@ -260,6 +291,7 @@ impl Stats {
             };
             out["recipients"] = Value::Object(map(&self.recipients));
             out["foreign_ids"] = Value::Object(map(&self.foreign_ids));
+            out["references"] = Value::Object(map(&self.references));
         }
         out
     }

@@ -1,0 +1,695 @@
+//! Checks a [`BirdMessage`] against Bird's and WhatsApp's rules before any request is made, so
+//! that a message that cannot succeed costs no request and fails with a reason an operator can
+//! act on.
+//!
+//! The seed states some rules: at most 10 tags, `scheduledFor` at most 35 days ahead,
+//! `capFrequency` only with `meta.extraInformation.useCase` `marketing`, `body` or `template`.
+//! Bird's public documentation adds the shapes (UUIDs for template projects and versions, `+`
+//! and digits for phone numbers). Where both are silent, the limits are WhatsApp Cloud API's,
+//! which Bird renders to; each such constant says so. Lengths are counted in characters, as
+//! WhatsApp counts them. Field names in errors are the wire paths
+//! (`body.text.actions[1].reply.text`), which is also how a campaign's content writes them.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::provider::bird::message::{
+    Action, BirdMessage, Body, Content, File, Files, Images, List, Location, PHONE_IDENTIFIER_KEY,
+    Receiver, SendOptions, Template, Text, USE_CASE_MARKETING,
+};
+
+/// Seed: "You can specify up to 10 tags per message."
+pub const MAX_TAGS: usize = 10;
+/// Seed: "Messages scheduled farther than 35 days will be rejected."
+pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 35;
+/// WhatsApp: a text message has at most 4096 characters.
+const MAX_TEXT: usize = 4096;
+/// WhatsApp: a caption, and the body of a message with buttons or a list, has at most 1024.
+const MAX_INTERACTIVE_TEXT: usize = 1024;
+/// WhatsApp: at most 3 quick-reply buttons.
+const MAX_BUTTONS: usize = 3;
+/// WhatsApp: a button's title has at most 20 characters.
+const MAX_BUTTON_TEXT: usize = 20;
+/// WhatsApp: a button's id (Bird's postback payload) has at most 256 characters.
+const MAX_BUTTON_PAYLOAD: usize = 256;
+/// WhatsApp: a list's header has at most 60 characters.
+const MAX_LIST_TITLE: usize = 60;
+/// WhatsApp: a list's button label has at most 20 characters.
+const MAX_LIST_BUTTON: usize = 20;
+/// WhatsApp: a list has at most 10 sections.
+const MAX_SECTIONS: usize = 10;
+/// WhatsApp: a list has at most 10 rows, counted over all sections.
+const MAX_ROWS: usize = 10;
+/// WhatsApp: a section title has at most 24 characters.
+const MAX_SECTION_TITLE: usize = 24;
+/// WhatsApp: a row title has at most 24 characters.
+const MAX_ROW_TEXT: usize = 24;
+/// WhatsApp: a row id (Bird's postback payload) has at most 200 characters.
+const MAX_ROW_PAYLOAD: usize = 200;
+
+/// Why a message would be refused. Each message names the field and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    /// A required field, or an optional one that is present, is empty or blank.
+    #[error("{field} is empty: give a value, or leave the field out if it is optional")]
+    Empty {
+        /// The field, e.g. `body.text.text`.
+        field: String,
+    },
+    /// A list that needs entries has none.
+    #[error("{field} has no entries: give at least one")]
+    NoEntries {
+        /// The field.
+        field: String,
+    },
+    /// A text is too long.
+    #[error("{field} has {len} characters, more than the {max} allowed: shorten it")]
+    TooLong {
+        /// The field.
+        field: String,
+        /// Its length in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A list has too many entries.
+    #[error("{field} has {count} entries, more than the {max} allowed: remove some")]
+    TooMany {
+        /// The field.
+        field: String,
+        /// How many it has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not exactly one contact: wacast sends each message to one recipient.
+    #[error("receiver.contacts has {count} entries: give exactly one recipient per message")]
+    Receivers {
+        /// How many contacts there are.
+        count: usize,
+    },
+    /// A contact identified by something other than a phone number.
+    #[error("{field} is {key:?}: WhatsApp contacts are identified by \"phonenumber\"")]
+    IdentifierKey {
+        /// The field.
+        field: String,
+        /// The key given.
+        key: String,
+    },
+    /// A recipient that is not `+` and 8 to 15 digits. The value is left out: it is a phone
+    /// number.
+    #[error(
+        "{field} must be '+' and 8 to 15 digits with the country code (for example +4930123456789)"
+    )]
+    Recipient {
+        /// The field.
+        field: String,
+    },
+    /// A media URL that is not an absolute http(s) URL.
+    #[error("{field} is not a public http(s) URL: give one such as https://example.com/photo.jpg")]
+    Url {
+        /// The field.
+        field: String,
+    },
+    /// A file's `contentType` that is not a MIME type.
+    #[error("{field} {value:?} is not a MIME type: give one such as application/pdf")]
+    ContentType {
+        /// The field.
+        field: String,
+        /// The value given.
+        value: String,
+    },
+    /// A coordinate outside its range.
+    #[error("{field} is {value}, outside {min} to {max}: give the position in decimal degrees")]
+    OutOfRange {
+        /// `latitude` or `longitude`.
+        field: String,
+        /// The value given.
+        value: f64,
+        /// The lowest allowed.
+        min: f64,
+        /// The highest allowed.
+        max: f64,
+    },
+    /// An action where WhatsApp cannot show it.
+    #[error("{field} is a {kind} action, which is not allowed here: use {allowed}")]
+    ActionKind {
+        /// The field.
+        field: String,
+        /// The action's type.
+        kind: String,
+        /// What may be used instead.
+        allowed: &'static str,
+    },
+    /// A location request together with other actions.
+    #[error(
+        "{field} has a location request among other actions: a location request must be the only action of a text message"
+    )]
+    LocationRequestAlone {
+        /// The field.
+        field: String,
+    },
+    /// Two postback actions share a payload, so their answers could not be told apart.
+    #[error("{field} repeats the payload {payload:?}: give every postback a unique payload")]
+    DuplicatePayload {
+        /// The field that repeats it.
+        field: String,
+        /// The repeated payload.
+        payload: String,
+    },
+    /// Two template parameters share a key.
+    #[error("{field} repeats the key {key:?}: give each template variable once")]
+    DuplicateKey {
+        /// The field that repeats it.
+        field: String,
+        /// The repeated key.
+        key: String,
+    },
+    /// A template parameter WhatsApp refuses (its error 132018).
+    #[error(
+        "{field} contains a newline, a tab or more than four spaces in a row, which WhatsApp refuses in template parameters: remove them"
+    )]
+    TemplateParameter {
+        /// The field.
+        field: String,
+    },
+    /// An id Bird writes as a UUID is not one.
+    #[error(
+        "{field} {value:?} is not a UUID: copy it from Bird's dashboard (it looks like 0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f)"
+    )]
+    Uuid {
+        /// The field.
+        field: String,
+        /// The value given.
+        value: String,
+    },
+    /// A locale that is not a language code.
+    #[error("template.locale {0:?} is not a locale: give one such as en, de or pt-BR")]
+    Locale(String),
+    /// `scheduledFor` more than 35 days ahead.
+    #[error(
+        "scheduledFor {scheduled_for} is more than {max_days} days ahead, which Bird refuses: schedule it later, closer to the send time"
+    )]
+    ScheduledTooFar {
+        /// The time asked for.
+        scheduled_for: DateTime<Utc>,
+        /// The limit in days.
+        max_days: i64,
+    },
+    /// `validity` is 0.
+    #[error("validity is 0: give the validity in seconds, at least 1")]
+    ZeroValidity,
+    /// `capFrequency` without the marketing use case.
+    #[error(
+        "capFrequency is true but meta.extraInformation.useCase is not \"marketing\": Bird caps frequency only for marketing messages, so set the use case or drop capFrequency"
+    )]
+    CapFrequencyUseCase,
+}
+
+type Check = Result<(), ValidationError>;
+
+impl BirdMessage {
+    /// Checks everything Bird and WhatsApp would refuse and that can be known without asking
+    /// them, with `scheduledFor` compared to the current time.
+    /// [`crate::provider::bird::BirdClient::send`] calls it before any request.
+    pub fn validate(&self) -> Check {
+        self.validate_at(Utc::now())
+    }
+
+    /// [`BirdMessage::validate`] as of `now`.
+    pub fn validate_at(&self, now: DateTime<Utc>) -> Check {
+        receiver(&self.receiver)?;
+        self.content.validate()?;
+        self.options.validate_at(now)
+    }
+}
+
+impl Content {
+    /// Checks the body or template alone: what a campaign's content can be checked for before
+    /// any recipient or send time is known.
+    pub fn validate(&self) -> Check {
+        match self {
+            Content::Template(t) => template(t),
+            Content::Body(Body::Text(t)) => text_body(t),
+            Content::Body(Body::Image(i)) => images(i),
+            Content::Body(Body::File(f)) => files(f),
+            Content::Body(Body::Location(l)) => location(l),
+            Content::Body(Body::List(l)) => list(l),
+        }
+    }
+}
+
+impl SendOptions {
+    /// Checks the delivery options as of `now`.
+    pub fn validate_at(&self, now: DateTime<Utc>) -> Check {
+        if let Some(reference) = &self.reference {
+            non_empty(reference, || "reference".into())?;
+        }
+        if let Some(at) = self.scheduled_for
+            && at > now + chrono::Duration::days(MAX_SCHEDULE_AHEAD_DAYS)
+        {
+            return Err(ValidationError::ScheduledTooFar {
+                scheduled_for: at,
+                max_days: MAX_SCHEDULE_AHEAD_DAYS,
+            });
+        }
+        if self.validity == Some(0) {
+            return Err(ValidationError::ZeroValidity);
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(ValidationError::TooMany {
+                field: "tags".into(),
+                count: self.tags.len(),
+                max: MAX_TAGS,
+            });
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            non_empty(tag, || format!("tags[{i}]"))?;
+        }
+        if self.cap_frequency == Some(true) {
+            let use_case = self
+                .meta
+                .as_ref()
+                .and_then(|m| m.extra_information.use_case.as_deref());
+            if use_case != Some(USE_CASE_MARKETING) {
+                return Err(ValidationError::CapFrequencyUseCase);
+            }
+        }
+        if let Some(reply_to) = &self.reply_to {
+            non_empty(&reply_to.id, || "replyTo.id".into())?;
+        }
+        if let Some(use_case) = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.extra_information.use_case.as_deref())
+        {
+            non_empty(use_case, || "meta.extraInformation.useCase".into())?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is a UUID as Bird writes ids: 8-4-4-4-12 hexadecimal digits.
+pub fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether `text` is a phone number as Bird's `identifierValue` wants it: `+`, then 8 to 15
+/// digits, the first not 0.
+pub fn is_e164(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+fn receiver(r: &Receiver) -> Check {
+    if r.contacts.len() != 1 {
+        return Err(ValidationError::Receivers {
+            count: r.contacts.len(),
+        });
+    }
+    let contact = &r.contacts[0];
+    if contact.identifier_key != PHONE_IDENTIFIER_KEY {
+        return Err(ValidationError::IdentifierKey {
+            field: "receiver.contacts[0].identifierKey".into(),
+            key: contact.identifier_key.clone(),
+        });
+    }
+    if !is_e164(&contact.identifier_value) {
+        return Err(ValidationError::Recipient {
+            field: "receiver.contacts[0].identifierValue".into(),
+        });
+    }
+    Ok(())
+}
+
+fn text_body(t: &Text) -> Check {
+    let max = if t.actions.is_empty() {
+        MAX_TEXT
+    } else {
+        MAX_INTERACTIVE_TEXT
+    };
+    text(&t.text, "body.text.text", max)?;
+    buttons(&t.actions, "body.text.actions", true)
+}
+
+fn images(i: &Images) -> Check {
+    if i.images.is_empty() {
+        return Err(ValidationError::NoEntries {
+            field: "body.image.images".into(),
+        });
+    }
+    for (n, image) in i.images.iter().enumerate() {
+        url(&image.media_url, || {
+            format!("body.image.images[{n}].mediaUrl")
+        })?;
+        if let Some(alt) = &image.alt_text {
+            non_empty(alt, || format!("body.image.images[{n}].altText"))?;
+        }
+    }
+    optional_text(i.text.as_deref(), "body.image.text", MAX_INTERACTIVE_TEXT)?;
+    buttons(&i.actions, "body.image.actions", false)
+}
+
+fn files(f: &Files) -> Check {
+    if f.files.is_empty() {
+        return Err(ValidationError::NoEntries {
+            field: "body.file.files".into(),
+        });
+    }
+    for (n, file) in f.files.iter().enumerate() {
+        one_file(file, n)?;
+    }
+    optional_text(f.text.as_deref(), "body.file.text", MAX_INTERACTIVE_TEXT)?;
+    buttons(&f.actions, "body.file.actions", false)
+}
+
+fn one_file(file: &File, n: usize) -> Check {
+    url(&file.media_url, || format!("body.file.files[{n}].mediaUrl"))?;
+    let field = || format!("body.file.files[{n}].contentType");
+    non_empty(&file.content_type, field)?;
+    let is_mime = file
+        .content_type
+        .split_once('/')
+        .is_some_and(|(kind, sub)| {
+            !kind.is_empty() && !sub.is_empty() && !file.content_type.contains(char::is_whitespace)
+        });
+    if !is_mime {
+        return Err(ValidationError::ContentType {
+            field: field(),
+            value: file.content_type.clone(),
+        });
+    }
+    if let Some(name) = &file.filename {
+        non_empty(name, || format!("body.file.files[{n}].filename"))?;
+    }
+    if let Some(alt) = &file.alt_text {
+        non_empty(alt, || format!("body.file.files[{n}].altText"))?;
+    }
+    Ok(())
+}
+
+fn location(l: &Location) -> Check {
+    coordinate(
+        l.coordinates.latitude,
+        "body.location.coordinates.latitude",
+        90.0,
+    )?;
+    coordinate(
+        l.coordinates.longitude,
+        "body.location.coordinates.longitude",
+        180.0,
+    )?;
+    if let Some(place) = &l.location {
+        if let Some(label) = &place.label {
+            non_empty(label, || "body.location.location.label".into())?;
+        }
+        if let Some(address) = &place.address {
+            non_empty(address, || "body.location.location.address".into())?;
+        }
+    }
+    Ok(())
+}
+
+fn coordinate(value: f64, field: &str, max: f64) -> Check {
+    // `contains` is false for NaN, so a NaN is refused too.
+    if (-max..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError::OutOfRange {
+            field: field.into(),
+            value,
+            min: -max,
+            max,
+        })
+    }
+}
+
+/// The buttons of a text, image or file message: reply and postback actions, at most 3, or
+/// (on text only) one location request.
+fn buttons(actions: &[Action], field: &str, location_request_allowed: bool) -> Check {
+    let is_location_request = |a: &Action| matches!(a, Action::LocationRequest(_));
+    if let Some(i) = actions.iter().position(is_location_request) {
+        if !location_request_allowed {
+            return Err(ValidationError::ActionKind {
+                field: format!("{field}[{i}]"),
+                kind: "locationRequest".into(),
+                allowed: "reply or postback actions (a location request goes on a text message)",
+            });
+        }
+        if actions.len() > 1 {
+            return Err(ValidationError::LocationRequestAlone {
+                field: field.into(),
+            });
+        }
+    }
+    if actions.len() > MAX_BUTTONS {
+        return Err(ValidationError::TooMany {
+            field: field.into(),
+            count: actions.len(),
+            max: MAX_BUTTONS,
+        });
+    }
+    let mut payloads = HashSet::with_capacity(actions.len());
+    for (i, action) in actions.iter().enumerate() {
+        let at = format!("{field}[{i}].{}", action.kind());
+        indexed_text(action.text(), MAX_BUTTON_TEXT, || format!("{at}.text"))?;
+        if let Action::Postback(p) = action {
+            indexed_text(&p.payload, MAX_BUTTON_PAYLOAD, || format!("{at}.payload"))?;
+            if !payloads.insert(p.payload.as_str()) {
+                return Err(ValidationError::DuplicatePayload {
+                    field: format!("{at}.payload"),
+                    payload: p.payload.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(l: &List) -> Check {
+    if let Some(title) = &l.title {
+        text(title, "body.list.title", MAX_LIST_TITLE)?;
+    }
+    text(&l.text, "body.list.text", MAX_INTERACTIVE_TEXT)?;
+    if let Some(alt) = &l.alt_text {
+        non_empty(alt, || "body.list.altText".into())?;
+    }
+    if let Some(label) = l.metadata.as_ref().and_then(|m| m.button.as_ref()) {
+        text(
+            &label.label,
+            "body.list.metadata.button.label",
+            MAX_LIST_BUTTON,
+        )?;
+    }
+    if l.items.is_empty() {
+        return Err(ValidationError::NoEntries {
+            field: "body.list.items".into(),
+        });
+    }
+    if l.items.len() > MAX_SECTIONS {
+        return Err(ValidationError::TooMany {
+            field: "body.list.items".into(),
+            count: l.items.len(),
+            max: MAX_SECTIONS,
+        });
+    }
+    let n_rows: usize = l.items.iter().map(|item| item.actions.len()).sum();
+    if n_rows > MAX_ROWS {
+        return Err(ValidationError::TooMany {
+            field: "body.list.items[].actions".into(),
+            count: n_rows,
+            max: MAX_ROWS,
+        });
+    }
+    let mut payloads = HashSet::with_capacity(n_rows);
+    for (i, item) in l.items.iter().enumerate() {
+        let at = format!("body.list.items[{i}]");
+        match &item.title {
+            Some(title) => indexed_text(title, MAX_SECTION_TITLE, || format!("{at}.title"))?,
+            // WhatsApp needs a title on every section once there are several.
+            None if l.items.len() > 1 => {
+                return Err(ValidationError::Empty {
+                    field: format!("{at}.title"),
+                });
+            }
+            None => {}
+        }
+        if item.actions.is_empty() {
+            return Err(ValidationError::NoEntries {
+                field: format!("{at}.actions"),
+            });
+        }
+        for (j, action) in item.actions.iter().enumerate() {
+            let at = format!("{at}.actions[{j}]");
+            let Action::Postback(p) = action else {
+                return Err(ValidationError::ActionKind {
+                    field: at,
+                    kind: action.kind().into(),
+                    allowed: "postback actions, whose payload says which row was chosen",
+                });
+            };
+            indexed_text(&p.text, MAX_ROW_TEXT, || format!("{at}.postback.text"))?;
+            indexed_text(&p.payload, MAX_ROW_PAYLOAD, || {
+                format!("{at}.postback.payload")
+            })?;
+            if !payloads.insert(p.payload.as_str()) {
+                return Err(ValidationError::DuplicatePayload {
+                    field: format!("{at}.postback.payload"),
+                    payload: p.payload.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn template(t: &Template) -> Check {
+    uuid(&t.project_id, "template.projectId")?;
+    uuid(&t.version, "template.version")?;
+    if !is_locale(&t.locale) {
+        return Err(ValidationError::Locale(t.locale.clone()));
+    }
+    let mut keys = HashSet::with_capacity(t.parameters.len());
+    for (i, parameter) in t.parameters.iter().enumerate() {
+        non_empty(&parameter.key, || format!("template.parameters[{i}].key"))?;
+        if !keys.insert(parameter.key.as_str()) {
+            return Err(ValidationError::DuplicateKey {
+                field: format!("template.parameters[{i}].key"),
+                key: parameter.key.clone(),
+            });
+        }
+        template_parameter(&parameter.value, || {
+            format!("template.parameters[{i}].value")
+        })?;
+    }
+    Ok(())
+}
+
+fn uuid(value: &str, field: &str) -> Check {
+    if is_uuid(value) {
+        Ok(())
+    } else {
+        Err(ValidationError::Uuid {
+            field: field.into(),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Bird's locales: a language (`en`, `fil`) with an optional region (`en-US`, `pt_BR`).
+fn is_locale(code: &str) -> bool {
+    let (lang, region) = match code.split_once(['-', '_']) {
+        Some((lang, region)) => (lang, Some(region)),
+        None => (code, None),
+    };
+    let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_alphabetic());
+    let region_ok = region
+        .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+    lang_ok && region_ok
+}
+
+/// WhatsApp refuses empty template parameters, and ones with a newline, a tab or more than
+/// four consecutive spaces (its error 132018).
+fn template_parameter(value: &str, field: impl Fn() -> String) -> Check {
+    non_empty(value, &field)?;
+    if value.contains(['\n', '\r', '\t']) || value.contains("     ") {
+        return Err(ValidationError::TemplateParameter { field: field() });
+    }
+    Ok(())
+}
+
+/// A required text: non-blank and at most `max` characters.
+fn text(value: &str, field: &str, max: usize) -> Check {
+    indexed_text(value, max, || field.to_string())
+}
+
+fn optional_text(value: Option<&str>, field: &str, max: usize) -> Check {
+    value.map_or(Ok(()), |v| text(v, field, max))
+}
+
+/// A required text whose field name is only built when it is wrong.
+fn indexed_text(value: &str, max: usize, field: impl Fn() -> String) -> Check {
+    non_empty(value, &field)?;
+    // Bytes bound characters from above, so most texts skip the count.
+    if value.len() > max {
+        let len = value.chars().count();
+        if len > max {
+            return Err(ValidationError::TooLong {
+                field: field(),
+                len,
+                max,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Empty or blank: Bird and WhatsApp refuse both.
+fn non_empty(value: &str, field: impl Fn() -> String) -> Check {
+    if value.trim().is_empty() {
+        Err(ValidationError::Empty { field: field() })
+    } else {
+        Ok(())
+    }
+}
+
+fn url(value: &str, field: impl Fn() -> String) -> Check {
+    let ok = reqwest::Url::parse(value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::Url { field: field() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_phone_numbers_and_locales_are_recognised() {
+        for (text, expect) in [
+            ("0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f", true),
+            ("0B9C3F7E-1A2B-4C5D-8E9F-0A1B2C3D4E5F", true),
+            ("0b9c3f7e1a2b4c5d8e9f0a1b2c3d4e5f", false),
+            ("0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5", false),
+            ("0b9c3f7g-1a2b-4c5d-8e9f-0a1b2c3d4e5f", false),
+            ("", false),
+        ] {
+            assert_eq!(is_uuid(text), expect, "{text:?}");
+        }
+        for (text, expect) in [
+            ("+4917612345678", true),
+            ("+12025550123", true),
+            ("4917612345678", false),
+            ("+0917612345678", false),
+            ("+4917", false),
+            ("+49 176 12345678", false),
+            ("+1234567890123456", false),
+        ] {
+            assert_eq!(is_e164(text), expect, "{text:?}");
+        }
+        for (text, expect) in [
+            ("en", true),
+            ("de-DE", true),
+            ("pt_BR", true),
+            ("fil", true),
+            ("zh-Hant", true),
+            ("e", false),
+            ("english", false),
+            ("en-", false),
+        ] {
+            assert_eq!(is_locale(text), expect, "{text:?}");
+        }
+    }
+}
