@@ -120,23 +120,41 @@ impl Env {
             .await
     }
 
-    /// The due score of a message, in unix milliseconds.
+    /// The due score of a message, in unix milliseconds: that of the entry (the row alone, or a
+    /// run `id:from-to` holding it) that covers it.
     pub(crate) async fn due(&self, id: &str, row: u64) -> Option<i64> {
-        let score: Option<f64> = self
+        let entries: Vec<(String, f64)> = self
             .conn()
             .await
-            .zscore(format!("{}:due", self.redis.prefix), format!("{id}:{row}"))
+            .zrange_withscores(format!("{}:due", self.redis.prefix), 0, -1)
             .await
-            .expect("ZSCORE");
-        score.map(|s| s as i64)
+            .expect("ZRANGE");
+        entries.into_iter().find_map(|(entry, score)| {
+            let (entry_id, rows) = entry.rsplit_once(':')?;
+            let (from, to) = rows.split_once('-').unwrap_or((rows, rows));
+            let covers = entry_id == id
+                && (from.parse::<u64>().ok()?..=to.parse::<u64>().ok()?).contains(&row);
+            covers.then_some(score as i64)
+        })
     }
 
+    /// How many messages the due set holds: an entry is one row (`id:row`) or a run of rows
+    /// (`id:from-to`).
     pub(crate) async fn n_due(&self) -> u64 {
-        self.conn()
+        let entries: Vec<String> = self
+            .conn()
             .await
-            .zcard(format!("{}:due", self.redis.prefix))
+            .zrange(format!("{}:due", self.redis.prefix), 0, -1)
             .await
-            .expect("ZCARD")
+            .expect("ZRANGE");
+        entries
+            .iter()
+            .filter_map(|entry| entry.rsplit_once(':'))
+            .map(|(_, rows)| match rows.split_once('-') {
+                Some((from, to)) => to.parse::<u64>().unwrap() - from.parse::<u64>().unwrap() + 1,
+                None => 1,
+            })
+            .sum()
     }
 }
 

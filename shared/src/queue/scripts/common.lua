@@ -11,6 +11,23 @@ local function parse_ref(ref)
   return string.match(ref, '^(.+):(%d+)$')
 end
 
+-- A due entry is a single message (`id:row`) or a run of consecutive rows due at the same time
+-- (`id:from-to`), which the enqueue script writes so that an upload costs one sorted-set entry
+-- per run instead of one per row. Returns id, from, to (numbers), or nil for a malformed entry.
+local function parse_entry(ref)
+  local id, from, to = string.match(ref, '^(.+):(%d+)-(%d+)$')
+  if id then return id, tonumber(from), tonumber(to) end
+  local single, row = string.match(ref, '^(.+):(%d+)$')
+  if single then return single, tonumber(row), tonumber(row) end
+  return nil
+end
+
+-- The entry for rows [from, to] of campaign id.
+local function entry_of(id, from, to)
+  if from == to then return id .. ':' .. from end
+  return id .. ':' .. from .. '-' .. to
+end
+
 -- Counter changes per campaign hash, applied once at the end of a script so that a script
 -- that moves many messages issues one HINCRBY per counter, not one per message.
 local deltas = {}

@@ -1,4 +1,6 @@
--- Moves a paused campaign's due entries for rows [from, to] aside, keeping their scores.
+-- Moves a paused campaign's single due entries (`id:row`) for rows [from, to] aside, keeping
+-- their scores. Runs (`id:from-to`) cannot be found by row; the claim script moves them aside
+-- when they come due, so nothing of a paused campaign is ever claimed either way.
 -- KEYS[1] campaign hash, KEYS[2] due zset, KEYS[3] paused zset
 -- ARGV[1] campaign id, ARGV[2] from row, ARGV[3] to row
 -- Returns how many moved, or -1 when the campaign is no longer paused (stop walking).
