@@ -39,3 +39,32 @@ stop_throwaway_redis() {
   local dir=$1
   [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
 }
+
+# Installs systemd's `systemd-analyze` with apt when it is missing (fresh containers and CI; it
+# only analyses unit files here, nothing is started).
+ensure_systemd_analyze() {
+  if command -v systemd-analyze >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "systemd-analyze is missing: installing systemd with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends systemd >&2
+}
+
+# Copies deploy/'s units into DIR with /usr/local/bin/ replaced by BIN_DIR (absolute), so that
+# `systemd-analyze verify` finds the binaries they run. Usage: units_for_analysis DIR BIN_DIR
+units_for_analysis() {
+  local dir=$1 bin_dir=$2 unit
+  mkdir -p "$dir"
+  for unit in deploy/*.service deploy/*.timer; do
+    sed "s#/usr/local/bin/#$bin_dir/#g" "$unit" > "$dir/$(basename "$unit")"
+  done
+}
+
+# Prints the exposure score `systemd-analyze security` gives a unit file (0 safest, 10 worst).
+unit_exposure() {
+  systemd-analyze security --offline=true --no-pager "$1" 2>&1 \
+    | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p'
+}

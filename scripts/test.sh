@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_redis_server
+ensure_systemd_analyze
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -13,3 +14,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== systemd units"
+scripts/check-units.sh

@@ -14,19 +14,29 @@
 //!   adds rows, then `done`), `rows` (the highest row enqueued: messages are walked as
 //!   `1..=rows`), `created_at`, and as it goes `started_at` (first claim), `paused_at`,
 //!   `pause_reason`, `cancelled_at`, `finished_at` (ingest done and no message queued, claimed
-//!   or sending).
+//!   or sending). `handoff_ahead` (minutes, `--handoff-ahead`) is how long before its send time
+//!   a message may be handed to seven, which holds it until then; `purging` is set while
+//!   `wacast purge` deletes the campaign (a purge interrupted is finished by running it again).
 //! - `{prefix}:campaign:{id}:msg:{row}` (hash): one message: `to`, the row's values `p1`…`pN`
 //!   (the campaign's `columns`, in order), `status`, the row's overrides `send_at`, `ttl`,
 //!   `label`, `language` only when it has them, and as it goes `claims` (how often it was
 //!   claimed: the fencing token of the current claim), `worker`, `attempts`, `provider_id`,
-//!   `price`, `error_code`, `error`, `sent_at`, `updated_at`, `next_attempt_at`. Fields that
+//!   `price`, `error_code`, `error`, `sent_at`, `updated_at`, `next_attempt_at`; after `wacast
+//!   retry`, `last_status`, `last_error_code`, `last_error` and `retried_at` keep the failure
+//!   it replaced; after `wacast cancel` asked seven to delete a message it held,
+//!   `provider_delete` (`deleted`, `already_sent`, `not_found`, `failed`, `refused`, `retry`,
+//!   `unknown`), `provider_delete_error` and `provider_delete_at`. Fields that
 //!   have no value yet are absent rather than empty, and values are kept to 64 bytes, which
-//!   keeps a queued message small (the whole point of the `p1`… naming): about 316 bytes of
-//!   Redis memory per queued message with two short values, its due entry included.
-//! - `{prefix}:due` (sorted set): message references `{id}:{row}` scored by due time (ms): the
-//!   send time, or the next retry. Workers claim from its low end.
+//!   keeps a queued message small (the whole point of the `p1`… naming): about 200 bytes of
+//!   Redis memory per queued message with two short values, its share of the due entry included.
+//! - `{prefix}:due` (sorted set): due entries scored by due time (ms): the send time, or the
+//!   next retry. An entry is one message, `{id}:{row}`, or a run of consecutive rows due at the
+//!   same time, `{id}:{from}-{to}`, as an upload writes them (one entry per run instead of one
+//!   per row saves a sorted-set insertion and about 100 bytes per message). Workers claim from
+//!   its low end, taking rows off the front of a run and putting the rest back. Runs of a paused
+//!   campaign move aside when they come due; runs of a cancelled one are dropped then.
 //! - `{prefix}:leases` (sorted set): claimed message references scored by lease expiry (ms).
-//! - `{prefix}:campaign:{id}:paused` (sorted set): a paused campaign's due references, with their
+//! - `{prefix}:campaign:{id}:paused` (sorted set): a paused campaign's due entries, with their
 //!   scores, until it is resumed.
 //! - `{prefix}:campaign:{id}:failed` (set): rows whose last outcome is `failed` or `unknown`.
 //! - `{prefix}:optout` (set): numbers (E.164 digits) never to message.

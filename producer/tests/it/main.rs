@@ -1,5 +1,12 @@
 //! Integration tests of the `wacast` binary: one test binary, run against a private
 //! `redis-server` (`wacast_shared::testing`) with a fresh key prefix per test.
 
+mod control;
 mod enqueue;
+mod ops;
+mod optout;
+mod purge;
+mod report;
+mod retry;
+mod status;
 mod support;

@@ -177,11 +177,12 @@ impl Queue {
         parse_state(&self.keys.campaign(id), &state)
     }
 
-    /// Pauses a campaign: no more of its messages are claimed, and its due entries are moved
-    /// aside with their scores. `reason` is shown to the operator (a provider's `Halt`). Messages
+    /// Pauses a campaign: no more of its messages are claimed, and its single due entries are
+    /// moved aside with their scores (runs of rows move aside when the fetcher meets them; see
+    /// [`crate::keys`]). `reason` is shown to the operator (a provider's `Halt`). Messages
     /// already claimed go aside when their worker asks to send them. Refused for cancelled and
     /// completed campaigns; pausing a paused campaign walks it again. Returns how many due
-    /// entries were moved.
+    /// entries the walk moved.
     pub async fn pause(&self, id: &CampaignId, reason: Option<&str>) -> Result<u64, QueueError> {
         let rows = self.set_state(id, "pause", reason.unwrap_or("")).await?;
         let mut moved = 0;
@@ -328,6 +329,7 @@ fn campaign_fields(campaign: &Campaign) -> Vec<(&'static str, String)> {
         ),
         ("send_at", rfc3339(campaign.send_at)),
         ("ttl", campaign.ttl_minutes.to_string()),
+        ("handoff_ahead", campaign.handoff_ahead_minutes.to_string()),
     ]);
     if let Some(label) = &campaign.label {
         fields.push(("label", label.clone()));
@@ -385,7 +387,10 @@ fn parse_state(key: &str, text: &str) -> Result<CampaignState, QueueError> {
     CampaignState::from_str(text).map_err(|e| corrupt(key, "state", e))
 }
 
-fn parse_record(key: &str, fields: &HashMap<String, String>) -> Result<CampaignRecord, QueueError> {
+pub(crate) fn parse_record(
+    key: &str,
+    fields: &HashMap<String, String>,
+) -> Result<CampaignRecord, QueueError> {
     let get = |name: &str| {
         fields
             .get(name)
@@ -434,6 +439,12 @@ fn parse_record(key: &str, fields: &HashMap<String, String>) -> Result<CampaignR
         label: fields.get("label").cloned(),
         performance_tracking: get("performance_tracking")? == "1",
         created_at: time("created_at")?.ok_or_else(|| corrupt(key, "created_at", "missing"))?,
+        // Campaigns created before the option existed have no field: no handoff.
+        handoff_ahead_minutes: fields
+            .get("handoff_ahead")
+            .map(|m| m.parse().map_err(|e| corrupt(key, "handoff_ahead", e)))
+            .transpose()?
+            .unwrap_or(0),
     };
     let cost_text = get("cost")?;
     let counters = Counters {

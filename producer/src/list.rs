@@ -1,0 +1,61 @@
+//! `wacast list`: campaigns, newest first, from the `campaigns` index and one pipelined read of
+//! their hashes.
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use crate::cli::{Format, GlobalArgs, ListArgs};
+use crate::view;
+
+pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let queue = view::connect(global).await?;
+    let limit = (args.limit > 0).then_some(args.limit);
+    let (ids, total) = queue.campaign_ids(limit).await?;
+    let records = queue.load_campaigns(&ids).await?;
+    let mut campaigns = Vec::with_capacity(records.len());
+    for record in records {
+        match record {
+            Ok(record) => campaigns.push(record),
+            // One unreadable campaign (changed by hand) should not hide the others.
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    match global.format {
+        Format::Json => {
+            let list: Vec<Value> = campaigns
+                .iter()
+                .map(|r| Value::Object(view::campaign_json(r)))
+                .collect();
+            view::print_json(&serde_json::json!({
+                "campaigns": list,
+                "total": total,
+            }))?;
+        }
+        Format::Text => {
+            let mut out = format!(
+                "{:<32}  {:<16}  {:<9}  {:<19}  {:<22}  {:>10}\n",
+                "ID", "LABEL", "STATE", "CREATED (UTC)", "PROGRESS", "COST"
+            );
+            for r in &campaigns {
+                out.push_str(&format!(
+                    "{:<32}  {:<16}  {:<9}  {:<19}  {:<22}  {:>10.4}\n",
+                    r.campaign.id.as_str(),
+                    r.campaign.label.as_deref().unwrap_or("-"),
+                    r.state.as_str(),
+                    r.campaign.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    view::progress_text(r),
+                    r.counters.cost,
+                ));
+            }
+            view::print(&out)?;
+            if !global.quiet && (campaigns.len() as u64) < total {
+                eprintln!(
+                    "showing the newest {} of {total} campaigns (--limit 0 shows all)",
+                    campaigns.len()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

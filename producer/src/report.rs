@@ -1,0 +1,211 @@
+//! `wacast report`: one CSV line (or JSON object) per message, streamed in row order from
+//! pipelined HGETALL batches of 1,000 rows: memory holds one batch, whatever the campaign's size.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use wacast_shared::campaign::Campaign;
+use wacast_shared::message::Row;
+use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
+
+use crate::cli::{Format, GlobalArgs, ReportArgs};
+use crate::view;
+
+/// The report's columns, in order (documented in `wacast report --help`).
+const COLUMNS: [&str; 20] = [
+    "row",
+    "to",
+    "status",
+    "attempts",
+    "provider_id",
+    "price",
+    "error_code",
+    "error",
+    "send_at",
+    "provider_scheduled_at",
+    "sent_at",
+    "updated_at",
+    "next_attempt_at",
+    "last_status",
+    "last_error_code",
+    "last_error",
+    "retried_at",
+    "provider_delete",
+    "provider_delete_error",
+    "worker",
+];
+
+pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let queue = view::connect(global).await?;
+    let id = view::parse_id(&args.id)?;
+    let record = view::load(&queue, &id).await?;
+    let (sink, partial): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+        Some(path) => {
+            let partial = partial_path(path);
+            let file = File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            (Box::new(file), Some(partial))
+        }
+        None => (Box::new(std::io::stdout().lock()), None),
+    };
+    let mut out = Output::new(BufWriter::with_capacity(1 << 16, sink), global.format)?;
+    let mut written: u64 = 0;
+    let mut from: Row = 1;
+    while from <= record.rows {
+        let to = record.rows.min(from + WALK_CHUNK - 1);
+        for (row, fields) in queue.message_hashes(&id, from, to).await? {
+            let status = fields
+                .get("status")
+                .and_then(|s| s.parse::<MessageStatus>().ok());
+            if !args.status.is_empty() && !status.is_some_and(|s| args.status.contains(&s)) {
+                continue;
+            }
+            let line = line(&record.campaign, row, &fields);
+            match out.write(&line) {
+                Ok(()) => written += 1,
+                // `wacast report ID | head` closes the pipe: stop quietly, as other tools do.
+                Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+                Err(e) => return Err(e),
+            }
+        }
+        from = to + 1;
+    }
+    match out.finish() {
+        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    if let (Some(partial), Some(path)) = (partial, &args.out) {
+        std::fs::rename(&partial, path).with_context(|| {
+            format!("cannot rename {} to {}", partial.display(), path.display())
+        })?;
+        if !global.quiet && global.format == Format::Text {
+            eprintln!(
+                "wrote {written} messages of campaign {id} to {}",
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One message's report line: the message hash's fields in [`COLUMNS`] order, with the derived
+/// `send_at` and `provider_scheduled_at`.
+fn line(campaign: &Campaign, row: Row, fields: &HashMap<String, String>) -> Vec<String> {
+    let send_at = fields
+        .get("send_at")
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(campaign.send_at, |t| t.with_timezone(&Utc));
+    // Handed to seven before its send time (a campaign with a handoff): seven holds it until
+    // then. Derived rather than stored, from the two times every sent message has.
+    let scheduled = fields
+        .get("sent_at")
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .filter(|sent| fields.contains_key("provider_id") && *sent < send_at)
+        .map(|_| send_at);
+    COLUMNS
+        .iter()
+        .map(|column| match *column {
+            "row" => row.to_string(),
+            "send_at" => iso(send_at),
+            "provider_scheduled_at" => scheduled.map(iso).unwrap_or_default(),
+            "attempts" => fields
+                .get("attempts")
+                .cloned()
+                .unwrap_or_else(|| "0".into()),
+            name => fields.get(name).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// CSV with a header line, or JSON lines.
+enum Output<W: Write> {
+    // One value lives for the whole command: its size does not matter.
+    Csv(Box<csv::Writer<W>>),
+    Json(W),
+}
+
+impl<W: Write> Output<W> {
+    fn new(sink: W, format: Format) -> anyhow::Result<Self> {
+        Ok(match format {
+            Format::Text => {
+                let mut writer = csv::Writer::from_writer(sink);
+                writer.write_record(COLUMNS)?;
+                Output::Csv(Box::new(writer))
+            }
+            Format::Json => Output::Json(sink),
+        })
+    }
+
+    fn write(&mut self, line: &[String]) -> anyhow::Result<()> {
+        match self {
+            Output::Csv(writer) => writer.write_record(line)?,
+            Output::Json(sink) => {
+                let object: Map<String, Value> = COLUMNS
+                    .iter()
+                    .zip(line)
+                    .map(|(name, value)| {
+                        let value = match *name {
+                            "row" | "attempts" => value
+                                .parse::<u64>()
+                                .map_or_else(|_| Value::from(value.as_str()), Value::from),
+                            _ if value.is_empty() => Value::Null,
+                            _ => Value::from(value.as_str()),
+                        };
+                        (name.to_string(), value)
+                    })
+                    .collect();
+                serde_json::to_writer(&mut *sink, &object)?;
+                sink.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Output::Csv(mut writer) => writer.flush()?,
+            Output::Json(mut sink) => sink.flush()?,
+        }
+        Ok(())
+    }
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_files_sit_beside_the_report() {
+        assert_eq!(
+            partial_path(Path::new("/tmp/out.csv")),
+            PathBuf::from("/tmp/out.csv.partial")
+        );
+    }
+}

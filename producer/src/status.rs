@@ -1,0 +1,362 @@
+//! `wacast status`: one campaign's state, counters, cost, send times, rate, estimated completion
+//! and top failure reasons; `--watch` refreshes it until the campaign is finished.
+//!
+//! Everything is bounded: the counters are one HGETALL; the send rate is the change of the
+//! final counters between two reads (one second apart, or between two refreshes of `--watch`);
+//! first and last send come from at most [`SEND_TIME_SAMPLES`] evenly spaced rows, failure
+//! reasons from at most [`FAILURE_SAMPLES`] rows of the failed set.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use wacast_shared::campaign::{CampaignId, CampaignState};
+use wacast_shared::queue::{CampaignRecord, FailureReasons, Queue, SendTimes};
+
+use crate::cli::{Format, GlobalArgs, StatusArgs};
+use crate::view::{self, Lines};
+
+/// How long the send rate of a one-off status is measured.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Rows of the failed set read for the failure reasons.
+const FAILURE_SAMPLES: usize = 1000;
+
+/// Rows read for the first and last send times.
+const SEND_TIME_SAMPLES: u64 = 2000;
+
+/// Failure reasons shown as text.
+const TOP_REASONS: usize = 5;
+
+pub(crate) async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let queue = view::connect(global).await?;
+    let id = view::parse_id(&args.id)?;
+    if args.watch {
+        return watch(&queue, &id, global.format, args.interval).await;
+    }
+    let started = Instant::now();
+    let first = view::load(&queue, &id).await?;
+    let (record, rate) = if measures_rate(&first) {
+        tokio::time::sleep(RATE_WINDOW).await;
+        let second = view::load(&queue, &id).await?;
+        let rate = Rate::between(&first, &second, started.elapsed());
+        (second, rate)
+    } else {
+        (first, None)
+    };
+    let snapshot = Snapshot::read(&queue, record, rate).await?;
+    match global.format {
+        Format::Json => view::print_json(&snapshot.to_json())?,
+        Format::Text => view::print(&snapshot.to_text())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refreshes until the campaign is settled: a redraw on a terminal, a line per refresh
+/// otherwise.
+async fn watch(
+    queue: &Queue,
+    id: &CampaignId,
+    format: Format,
+    interval: Duration,
+) -> anyhow::Result<ExitCode> {
+    let redraw = format == Format::Text && std::io::stdout().is_terminal();
+    let mut previous: Option<(Instant, CampaignRecord)> = None;
+    loop {
+        let at = Instant::now();
+        let record = view::load(queue, id).await?;
+        let rate = previous
+            .as_ref()
+            .and_then(|(then, old)| Rate::between(old, &record, at.duration_since(*then)));
+        let settled = view::is_settled(&record);
+        let snapshot = Snapshot::read(queue, record.clone(), rate).await?;
+        match format {
+            Format::Json => view::print_json(&snapshot.to_json())?,
+            // Home, clear: the whole screen is the latest status.
+            Format::Text if redraw => view::print(&format!("\x1b[H\x1b[2J{}", snapshot.to_text()))?,
+            Format::Text => view::print(&format!("{}\n", snapshot.to_line()))?,
+        }
+        if settled {
+            return Ok(ExitCode::SUCCESS);
+        }
+        previous = Some((at, record));
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Whether a rate is worth measuring: the campaign is sending and has work left.
+fn measures_rate(record: &CampaignRecord) -> bool {
+    record.state == CampaignState::Running && record.counters.open() > 0
+}
+
+/// Messages that became final per second, between two reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rate {
+    per_s: f64,
+    window: Duration,
+}
+
+impl Rate {
+    fn between(old: &CampaignRecord, new: &CampaignRecord, window: Duration) -> Option<Rate> {
+        if !measures_rate(new) || window.is_zero() {
+            return None;
+        }
+        let done = |r: &CampaignRecord| {
+            let c = &r.counters;
+            c.sent + c.failed + c.expired + c.unknown
+        };
+        // A retry in between moves messages back to queued: never a negative rate.
+        let delta = done(new).saturating_sub(done(old));
+        Some(Rate {
+            per_s: delta as f64 / window.as_secs_f64(),
+            window,
+        })
+    }
+}
+
+/// Everything `status` shows, read at one moment.
+struct Snapshot {
+    record: CampaignRecord,
+    observed_at: DateTime<Utc>,
+    rate: Option<Rate>,
+    send_times: SendTimes,
+    failures: FailureReasons,
+}
+
+impl Snapshot {
+    async fn read(
+        queue: &Queue,
+        record: CampaignRecord,
+        rate: Option<Rate>,
+    ) -> anyhow::Result<Snapshot> {
+        let id = &record.campaign.id;
+        let send_times = if record.counters.sent > 0 {
+            queue.send_times(id, record.rows, SEND_TIME_SAMPLES).await?
+        } else {
+            // Nothing sent: no time to look for, and that is exact.
+            SendTimes {
+                exact: true,
+                ..SendTimes::default()
+            }
+        };
+        let failures = queue.failure_reasons(id, FAILURE_SAMPLES).await?;
+        Ok(Snapshot {
+            record,
+            observed_at: Utc::now(),
+            rate,
+            send_times,
+            failures,
+        })
+    }
+
+    /// When the open messages will be final at the measured rate.
+    fn estimated_completion(&self) -> Option<DateTime<Utc>> {
+        let open = self.record.counters.open();
+        let rate = self.rate?.per_s;
+        if open == 0 || rate <= 0.0 {
+            return None;
+        }
+        let secs = open as f64 / rate;
+        chrono::Duration::try_milliseconds((secs * 1000.0) as i64).map(|d| self.observed_at + d)
+    }
+
+    fn to_json(&self) -> Value {
+        let mut out = view::campaign_json(&self.record);
+        out.insert(
+            "observed_at".into(),
+            view::time_json(Some(self.observed_at)),
+        );
+        out.insert(
+            "first_sent_at".into(),
+            view::time_json(self.send_times.first),
+        );
+        out.insert("last_sent_at".into(), view::time_json(self.send_times.last));
+        out.insert(
+            "send_times".into(),
+            json!({
+                "rows_examined": self.send_times.examined,
+                "exact": self.send_times.exact,
+            }),
+        );
+        out.insert(
+            "rate_per_s".into(),
+            self.rate
+                .map_or(Value::Null, |r| json!((r.per_s * 10.0).round() / 10.0)),
+        );
+        out.insert(
+            "rate_window_s".into(),
+            self.rate.map_or(Value::Null, |r| {
+                json!((r.window.as_secs_f64() * 1000.0).round() / 1000.0)
+            }),
+        );
+        out.insert(
+            "estimated_completion".into(),
+            view::time_json(self.estimated_completion()),
+        );
+        let top: Vec<Value> = self
+            .failures
+            .reasons
+            .iter()
+            .map(|r| {
+                json!({
+                    "status": r.status.as_str(),
+                    "error_code": r.code,
+                    "error": r.error,
+                    "count": r.count,
+                })
+            })
+            .collect();
+        out.insert(
+            "failures".into(),
+            json!({
+                "in_failed_set": self.failures.in_set,
+                "examined": self.failures.examined,
+                "exact": self.failures.exact(),
+                "top": top,
+            }),
+        );
+        Value::Object(out)
+    }
+
+    fn to_text(&self) -> String {
+        let r = &self.record;
+        let c = &r.counters;
+        let campaign = &r.campaign;
+        let mut lines = Lines::default();
+        match &campaign.label {
+            Some(label) => lines.line("campaign", format!("{} (label {label})", campaign.id)),
+            None => lines.line("campaign", &campaign.id),
+        }
+        let state = match (&r.pause_reason, r.state) {
+            (Some(reason), CampaignState::Paused) => format!("paused: {reason}"),
+            _ => r.state.as_str().to_string(),
+        };
+        lines.line("state", state);
+        let what = match campaign.kind() {
+            "template" => format!(
+                "template {} ({})",
+                text(&campaign.content, "template"),
+                text(&campaign.content, "language")
+            ),
+            kind => kind.to_string(),
+        };
+        lines.line(
+            "message",
+            format!("{what}, from {}", campaign.from.digits()),
+        );
+        lines.line("created", view::time_text(Some(campaign.created_at)));
+        let handoff = match campaign.handoff_ahead_minutes {
+            0 => String::new(),
+            m => format!(" (handed to seven up to {m} min ahead)"),
+        };
+        lines.line(
+            "send at",
+            format!("{}{handoff}", view::time_text(Some(campaign.send_at))),
+        );
+        if r.ingest == wacast_shared::queue::Ingest::Running {
+            lines.line(
+                "enqueue",
+                "unfinished: run the same `wacast enqueue` again to finish it",
+            );
+        }
+        lines.line("progress", view::progress_text(r));
+        let [open, done] = view::counters_text(c);
+        lines.line("messages", open);
+        lines.line("", done);
+        lines.line("retries", c.retries);
+        lines.line("rejected", format!("{} rows at enqueue", c.rejected));
+        lines.line("cost", format!("{:.4}", c.cost));
+        let approx = if self.send_times.exact {
+            String::new()
+        } else {
+            format!(" (approximate: {} rows sampled)", self.send_times.examined)
+        };
+        lines.line("first send", view::time_text(self.send_times.first));
+        lines.line(
+            "last send",
+            format!("{}{approx}", view::time_text(self.send_times.last)),
+        );
+        if let Some(rate) = self.rate {
+            lines.line("rate", format!("{:.1} messages/s", rate.per_s));
+        }
+        if let Some(eta) = self.estimated_completion() {
+            lines.line(
+                "eta",
+                format!(
+                    "{} (in {})",
+                    view::time_text(Some(eta)),
+                    view::duration_text(eta - self.observed_at)
+                ),
+            );
+        }
+        if r.state == CampaignState::Scheduled && campaign.send_at > self.observed_at {
+            lines.line(
+                "starts in",
+                view::duration_text(campaign.send_at - self.observed_at),
+            );
+        }
+        lines.line("started", view::time_text(r.started_at));
+        lines.line("finished", view::time_text(r.finished_at));
+        let f = &self.failures;
+        if f.in_set > 0 {
+            let scope = if f.exact() {
+                "all examined".to_string()
+            } else {
+                format!("a random sample of {} examined", f.examined)
+            };
+            lines.line(
+                "failures",
+                format!("{} failed or unknown ({scope}); most common:", f.in_set),
+            );
+            for reason in f.reasons.iter().take(TOP_REASONS) {
+                lines.line(
+                    "",
+                    format!(
+                        "{:>6}  {:<8} {:<10} {}",
+                        reason.count,
+                        reason.status.as_str(),
+                        reason.code.as_deref().unwrap_or("-"),
+                        reason.error.as_deref().unwrap_or("-")
+                    ),
+                );
+            }
+        }
+        lines.into_string()
+    }
+
+    /// One line per refresh, for a pipe.
+    fn to_line(&self) -> String {
+        let r = &self.record;
+        let c = &r.counters;
+        let rate = self
+            .rate
+            .map_or_else(|| "-".into(), |r| format!("{:.1}/s", r.per_s));
+        let eta = self.estimated_completion().map_or_else(
+            || "-".into(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        format!(
+            "{} {} {} {:.1}% queued={} claimed={} sending={} sent={} failed={} expired={} \
+             cancelled={} unknown={} cost={:.4} rate={rate} eta={eta}",
+            self.observed_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            r.campaign.id,
+            r.state.as_str(),
+            view::progress(r) * 100.0,
+            c.queued,
+            c.claimed,
+            c.sending,
+            c.sent,
+            c.failed,
+            c.expired,
+            c.cancelled,
+            c.unknown,
+            c.cost,
+        )
+    }
+}
+
+fn text<'a>(content: &'a Value, name: &str) -> &'a str {
+    content.get(name).and_then(Value::as_str).unwrap_or("-")
+}

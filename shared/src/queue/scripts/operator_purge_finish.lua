@@ -1,0 +1,9 @@
+-- Deletes what is left of a campaign being purged: its failed and paused sets, its hash and its
+-- entry in the campaigns index. Call it after every message hash is gone.
+-- KEYS[1] campaign hash, KEYS[2] campaigns zset, KEYS[3] failed set, KEYS[4] paused zset
+-- ARGV[1] campaign id
+-- Returns how many keys were deleted, or -1 when the campaign is not being purged.
+if not redis.call('HGET', KEYS[1], 'purging') then return -1 end
+local n = redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n
