@@ -23,6 +23,7 @@ pub mod env {
     pub const RATE: &str = "WACAST_RATE";
     pub const DEFAULT_RATE: &str = "WACAST_DEFAULT_RATE";
     pub const CONCURRENCY: &str = "WACAST_CONCURRENCY";
+    pub const THREADS: &str = "WACAST_THREADS";
     pub const MAX_ATTEMPTS: &str = "WACAST_MAX_ATTEMPTS";
     pub const SHUTDOWN_TIMEOUT: &str = "WACAST_SHUTDOWN_TIMEOUT";
     pub const LEASE: &str = "WACAST_LEASE";
@@ -81,6 +82,13 @@ pub struct Args {
     /// slots.
     #[arg(long, env = env::CONCURRENCY, default_value_t = 64, global = true)]
     pub concurrency: usize,
+
+    /// Threads of the async runtime. With 1 everything runs on one thread; more move HTTP
+    /// connections and Redis I/O to that many threads, which costs more CPU per message (the
+    /// task of every message runs on one thread either way, and each hand-over between threads
+    /// is a wake-up) and rarely sends more. To use more cores, run more worker processes.
+    #[arg(long, env = env::THREADS, default_value_t = 1, global = true)]
+    pub threads: usize,
 
     /// Attempts per message before a transient failure (429, 5xx, connect error) becomes
     /// `failed`.
@@ -176,6 +184,7 @@ pub struct Config {
     pub rates: HashMap<PhoneNumber, Rate>,
     pub default_rate: Rate,
     pub concurrency: usize,
+    pub threads: usize,
     pub max_attempts: u32,
     pub shutdown_timeout: Duration,
     pub lease: Duration,
@@ -200,6 +209,9 @@ impl Config {
         let default_rate: Rate = args.default_rate.parse().context("--default-rate")?;
         if args.concurrency == 0 {
             bail!("--concurrency must be at least 1");
+        }
+        if args.threads == 0 {
+            bail!("--threads must be at least 1");
         }
         if args.max_attempts == 0 {
             bail!("--max-attempts must be at least 1");
@@ -233,6 +245,7 @@ impl Config {
             rates,
             default_rate,
             concurrency: args.concurrency,
+            threads: args.threads,
             max_attempts: args.max_attempts,
             shutdown_timeout: args.shutdown_timeout,
             lease: args.lease,

@@ -2,7 +2,9 @@
 //!
 //! claim (backend) → expired? → sender's rate limit → render → mark `sending` (the fence: the
 //! campaign's pause or cancel and a lost lease are checked here, atomically) → request →
-//! classify (the provider client) → record (ack, or retry later).
+//! classify (the provider client) → record (ack, or retry later). Marking and recording go
+//! through the recorder (`record.rs`), which batches them across tasks; each message is still
+//! fenced on its own.
 //!
 //! Nothing here returns an error to apalis: every path ends in a recorded outcome or leaves the
 //! message to its lease, which the reaper resolves (`claimed` → queued again, `sending` →
@@ -15,23 +17,24 @@ use std::time::{Duration, Instant};
 
 use apalis_core::task::data::Data;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::sync::watch;
 use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::outcome::Outcome;
 use wacast_shared::provider::seven::SevenClient;
-use wacast_shared::provider::seven::message::SevenMessage;
 use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal};
-use wacast_shared::render;
 
+use crate::campaigns::CampaignCache;
 use crate::metrics::{Health, name};
 use crate::rate_limit::SenderLimits;
+use crate::record::{RecordError, Recorder};
 use crate::retry::RetryPolicy;
 
 /// What every task shares.
 pub struct Context {
     pub queue: Queue,
+    /// The writer of message states, in batches.
+    pub recorder: Recorder,
     pub seven: SevenClient,
     pub limits: SenderLimits,
     pub retry: RetryPolicy,
@@ -39,6 +42,8 @@ pub struct Context {
     pub lease: Duration,
     pub campaigns: CampaignCache,
     pub health: Health,
+    /// The requests-in-flight gauge, resolved once.
+    pub in_flight: metrics::Gauge,
     /// Campaigns this process paused for a `Halt`, and when.
     pub halted: Mutex<HashMap<CampaignId, Instant>>,
     /// Turns true when the worker stops: messages still waiting for the rate limiter go back to
@@ -46,73 +51,49 @@ pub struct Context {
     pub stopping: watch::Receiver<bool>,
 }
 
-/// Campaign specs, loaded once per campaign. A spec never changes after creation; the state
-/// (paused, cancelled) is checked by `mark_sending` in Redis, not here.
-#[derive(Default)]
-pub struct CampaignCache {
-    specs: Mutex<HashMap<CampaignId, Arc<Campaign>>>,
-}
-
-impl CampaignCache {
-    async fn get(&self, queue: &Queue, id: &CampaignId) -> Result<Arc<Campaign>, QueueError> {
-        if let Some(spec) = self.lock().get(id) {
-            return Ok(Arc::clone(spec));
-        }
-        let record = queue.load_campaign(id).await?;
-        let spec = Arc::new(record.campaign);
-        self.lock().insert(id.clone(), Arc::clone(&spec));
-        Ok(spec)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CampaignId, Arc<Campaign>>> {
-        // Inserts and lookups only: a poisoned map is still consistent.
-        self.specs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// The task function registered with `WorkerBuilder::build`.
 pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
-    let ctx: Arc<Context> = (*ctx).clone();
+    let ctx: &Context = &ctx;
     let Claimed { message, lease, .. } = task;
     let campaign = match ctx.campaigns.get(&ctx.queue, &message.campaign).await {
         Ok(c) => c,
         Err(error) => {
             // Without its spec the message cannot be rendered; try again shortly.
             tracing::warn!(campaign = %message.campaign, error = %chain(&error), "Cannot load the campaign; the message waits.");
-            defer(&ctx, &lease, Duration::from_secs(1), "campaign unreadable").await;
+            defer(ctx, &lease, Duration::from_secs(1), "campaign unreadable").await;
             return;
         }
     };
-    let sender = campaign.from.digits().to_string();
+    let spec = &campaign.spec;
+    let metrics = &campaign.metrics;
 
-    if expired(&campaign, &message, Utc::now()) {
-        metrics::counter!(name::EXPIRED, "sender" => sender).increment(1);
-        record(&ctx, &lease, Terminal::Expired).await;
+    if expired(spec, &message, Utc::now()) {
+        metrics.expired.increment(1);
+        record(ctx, &lease, Terminal::Expired).await;
         return;
     }
 
     let waited = tokio::select! {
-        waited = ctx.limits.until_ready(&campaign.from) => waited,
+        waited = ctx.limits.until_ready(&spec.from) => waited,
         () = stopped(ctx.stopping.clone()) => {
             // Not sent, and the worker is stopping: hand it back for another worker.
-            defer(&ctx, &lease, Duration::ZERO, "worker stopping").await;
+            defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
             return;
         }
     };
-    metrics::histogram!(name::RATE_LIMIT_WAIT, "sender" => sender.clone())
-        .record(waited.as_secs_f64());
-    if !waited.is_zero() && expired(&campaign, &message, Utc::now()) {
-        metrics::counter!(name::EXPIRED, "sender" => sender).increment(1);
-        record(&ctx, &lease, Terminal::Expired).await;
+    metrics.rate_limit_wait.record(waited.as_secs_f64());
+    if !waited.is_zero() && expired(spec, &message, Utc::now()) {
+        metrics.expired.increment(1);
+        record(ctx, &lease, Terminal::Expired).await;
         return;
     }
 
-    let request = match build_request(&campaign, &message) {
+    let request = match campaign.request(&message, Utc::now()) {
         Ok(request) => request,
         Err(reason) => {
-            metrics::counter!(name::FAILED, "sender" => sender, "code" => "render").increment(1);
+            metrics.failed("render");
             record(
-                &ctx,
+                ctx,
                 &lease,
                 Terminal::Failed {
                     code: "render".into(),
@@ -124,11 +105,7 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         }
     };
 
-    match with_redis_retry(&ctx, "mark sending", || {
-        ctx.queue.mark_sending(&lease, ctx.lease)
-    })
-    .await
-    {
+    match with_redis_retry(ctx, "mark sending", || ctx.recorder.mark_sending(&lease)).await {
         Some(SendPermit::Send) => {}
         Some(permit) => {
             tracing::debug!(message = %lease.reference(), ?permit, "Not sending.");
@@ -138,59 +115,62 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         None => return,
     }
 
-    metrics::gauge!(name::IN_FLIGHT).increment(1.0);
+    ctx.in_flight.increment(1.0);
     let started = Instant::now();
     let outcome = ctx.seven.send(&request).await;
-    metrics::histogram!(name::REQUEST_DURATION, "sender" => sender.clone())
+    metrics
+        .request_duration
         .record(started.elapsed().as_secs_f64());
-    metrics::gauge!(name::IN_FLIGHT).decrement(1.0);
+    ctx.in_flight.decrement(1.0);
 
     let attempts = message.attempts + 1;
     let terminal = match outcome {
         Outcome::Sent { provider_id, price } => {
-            metrics::counter!(name::SENT, "sender" => sender).increment(1);
+            metrics.sent.increment(1);
             Terminal::Sent { provider_id, price }
         }
         Outcome::Failed { code, reason } => {
             tracing::debug!(message = %lease.reference(), to = %message.to.masked(), %code, %reason, "Message failed.");
-            metrics::counter!(name::FAILED, "sender" => sender, "code" => code.clone())
-                .increment(1);
+            metrics.failed(&code);
             Terminal::Failed { code, reason }
         }
         Outcome::Unknown { reason } => {
             tracing::warn!(message = %lease.reference(), to = %message.to.masked(), %reason, "Outcome unknown; not resent automatically.");
-            metrics::counter!(name::UNKNOWN, "sender" => sender).increment(1);
+            metrics.unknown.increment(1);
             Terminal::Unknown { reason }
         }
         Outcome::Retry { after, reason } if ctx.retry.may_retry(attempts) => {
             let delay = ctx.retry.delay(attempts, after);
             tracing::debug!(message = %lease.reference(), attempts, ?delay, %reason, "Retrying later.");
-            metrics::counter!(name::RETRIED, "sender" => sender, "reason" => retry_reason(after))
-                .increment(1);
+            if after.is_some() {
+                metrics.retried_rate_limited.increment(1);
+            } else {
+                metrics.retried_transient.increment(1);
+            }
             let due = wacast_shared::queue::now_ms() + millis(delay);
-            with_redis_retry(&ctx, "retry", || {
-                ctx.queue
+            with_redis_retry(ctx, "retry", || {
+                ctx.recorder
                     .retry(&lease, due, &reason, RetryKind::AfterAttempt)
             })
             .await;
             return;
         }
         Outcome::Retry { reason, .. } => {
-            metrics::counter!(name::FAILED, "sender" => sender, "code" => "attempts").increment(1);
+            metrics.failed("attempts");
             Terminal::Failed {
                 code: "attempts".into(),
                 reason: format!("gave up after {attempts} attempts: {reason}"),
             }
         }
         Outcome::Halt { reason } => {
-            halt(&ctx, &campaign.id, &reason).await;
+            halt(ctx, &spec.id, &reason).await;
             // The provider refused the request without sending it: the message waits in the
             // paused campaign and goes out after `wacast resume`.
-            defer(&ctx, &lease, Duration::ZERO, &reason).await;
+            defer(ctx, &lease, Duration::ZERO, &reason).await;
             return;
         }
     };
-    record(&ctx, &lease, terminal).await;
+    record(ctx, &lease, terminal).await;
 }
 
 /// Whether the message's validity ended: its send time plus its ttl is past.
@@ -201,39 +181,6 @@ fn expired(campaign: &Campaign, message: &QueuedMessage, now: DateTime<Utc>) -> 
         .ttl_minutes
         .unwrap_or(campaign.ttl_minutes);
     now > send_at + chrono::Duration::minutes(i64::from(ttl))
-}
-
-/// Renders the row into seven's request: the campaign's content with the row's values, plus
-/// sender, recipient and the delivery options.
-pub fn build_request(campaign: &Campaign, message: &QueuedMessage) -> Result<SevenMessage, String> {
-    let mut body = render::render(
-        &campaign.content,
-        &campaign.columns,
-        &message.values,
-        &message.overrides,
-    )
-    .map_err(|e| e.to_string())?;
-    let Value::Object(fields) = &mut body else {
-        return Err("the campaign content is not a JSON object".into());
-    };
-    fields.insert("from".into(), campaign.from.digits().into());
-    fields.insert("to".into(), message.to.digits().into());
-    fields.insert("foreign_id".into(), message.foreign_id().into());
-    let ttl = message
-        .overrides
-        .ttl_minutes
-        .unwrap_or(campaign.ttl_minutes);
-    fields.insert("ttl".into(), ttl.into());
-    if let Some(label) = message.overrides.label.as_ref().or(campaign.label.as_ref()) {
-        fields.insert("label".into(), label.as_str().into());
-    }
-    if campaign.performance_tracking {
-        fields.insert("performance_tracking".into(), true.into());
-    }
-    let request: SevenMessage = serde_json::from_value(body)
-        .map_err(|e| format!("the rendered message is invalid: {e}"))?;
-    request.validate().map_err(|e| e.to_string())?;
-    Ok(request)
 }
 
 /// Pauses a campaign the provider refuses for every message (bad key, missing scope), logging
@@ -258,14 +205,14 @@ const HALT_REPEAT: Duration = Duration::from_secs(10);
 
 /// Records a final outcome.
 async fn record(ctx: &Context, lease: &Lease, terminal: Terminal) {
-    with_redis_retry(ctx, "record outcome", || ctx.queue.ack(lease, &terminal)).await;
+    with_redis_retry(ctx, "record outcome", || ctx.recorder.ack(lease, &terminal)).await;
 }
 
 /// Puts a message back in the queue without counting an attempt.
 async fn defer(ctx: &Context, lease: &Lease, delay: Duration, reason: &str) {
     let due = wacast_shared::queue::now_ms() + millis(delay);
     with_redis_retry(ctx, "defer", || {
-        ctx.queue.retry(lease, due, reason, RetryKind::Deferred)
+        ctx.recorder.retry(lease, due, reason, RetryKind::Deferred)
     })
     .await;
 }
@@ -273,10 +220,11 @@ async fn defer(ctx: &Context, lease: &Lease, delay: Duration, reason: &str) {
 /// Runs a queue call until it succeeds or a lease's worth of time has passed. Redis trouble
 /// is never a reason to drop an outcome: a restart takes seconds, and the message's lease (kept
 /// alive by the heartbeat) covers the wait. A refusal (not a Redis error) is logged and ends it.
-async fn with_redis_retry<T, F, Fut>(ctx: &Context, action: &str, mut call: F) -> Option<T>
+async fn with_redis_retry<T, E, F, Fut>(ctx: &Context, action: &str, mut call: F) -> Option<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, QueueError>>,
+    Fut: Future<Output = Result<T, E>>,
+    E: CallError,
 {
     let deadline = Instant::now() + ctx.lease;
     let mut backoff = Duration::from_millis(50);
@@ -301,17 +249,26 @@ where
     }
 }
 
+/// An error of a queue call: Redis trouble (worth retrying) or not.
+trait CallError: std::error::Error {
+    fn is_redis(&self) -> bool;
+}
+
+impl CallError for QueueError {
+    fn is_redis(&self) -> bool {
+        QueueError::is_redis(self)
+    }
+}
+
+impl CallError for RecordError {
+    fn is_redis(&self) -> bool {
+        RecordError::is_redis(self)
+    }
+}
+
 async fn stopped(mut stopping: watch::Receiver<bool>) {
     // An error means the sender is gone, which only happens when the worker is gone.
     let _ = stopping.wait_for(|s| *s).await;
-}
-
-fn retry_reason(after: Option<Duration>) -> &'static str {
-    if after.is_some() {
-        "rate_limited"
-    } else {
-        "transient"
-    }
 }
 
 fn millis(d: Duration) -> i64 {

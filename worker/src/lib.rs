@@ -4,16 +4,20 @@
 //!
 //! - `config`: flags with environment fallbacks → validated `Config`.
 //! - `handler`: the apalis task function: claim → rate limit → render → send → record.
+//! - `campaigns`: campaign specs, loaded and prepared once; a row → seven's request.
 //! - `rate_limit`: one governor limiter per sender, shared by all tasks.
+//! - `record`: the recorder, which writes message states to Redis in batches.
 //! - `retry`: backoff with full jitter, `Retry-After` honoured.
 //! - `metrics`: Prometheus `/metrics` and `/healthz`.
 //! - `shutdown`: the SIGTERM/SIGINT future; `systemd`: readiness and watchdog.
 //! - `telemetry`: tracing setup (text or JSON).
 
+pub mod campaigns;
 pub mod config;
 pub mod handler;
 pub mod metrics;
 pub mod rate_limit;
+pub mod record;
 pub mod retry;
 pub mod shutdown;
 pub mod systemd;
@@ -32,10 +36,12 @@ use wacast_shared::provider::seven::{SevenClient, SevenConfig};
 use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 
+use crate::campaigns::CampaignCache;
 use crate::config::{Config, redact_url};
-use crate::handler::{CampaignCache, Context};
+use crate::handler::Context;
 use crate::metrics::Health;
 use crate::rate_limit::SenderLimits;
+use crate::record::Recorder;
 use crate::retry::RetryPolicy;
 
 /// Runs the worker until `shutdown` completes, then drains: no new claims, requests in flight
@@ -49,6 +55,11 @@ pub async fn run(
         metrics::serve(addr, health.clone()).await?;
     }
     let queue = connect(&config, &health).await;
+    if let Err(error) = queue.load_batch_scripts().await {
+        // Each batch loads its script itself if need be; this only saves the first ones a
+        // round trip.
+        tracing::warn!(error = %handler::chain(&error), "Cannot load the queue's scripts yet.");
+    }
     let seven = SevenClient::new(&SevenConfig {
         base_url: config
             .seven_base_url
@@ -65,12 +76,14 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Context {
         queue: queue.clone(),
+        recorder: Recorder::start(queue.clone(), config.lease),
         seven,
         limits: SenderLimits::new(config.rates.clone(), config.default_rate),
         retry: RetryPolicy::new(config.max_attempts),
         lease: config.lease,
         campaigns: CampaignCache::default(),
         health: health.clone(),
+        in_flight: ::metrics::gauge!(metrics::name::IN_FLIGHT),
         halted: Mutex::new(Default::default()),
         stopping: stop_rx,
     });
@@ -88,6 +101,7 @@ pub async fn run(
         prefix = %config.prefix,
         seven = %config.seven_base_url,
         concurrency = config.concurrency,
+        threads = config.threads,
         "Worker started."
     );
 
@@ -177,6 +191,7 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         default_rate = %format!("{}:{}", config.default_rate.per_second, config.default_rate.burst),
         rates = %rates.join(","),
         concurrency = config.concurrency,
+        threads = config.threads,
         "Configuration is valid and Redis answers."
     );
     Ok(())

@@ -365,29 +365,7 @@ impl Queue {
     ) -> Result<Option<MessageStatus>, QueueError> {
         let id = &lease.reference.campaign;
         let now = rfc3339_ms(now_ms());
-        let mut price = String::new();
-        let mut fields: Vec<(&str, String)> = Vec::new();
-        match outcome {
-            Terminal::Sent {
-                provider_id,
-                price: reported,
-            } => {
-                fields.push(("provider_id", provider_id.clone()));
-                if let Some(p) = reported.filter(|p| p.is_finite()) {
-                    price = p.to_string();
-                    fields.push(("price", price.clone()));
-                }
-                fields.push(("sent_at", now.clone()));
-            }
-            Terminal::Failed { code, reason } => {
-                fields.push(("error_code", truncate(code, MAX_ERROR_LEN).to_string()));
-                fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
-            }
-            Terminal::Unknown { reason } => {
-                fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
-            }
-            Terminal::Expired | Terminal::Cancelled => {}
-        }
+        let (price, fields) = ack_fields(outcome, &now);
         let mut invocation = SCRIPTS.ack.prepare_invoke();
         invocation
             .key(self.keys.message(id, lease.reference.row))
@@ -544,13 +522,47 @@ impl Queue {
         Ok(extended)
     }
 
-    fn status(&self, id: &CampaignId, row: Row, text: &str) -> Result<MessageStatus, QueueError> {
+    pub(crate) fn status(
+        &self,
+        id: &CampaignId,
+        row: Row,
+        text: &str,
+    ) -> Result<MessageStatus, QueueError> {
         text.parse().map_err(|detail| QueueError::Corrupt {
             key: self.keys.message(id, row),
             field: "status".into(),
             detail,
         })
     }
+}
+
+/// What `ack.lua` stores besides the status: the price to add to the campaign's cost (or
+/// empty) and the message's fields for `outcome`, recorded at `now` (RFC 3339).
+pub(crate) fn ack_fields(outcome: &Terminal, now: &str) -> (String, Vec<(&'static str, String)>) {
+    let mut price = String::new();
+    let mut fields: Vec<(&'static str, String)> = Vec::new();
+    match outcome {
+        Terminal::Sent {
+            provider_id,
+            price: reported,
+        } => {
+            fields.push(("provider_id", provider_id.clone()));
+            if let Some(p) = reported.filter(|p| p.is_finite()) {
+                price = p.to_string();
+                fields.push(("price", price.clone()));
+            }
+            fields.push(("sent_at", now.to_string()));
+        }
+        Terminal::Failed { code, reason } => {
+            fields.push(("error_code", truncate(code, MAX_ERROR_LEN).to_string()));
+            fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+        }
+        Terminal::Unknown { reason } => {
+            fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+        }
+        Terminal::Expired | Terminal::Cancelled => {}
+    }
+    (price, fields)
 }
 
 fn text(value: &Value) -> Option<String> {

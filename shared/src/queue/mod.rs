@@ -37,13 +37,18 @@
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel.
 //! - `enqueue`: a chunk of rows in one call.
 //! - `lifecycle`: claim, mark sending, ack, retry, reap, release, extend leases.
+//! - `batch`: mark sending, ack and retry of many messages in one call.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
+//! - `operator`: what the operator's commands read and change: listing, sampled failure
+//!   reasons, retry of failed rows, purge, and seven's answers to deleting held messages.
 //! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`.
 
 pub mod backend;
+mod batch;
 mod campaign_store;
 mod enqueue;
 mod lifecycle;
+mod operator;
 mod scripts;
 mod wake;
 
@@ -56,11 +61,15 @@ use crate::campaign::{CampaignId, CampaignState};
 use crate::keys::Keys;
 use crate::message::Row;
 
+pub use batch::{MAX_BATCH, RetryEntry};
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest};
 pub use enqueue::{ChunkResult, NewMessage};
 pub use lifecycle::{
     ClaimBatch, Claimed, Lease, MessageRef, MessageStatus, ReapReport, RetryKind, SendPermit,
     Terminal,
+};
+pub use operator::{
+    FailureReason, FailureReasons, HeldMessage, PurgeReport, RetryFilter, RetryReport, SendTimes,
 };
 
 /// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a
@@ -70,6 +79,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long [`Queue::connect_once`] may take to connect: a person is waiting.
+const CONNECT_ONCE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The longest pause between reconnection attempts of the connection manager.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
@@ -111,6 +123,16 @@ pub enum QueueError {
         state: CampaignState,
         /// What was refused, as a past participle: `paused`, `resumed`, `enqueued to`, ….
         action: &'static str,
+    },
+    /// Messages of the campaign are claimed or being sent: their workers record them soon.
+    #[error(
+        "campaign {campaign} has {n} messages in flight: wait until their workers record them (seconds), then run it again"
+    )]
+    InFlight {
+        /// The campaign.
+        campaign: CampaignId,
+        /// Messages claimed or sending.
+        n: u64,
     },
     /// Rows were enqueued to a campaign whose enqueue already finished.
     #[error("campaign {0} finished its enqueue: start a new campaign for more rows")]

@@ -201,6 +201,138 @@ impl MessageBody {
             MessageBody::Buttons(_) | MessageBody::List(_) => "interactive",
         }
     }
+
+    /// Calls `f` on every text of the body (names, captions, parameters, ids, titles, URLs:
+    /// every `String` it holds), stopping at the first error. Numbers and the fixed words
+    /// (`type`, `interactive_type`, a contact phone's kind) are not texts.
+    ///
+    /// This is how a campaign's body, parsed once with its `{{column}}` placeholders, is filled
+    /// in for each row without going through JSON again. The patterns below name every field,
+    /// so that a field added to a body type cannot be forgotten here.
+    pub fn try_for_each_text<E>(
+        &mut self,
+        mut f: impl FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        fn optional<E>(
+            text: &mut Option<String>,
+            f: &mut impl FnMut(&mut String) -> Result<(), E>,
+        ) -> Result<(), E> {
+            text.as_mut().map_or(Ok(()), f)
+        }
+        match self {
+            MessageBody::Template(Template {
+                template,
+                language,
+                components,
+            }) => {
+                f(template)?;
+                f(language)?;
+                if let Some(Components {
+                    header,
+                    body,
+                    buttons,
+                }) = components
+                {
+                    for text in header.iter_mut().chain(body.iter_mut()).flatten() {
+                        f(text)?;
+                    }
+                    for TemplateButton {
+                        kind: _,
+                        sub_type,
+                        parameters,
+                    } in buttons.iter_mut().flatten()
+                    {
+                        f(sub_type)?;
+                        for ButtonParameter::Text { text } in parameters {
+                            f(text)?;
+                        }
+                    }
+                }
+            }
+            MessageBody::Text(Text { text }) => f(text)?,
+            MessageBody::Image(Media { url, caption })
+            | MessageBody::Video(Media { url, caption }) => {
+                f(url)?;
+                optional(caption, &mut f)?;
+            }
+            MessageBody::Audio(Link { url }) | MessageBody::Sticker(Link { url }) => f(url)?,
+            MessageBody::Document(Document {
+                url,
+                filename,
+                caption,
+            }) => {
+                f(url)?;
+                f(filename)?;
+                optional(caption, &mut f)?;
+            }
+            MessageBody::Location(Location {
+                latitude: _,
+                longitude: _,
+                name,
+                address,
+            }) => {
+                optional(name, &mut f)?;
+                optional(address, &mut f)?;
+            }
+            MessageBody::Contacts(Contacts { contacts }) => {
+                for Contact {
+                    name:
+                        ContactName {
+                            first_name,
+                            last_name,
+                        },
+                    phones,
+                } in contacts
+                {
+                    f(first_name)?;
+                    optional(last_name, &mut f)?;
+                    for ContactPhone { phone, kind: _ } in phones {
+                        f(phone)?;
+                    }
+                }
+            }
+            MessageBody::Buttons(ButtonMessage {
+                body,
+                header,
+                footer,
+                buttons,
+            }) => {
+                f(body)?;
+                optional(header, &mut f)?;
+                optional(footer, &mut f)?;
+                for ReplyButton { id, title } in buttons {
+                    f(id)?;
+                    f(title)?;
+                }
+            }
+            MessageBody::List(ListMessage {
+                body,
+                header,
+                footer,
+                button_text,
+                sections,
+            }) => {
+                f(body)?;
+                optional(header, &mut f)?;
+                optional(footer, &mut f)?;
+                f(button_text)?;
+                for ListSection { title, rows } in sections {
+                    f(title)?;
+                    for ListRow {
+                        id,
+                        title,
+                        description,
+                    } in rows
+                    {
+                        f(id)?;
+                        f(title)?;
+                        optional(description, &mut f)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Serialisation borrows the body into serde's internally tagged form, so that sending does not
