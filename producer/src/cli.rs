@@ -18,6 +18,10 @@ pub(crate) mod env {
     pub(crate) const REGION: &str = "WACAST_REGION";
     pub(crate) const TZ: &str = "WACAST_TZ";
     pub(crate) const TEMPLATES: &str = "WACAST_TEMPLATES";
+    /// The seven API key, for `wacast cancel` (as the worker reads it).
+    pub(crate) const SEVEN_API_KEY: &str = "SEVEN_API_KEY";
+    pub(crate) const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
+    pub(crate) const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
 }
 
 /// wacast: scheduled WhatsApp campaigns from a CSV file, sent through seven by wacast-worker.
@@ -74,6 +78,325 @@ pub(crate) enum Format {
 pub(crate) enum Command {
     /// Read a CSV of recipients and enqueue one message per valid row.
     Enqueue(Box<EnqueueArgs>),
+    /// List campaigns, newest first: id, label, state, created, progress, cost.
+    List(ListArgs),
+    /// Show a campaign: state, counters, cost, send times and rate, top failure reasons.
+    Status(StatusArgs),
+    /// Wait until a campaign is finished (completed, or cancelled and settled), for scripts.
+    Wait(WaitArgs),
+    /// Write one CSV line per message of a campaign, in row order.
+    Report(ReportArgs),
+    /// Pause a campaign: none of its messages are sent until it is resumed.
+    Pause(PauseArgs),
+    /// Resume a paused campaign.
+    Resume(IdArgs),
+    /// Cancel a campaign: nothing more of it is sent.
+    Cancel(CancelArgs),
+    /// Queue a campaign's failed or unknown messages again, keeping their history.
+    Retry(RetryArgs),
+    /// Manage the opt-out list: numbers never to message.
+    Optout(OptoutArgs),
+    /// Delete finished campaigns from Redis: one, or all finished before a time.
+    Purge(PurgeArgs),
+}
+
+/// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).
+pub(crate) const EXIT_TIMEOUT: u8 = 124;
+
+const CAMPAIGN_JSON: &str = "\
+JSON output (--format json): one object per campaign, with stable field names (fields may be
+added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
+  {\"campaign\": \"spring-sale\", \"label\": \"spring\", \"state\": \"running\",
+   \"kind\": \"template\", \"template\": \"order_confirmation\", \"language\": \"de\",
+   \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2026-05-01T06:58:12Z\",
+   \"send_at\": \"2026-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
+   \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2026-05-01T07:00:00Z\",
+   \"finished_at\": null, \"pause_reason\": null, \"progress\": 0.95, \"cost\": 6.75,
+   \"counters\": {\"total\": 990, \"rejected\": 10, \"queued\": 40, \"claimed\": 5,
+     \"sending\": 5, \"sent\": 890, \"failed\": 30, \"expired\": 0, \"cancelled\": 0,
+     \"unknown\": 20, \"retries\": 12}}
+  state: scheduled | running | paused | cancelled | completed. progress: final messages / total.
+  counters: messages per status (their sum is total), rows rejected at enqueue, and provider
+  attempts that were retried. cost: the sum of the prices seven reported.";
+
+const STATUS_JSON: &str = "\
+`wacast status --format json` adds to that object:
+  \"observed_at\": \"2026-05-01T07:12:00Z\",
+  \"first_sent_at\": \"2026-05-01T07:00:01Z\", \"last_sent_at\": \"2026-05-01T07:11:59Z\",
+  \"send_times\": {\"rows_examined\": 1000, \"exact\": true},
+  \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2026-05-01T07:12:01Z\",
+  \"failures\": {\"in_failed_set\": 50, \"examined\": 50, \"exact\": true,
+    \"top\": [{\"status\": \"failed\", \"error_code\": \"7002001\",
+             \"error\": \"no open 24-hour window\", \"count\": 28}]}
+  first/last_sent_at: the earliest and latest sent_at, read from every row up to 2,000 rows,
+  else from 2,000 evenly spaced rows (exact: false; then they are approximate).
+  rate_per_s: messages that became final (sent, failed, expired, unknown) per second, from two
+  reads of the counters rate_window_s apart (null unless the campaign is running with work left;
+  with --watch, between refreshes). estimated_completion: now + open messages / rate, or null.
+  failures: the most common (status, error_code, error) among the failed and unknown rows, from
+  all of them up to 1,000, else a random sample of 1,000 (exact: false).";
+
+/// `wacast list`.
+#[derive(Debug, Args)]
+#[command(after_long_help = CAMPAIGN_JSON)]
+pub(crate) struct ListArgs {
+    /// Show at most this many campaigns (the newest); 0 shows all.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub(crate) limit: usize,
+}
+
+/// A campaign id.
+#[derive(Debug, Args)]
+pub(crate) struct IdArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+}
+
+const STATUS_LONG_ABOUT: &str = "\
+Show a campaign: its state, counters, cost, first and last send, current send rate, estimated
+completion and most common failure reasons.
+
+On a running campaign the command reads the counters twice, one second apart, to measure the
+send rate. The failure reasons and send times are read from a bounded sample (see below), so the
+command costs Redis the same on a campaign of a million messages as on one of a thousand.
+
+--watch refreshes until the campaign is finished: the screen is redrawn on a terminal, and one
+line per refresh is printed when the output is piped (one JSON object per line with
+--format json).
+
+Exit status: 0 shown; 2 error (no such campaign, Redis unreachable).";
+
+/// `wacast status`.
+#[derive(Debug, Args)]
+#[command(long_about = STATUS_LONG_ABOUT, after_long_help = format!("{CAMPAIGN_JSON}\n\n{STATUS_JSON}"))]
+pub(crate) struct StatusArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// Refresh until the campaign is finished.
+    #[arg(long)]
+    pub(crate) watch: bool,
+
+    /// Time between refreshes with --watch: 2s, 500ms, 1m.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) interval: std::time::Duration,
+}
+
+/// `wacast wait`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Wait until a campaign is finished: completed, or cancelled with no message in \
+                  flight. A paused campaign is waited for too (it may be resumed).\n\nExit \
+                  status: 0 finished; 124 still not finished after --timeout; 2 error (no such \
+                  campaign, Redis unreachable).",
+    after_long_help = CAMPAIGN_JSON
+)]
+pub(crate) struct WaitArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// Give up after this long: seconds (90) or a duration (30s, 10m, 2h). Default: wait as long
+    /// as it takes.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
+    pub(crate) timeout: Option<std::time::Duration>,
+
+    /// Time between two reads of the campaign.
+    #[arg(long, default_value = "500ms", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) interval: std::time::Duration,
+}
+
+const REPORT_LONG_ABOUT: &str = "\
+Write one CSV line per message of a campaign, in row order (the CSV's data records, 1 = the
+first after the header; rejected rows have no line). Messages are read in pipelined batches of
+1,000, so memory stays small whatever the campaign's size.
+
+Columns: row, to, status, attempts, provider_id, price, error_code, error, send_at,
+provider_scheduled_at, sent_at, updated_at, next_attempt_at, last_status, last_error_code,
+last_error, retried_at, provider_delete, provider_delete_error, worker.
+  send_at: the message's send time (the row's delay column, else the campaign's).
+  provider_scheduled_at: set when wacast handed the message to seven before its send time
+    (--handoff-ahead): seven holds it and sends it then.
+  last_status, last_error_code, last_error, retried_at: the failure before `wacast retry`.
+  provider_delete, provider_delete_error: seven's answer when `wacast cancel` deleted a held
+    message (deleted, already_sent, not_found, failed, refused, retry, unknown).
+With --format json, one JSON object per line with the same fields.
+
+Exit status: 0 written; 2 error.";
+
+/// `wacast report`.
+#[derive(Debug, Args)]
+#[command(long_about = REPORT_LONG_ABOUT)]
+pub(crate) struct ReportArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// Write to FILE instead of stdout (through FILE.partial, renamed when complete).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Only messages in these statuses (comma-separated or repeated): queued, claimed, sending,
+    /// sent, failed, expired, cancelled, unknown.
+    #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = parse_status)]
+    pub(crate) status: Vec<wacast_shared::queue::MessageStatus>,
+}
+
+/// `wacast pause`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Pause a campaign: its due messages are set aside and none of its messages is \
+                  sent until `wacast resume`. Messages already handed to seven ahead of their send \
+                  time (--handoff-ahead) stay scheduled there: cancel deletes them, pause does \
+                  not.\n\nRefused for completed and cancelled campaigns. Exit status: 0 paused; \
+                  2 refused or error (nothing changed)."
+)]
+pub(crate) struct PauseArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// Why, shown by `wacast status` (at most 64 bytes are kept).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+}
+
+const CANCEL_LONG_ABOUT: &str = "\
+Cancel a campaign: every message not yet sent becomes `cancelled`; messages a worker is sending
+at that moment are recorded as they end.
+
+A campaign created with --handoff-ahead hands messages to seven before their send time, and
+seven holds them until then. Cancel deletes those at seven (DELETE /api/waba/messages/{id}) and
+records each answer in the message (provider_delete): deleted ones become `cancelled` and their
+price comes off the cost; ones seven already sent stay `sent`. This needs the seven API key
+(SEVEN_API_KEY or --api-key-file, as the worker takes it), and works on a completed campaign
+too while seven still holds messages of it. Run cancel again to retry deletions that failed.
+
+Refused for completed campaigns with nothing held at seven. Exit status: 0 cancelled (and every
+held message deleted or already sent); 1 cancelled, but some held messages could not be deleted
+or were still in flight (run it again); 2 refused or error.";
+
+/// `wacast cancel`.
+#[derive(Debug, Args)]
+#[command(long_about = CANCEL_LONG_ABOUT)]
+pub(crate) struct CancelArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// File holding the seven API key, for deleting messages held at seven. Used when
+    /// SEVEN_API_KEY is not set.
+    #[arg(long, env = env::API_KEY_FILE, hide_env_values = true, value_name = "FILE")]
+    pub(crate) api_key_file: Option<PathBuf>,
+
+    /// Base URL of seven's API.
+    #[arg(long, env = env::SEVEN_BASE_URL, hide_env_values = true, default_value = "https://gateway.seven.io", value_name = "URL")]
+    pub(crate) seven_base_url: String,
+}
+
+/// `wacast retry`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Queue a campaign's failed or unknown messages again, due now. Each keeps its \
+                  history: attempts stay counted, and the error moves to last_error and \
+                  last_error_code. A completed campaign runs again; a paused one keeps them aside \
+                  until it is resumed.\n\n`unknown` messages may have reached the recipient \
+                  (their request got no answer): retrying them can message someone twice, which \
+                  is why they are only ever resent on your word.\n\nRefused while the campaign \
+                  is running (its failures are still changing: wait for it to finish or pause \
+                  it) and for cancelled campaigns. Exit status: 0 done (also when nothing \
+                  matched); 2 refused or error (nothing changed)."
+)]
+pub(crate) struct RetryArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: String,
+
+    /// Which messages: failed, unknown, or both (comma-separated or repeated).
+    #[arg(long, required = true, value_name = "failed|unknown", value_delimiter = ',', value_parser = parse_retry_status)]
+    pub(crate) status: Vec<wacast_shared::queue::MessageStatus>,
+
+    /// Only messages whose error_code is this one (e.g. 7002001, attempts).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) error_code: Option<String>,
+}
+
+/// `wacast optout`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Manage the opt-out list: numbers never to message. `wacast enqueue` rejects \
+                  rows whose number is on it. Numbers are read as enqueue reads them: \
+                  international (+49…, 0049…), or national with --region."
+)]
+pub(crate) struct OptoutArgs {
+    #[command(subcommand)]
+    pub(crate) command: OptoutCommand,
+
+    /// Default country for numbers written without a country code (ISO code: DE, AT, US, …).
+    #[arg(long, global = true, env = env::REGION, hide_env_values = true, value_name = "CC")]
+    pub(crate) region: Option<String>,
+}
+
+/// `wacast optout …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OptoutCommand {
+    /// Add numbers. Refused (nothing added) if any of them is not a valid number.
+    Add {
+        /// The numbers.
+        #[arg(required = true, value_name = "NUMBER")]
+        numbers: Vec<String>,
+    },
+    /// Remove numbers. Refused (nothing removed) if any of them is not a valid number.
+    Remove {
+        /// The numbers.
+        #[arg(required = true, value_name = "NUMBER")]
+        numbers: Vec<String>,
+    },
+    /// Add every number of a file: one per line (blank lines and lines starting with # are
+    /// skipped; of a CSV line, the first field is read; a header line is skipped). Invalid
+    /// lines are reported with their line number and skipped. Exit status: 0 all added; 1
+    /// some lines were invalid (the rest were added); 2 error.
+    Import {
+        /// The file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Say whether a number is on the list. Exit status: 0 it is; 1 it is not; 2 error.
+    Check {
+        /// The number.
+        #[arg(value_name = "NUMBER")]
+        number: String,
+    },
+}
+
+const PURGE_LONG_ABOUT: &str = "\
+Delete every Redis key of finished campaigns (completed or cancelled): the campaign hash, its
+message hashes, its failed and paused sets, and its entry in the campaigns index. Keys are
+deleted in chunks of 1,000 messages, so Redis never blocks. An interrupted purge is finished by
+running it again.
+
+`wacast purge ID` purges one campaign; a paused one only with --force (its queued messages are
+dropped unsent). `wacast purge --finished-before 30d` purges every campaign that finished more
+than 30 days ago: run it daily from cron or the wacast-purge.timer unit (deploy/) so that Redis
+does not grow without bound.
+
+Refused (nothing deleted) for scheduled and running campaigns, and while messages are in
+flight. Exit status: 0 done; 2 refused or error.";
+
+/// `wacast purge`.
+#[derive(Debug, Args)]
+#[command(long_about = PURGE_LONG_ABOUT)]
+#[command(group(ArgGroup::new("which").required(true).args(["id", "finished_before"])))]
+pub(crate) struct PurgeArgs {
+    /// The campaign's id (see `wacast list`).
+    pub(crate) id: Option<String>,
+
+    /// Purge every campaign that finished longer ago than this: 30d, 12h, 90m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) finished_before: Option<std::time::Duration>,
+
+    /// Also purge a paused campaign (with ID).
+    #[arg(long, requires = "id")]
+    pub(crate) force: bool,
+
+    /// Show what would be purged, and delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 const ENQUEUE_LONG_ABOUT: &str = "\
@@ -141,11 +464,21 @@ pub(crate) struct EnqueueArgs {
     pub(crate) csv: PathBuf,
 
     /// Your registered WhatsApp Business sender number (international, e.g. 4915112345678).
+    /// With --provider bird, the WhatsApp number behind --channel: the worker's rate limits
+    /// (--rate) are per number.
     #[arg(long, env = env::FROM, hide_env_values = true, value_name = "NUMBER")]
     pub(crate) from: String,
 
+    /// Which provider sends the campaign: seven (seven.io's WhatsApp API) or bird (Bird's
+    /// Channels API, with --workspace and --channel).
+    #[arg(long, value_enum, default_value_t = Provider::Seven)]
+    pub(crate) provider: Provider,
+
     #[command(flatten)]
     pub(crate) content: ContentArgs,
+
+    #[command(flatten)]
+    pub(crate) bird: BirdArgs,
 
     #[command(flatten)]
     pub(crate) input: InputArgs,
@@ -163,12 +496,41 @@ pub(crate) struct EnqueueArgs {
     pub(crate) crash_after_rows: Option<u64>,
 }
 
-/// What to send. Exactly one of --template, --text, --kind, --content-json.
+/// The provider that sends a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Provider {
+    /// seven.io's WhatsApp API.
+    Seven,
+    /// Bird's Channels API.
+    Bird,
+}
+
+/// Where a Bird campaign goes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Bird (with --provider bird)")]
+pub(crate) struct BirdArgs {
+    /// The Bird workspace's id (a UUID, from Bird's workspace settings).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) workspace: Option<String>,
+
+    /// The Bird WhatsApp channel's id (a UUID, from the channel's settings): the sender. Give
+    /// its number as --from.
+    #[arg(long, value_name = "UUID")]
+    pub(crate) channel: Option<String>,
+
+    /// A tag every message carries (lowercased, as Bird stores tags); repeat for more. Bird
+    /// takes at most 10 per message, --label (or the row's label) included.
+    #[arg(long = "tag", value_name = "TAG", value_parser = parse_label)]
+    pub(crate) tags: Vec<String>,
+}
+
+/// What to send. Exactly one of --template, --template-project, --text, --kind,
+/// --content-json.
 #[derive(Debug, Args)]
 #[command(
-    next_help_heading = "Message content (one of --template, --text, --kind, --content-json)"
+    next_help_heading = "Message content (one of --template, --template-project, --text, --kind, --content-json)"
 )]
-#[command(group(ArgGroup::new("message").required(true).args(["template", "text", "kind", "content_json"])))]
+#[command(group(ArgGroup::new("message").required(true).args(["template", "template_project", "text", "kind", "content_json"])))]
 pub(crate) struct ContentArgs {
     /// Send the approved template NAME (needs --language).
     #[arg(long, value_name = "NAME", requires = "language")]
@@ -211,26 +573,56 @@ pub(crate) struct ContentArgs {
     #[arg(long, value_enum, default_value_t = ButtonType::Url, requires = "template")]
     pub(crate) button_type: ButtonType,
 
+    /// Bird: send the approved template of this project (its UUID in Bird Studio; needs
+    /// --locale).
+    #[arg(long, value_name = "UUID", requires = "locale")]
+    pub(crate) template_project: Option<String>,
+
+    /// Bird: the template version to send: its UUID, or latest for the newest approved one.
+    #[arg(
+        long,
+        value_name = "UUID|latest",
+        default_value = "latest",
+        requires = "template_project"
+    )]
+    pub(crate) template_version: String,
+
+    /// Bird: the template's locale (en, de, pt-BR, …). A `language` column overrides it per
+    /// row.
+    #[arg(long, value_name = "LOCALE", requires = "template_project")]
+    pub(crate) locale: Option<String>,
+
+    /// Bird: a template variable and the column whose value fills it, as KEY=COLUMN
+    /// (name=first_name); repeat for each variable.
+    #[arg(long, value_name = "KEY=COLUMN", requires = "template_project")]
+    pub(crate) param: Vec<String>,
+
     /// Send a freetext message (only delivered inside a 24-hour conversation window); {{column}}
     /// placeholders are filled from each row: 'Hello {{name}}'.
     #[arg(long, value_name = "TEXT")]
     pub(crate) text: Option<String>,
 
-    /// Send a media, location, contacts or interactive message; its fields follow.
+    /// Send a media, location, contacts or interactive message; its fields follow. seven
+    /// sends every kind but file and list; Bird sends image, file, location and list.
     #[arg(long, value_enum)]
     pub(crate) kind: Option<Kind>,
 
-    /// Media URL (image, video, audio, document, sticker): https://… or {{column}}.
+    /// Media URL (image, video, audio, document, sticker; Bird: image, file): https://… or
+    /// {{column}}.
     #[arg(long, value_name = "URL")]
     pub(crate) url: Option<String>,
 
-    /// Media caption (image, video, document).
+    /// Media caption (image, video, document; Bird: the text shown with an image or file).
     #[arg(long, value_name = "TEXT")]
     pub(crate) caption: Option<String>,
 
-    /// The file name shown for a document.
+    /// The file name shown for a document (seven) or file (Bird).
     #[arg(long, value_name = "NAME")]
     pub(crate) filename: Option<String>,
+
+    /// Bird: the file's MIME type (--kind file), e.g. application/pdf.
+    #[arg(long, value_name = "MIME")]
+    pub(crate) content_type: Option<String>,
 
     /// Location latitude: a number or {{column}}.
     #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
@@ -240,7 +632,7 @@ pub(crate) struct ContentArgs {
     #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
     pub(crate) longitude: Option<String>,
 
-    /// Location name.
+    /// Location name (Bird: the place's label).
     #[arg(long, value_name = "TEXT")]
     pub(crate) name: Option<String>,
 
@@ -268,11 +660,11 @@ pub(crate) struct ContentArgs {
     #[arg(long, value_enum)]
     pub(crate) interactive_type: Option<InteractiveType>,
 
-    /// Interactive message body text.
+    /// Interactive message body text (Bird: the list's text).
     #[arg(long, value_name = "TEXT")]
     pub(crate) body_text: Option<String>,
 
-    /// Interactive message header text.
+    /// Interactive message header text (Bird: the list's title).
     #[arg(long, value_name = "TEXT")]
     pub(crate) header_text: Option<String>,
 
@@ -280,7 +672,8 @@ pub(crate) struct ContentArgs {
     #[arg(long, value_name = "TEXT")]
     pub(crate) footer_text: Option<String>,
 
-    /// A reply button as ID:TITLE (title at most 20 characters); give it 2 or 3 times.
+    /// A reply button as ID:TITLE (title at most 20 characters); give it 2 or 3 times. Bird:
+    /// 1 to 3 on a text, image or file message, sent as postback buttons whose payload is ID.
     #[arg(long, value_name = "ID:TITLE")]
     pub(crate) reply_button: Vec<String>,
 
@@ -289,12 +682,15 @@ pub(crate) struct ContentArgs {
     pub(crate) button_text: Option<String>,
 
     /// A JSON file with the list's sections, as seven takes them:
-    /// [{"title": "…", "rows": [{"id": "…", "title": "…", "description": "…"}]}].
+    /// [{"title": "…", "rows": [{"id": "…", "title": "…", "description": "…"}]}]. Bird takes
+    /// the same file (without descriptions: a row becomes a choice whose payload is its id), or
+    /// Bird's own items: [{"title": "…", "actions": [{"type": "postback", …}]}].
     #[arg(long, value_name = "FILE")]
     pub(crate) sections_json: Option<PathBuf>,
 
     /// A JSON file holding any seven message body without from/to (e.g. {"type": "video",
-    /// "url": "…", "caption": "Hi {{name}}"}); {{column}} placeholders in its strings are filled
+    /// "url": "…", "caption": "Hi {{name}}"}), or for Bird {"body": {…}} or {"template":
+    /// {…}} as Bird's send request has them; {{column}} placeholders in its strings are filled
     /// from each row.
     #[arg(long, value_name = "FILE")]
     pub(crate) content_json: Option<PathBuf>,
@@ -325,6 +721,10 @@ pub(crate) enum Kind {
     Location,
     Contacts,
     Interactive,
+    /// Bird: a document, audio or video file (--url, --content-type).
+    File,
+    /// Bird: an interactive list (--body-text, --button-text, --sections-json).
+    List,
 }
 
 impl Kind {
@@ -338,6 +738,8 @@ impl Kind {
             Kind::Location => "location",
             Kind::Contacts => "contacts",
             Kind::Interactive => "interactive",
+            Kind::File => "file",
+            Kind::List => "list",
         }
     }
 }
@@ -431,6 +833,13 @@ pub(crate) struct DeliveryArgs {
     #[arg(long)]
     pub(crate) performance_tracking: bool,
 
+    /// Hand each message to seven up to this many minutes before its send time; seven holds
+    /// it (its `delay`) and sends it at the send time, so sending starts on time even for a
+    /// large campaign. Until then `wacast cancel` deletes held messages at seven (it needs
+    /// the API key then). 0 hands every message over at its send time.
+    #[arg(long, default_value_t = 0, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(0..=10080))]
+    pub(crate) handoff_ahead: u32,
+
     /// The campaign id (1 to 32 of a-z A-Z 0-9 _ -). Default: the first 12 hex digits of a
     /// SHA-256 of the file and the options, so the same upload is refused the second time;
     /// give an id to send the same file again as a new campaign.
@@ -463,4 +872,59 @@ fn parse_tz(text: &str) -> Result<Tz, String> {
 
 fn parse_label(text: &str) -> Result<String, String> {
     options::check_label(text).map(|()| text.to_string())
+}
+
+/// A duration: whole seconds (`90`), or with units (`30s`, `500ms`, `10m`, `2h`, `30d`,
+/// `1h30m`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad =
+        || format!("{text:?} is not a duration: write 90 (seconds), 30s, 500ms, 10m, 2h or 30d");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
+    }
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| bad());
+    }
+    options::parse_relative(text)
+        .and_then(|d| d.to_std().ok())
+        .ok_or_else(bad)
+}
+
+fn parse_status(text: &str) -> Result<wacast_shared::queue::MessageStatus, String> {
+    text.trim().parse()
+}
+
+fn parse_retry_status(text: &str) -> Result<wacast_shared::queue::MessageStatus, String> {
+    use wacast_shared::queue::MessageStatus;
+    match text.trim().parse() {
+        Ok(status @ (MessageStatus::Failed | MessageStatus::Unknown)) => Ok(status),
+        _ => Err(format!("{text:?}: retry takes failed or unknown")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_and_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "soon", "-5", "5x", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -1,10 +1,12 @@
-//! The message flags → the campaign's content: seven's message body with `{{column}}`
+//! The message flags → the campaign's content: the provider's message with `{{column}}`
 //! placeholders, checked before anything is read or written.
 //!
-//! The shapes follow seven's `POST /api/waba/messages` (seeds/001): a template with
+//! For seven, the shapes follow `POST /api/waba/messages` (seeds/001): a template with
 //! `components` arrays, a freetext `{"text": …}` (type omitted, like seven's example), media with
 //! `url`, location with numbers, contacts, interactive buttons and lists. `--content-json` takes
-//! any body, for what the flags do not cover.
+//! any body, for what the flags do not cover. Bird's content is built in [`bird`].
+
+mod bird;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -13,7 +15,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::{Map, Value, json};
 use wacast_shared::render;
 
-use crate::cli::{ContentArgs, InteractiveType, Kind};
+use crate::cli::{ContentArgs, InteractiveType, Kind, Provider};
 
 /// WhatsApp's limit on a reply button's title.
 const MAX_BUTTON_TITLE: usize = 20;
@@ -30,8 +32,43 @@ const ENVELOPE_FIELDS: [&str; 7] = [
     "performance_tracking",
 ];
 
-/// Builds the content from the flags.
-pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
+/// Builds the content for `provider` from the flags.
+pub(crate) fn build(args: &ContentArgs, provider: Provider) -> anyhow::Result<Value> {
+    let content = match provider {
+        Provider::Seven => seven(args)?,
+        Provider::Bird => bird::build(args)?,
+    };
+    render::placeholders(&content).context("invalid placeholder in the message content")?;
+    Ok(content)
+}
+
+/// Bird's flags that have no meaning for seven: refused rather than silently dropped.
+fn refuse_bird_flags(args: &ContentArgs) -> anyhow::Result<()> {
+    ensure!(
+        args.template_project.is_none(),
+        "--template-project names a Bird template: add --provider bird, or give seven's \
+         template with --template NAME --language LANG"
+    );
+    if let Some(kind @ (Kind::File | Kind::List)) = args.kind {
+        bail!(
+            "--kind {} is Bird's: add --provider bird, or for seven use {}",
+            kind.as_str(),
+            if kind == Kind::File {
+                "--kind document (or image, video, audio)"
+            } else {
+                "--kind interactive --interactive-type list"
+            }
+        );
+    }
+    ensure!(
+        args.content_type.is_none(),
+        "--content-type is for Bird's --kind file: seven reads the type from the file"
+    );
+    Ok(())
+}
+
+fn seven(args: &ContentArgs) -> anyhow::Result<Value> {
+    refuse_bird_flags(args)?;
     let content = if let Some(name) = &args.template {
         template(args, name)?
     } else if let Some(text) = &args.text {
@@ -45,6 +82,10 @@ pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
             Kind::Location => location(args)?,
             Kind::Contacts => contacts(args)?,
             Kind::Interactive => interactive(args)?,
+            // Refused above; kept apart so that a new kind cannot be forgotten here.
+            Kind::File | Kind::List => {
+                bail!("--kind {} is Bird's: add --provider bird", kind.as_str())
+            }
         }
     } else if let Some(path) = &args.content_json {
         content_json(path)?
@@ -52,17 +93,33 @@ pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
         // clap's group makes one of them required.
         bail!("give one of --template, --text, --kind or --content-json")
     };
-    render::placeholders(&content).context("invalid placeholder in the message content")?;
     Ok(content)
 }
 
+/// `{{column}}` for a column named in a flag.
 fn placeholder(column: &str) -> anyhow::Result<Value> {
     let name = render::normalise_column(column);
     ensure!(
         !name.is_empty(),
-        "an empty column name in a --header, --body or --button list"
+        "an empty column name in a --header, --body, --button or --param list"
     );
     Ok(Value::String(format!("{{{{{name}}}}}")))
+}
+
+/// `--reply-button ID:TITLE` → its id and title, trimmed, the title within WhatsApp's limit.
+fn reply_button(spec: &str) -> anyhow::Result<(&str, &str)> {
+    let (id, title) = spec
+        .split_once(':')
+        .map(|(i, t)| (i.trim(), t.trim()))
+        .filter(|(i, t)| !i.is_empty() && !t.is_empty())
+        .with_context(|| {
+            format!("--reply-button {spec:?} must be ID:TITLE, e.g. yes:Yes please")
+        })?;
+    ensure!(
+        title.contains("{{") || title.chars().count() <= MAX_BUTTON_TITLE,
+        "--reply-button title {title:?} is longer than {MAX_BUTTON_TITLE} characters"
+    );
+    Ok((id, title))
 }
 
 fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
@@ -210,18 +267,8 @@ fn interactive(args: &ContentArgs) -> anyhow::Result<Value> {
                 .reply_button
                 .iter()
                 .map(|spec| {
-                    let (id, title) = spec
-                        .split_once(':')
-                        .map(|(i, t)| (i.trim(), t.trim()))
-                        .filter(|(i, t)| !i.is_empty() && !t.is_empty())
-                        .with_context(|| {
-                            format!("--reply-button {spec:?} must be ID:TITLE, e.g. yes:Yes please")
-                        })?;
+                    let (id, title) = reply_button(spec)?;
                     ensure!(ids.insert(id), "--reply-button id {id:?} is given twice");
-                    ensure!(
-                        title.contains("{{") || title.chars().count() <= MAX_BUTTON_TITLE,
-                        "--reply-button title {title:?} is longer than {MAX_BUTTON_TITLE} characters"
-                    );
                     Ok(json!({"id": id, "title": title}))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -334,7 +381,7 @@ mod tests {
     fn build_from(flags: &[&str]) -> anyhow::Result<Value> {
         let harness =
             Harness::try_parse_from(std::iter::once("wacast").chain(flags.iter().copied()))?;
-        build(&harness.content)
+        build(&harness.content, Provider::Seven)
     }
 
     fn check(flags: &[&str], expect: Value) {

@@ -10,8 +10,10 @@ use std::collections::HashSet;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use csv::ByteRecord;
+use wacast_shared::campaign::ProviderKind;
 use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneError;
+use wacast_shared::provider::bird::validate::is_locale;
 use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
 
@@ -245,28 +247,43 @@ enum FieldRule {
 }
 
 impl FieldCheck {
-    /// The fields of `content` whose rendered value must be checked per row.
+    /// The fields of `content` whose rendered value must be checked per row: at the top of
+    /// seven's bodies, nested in Bird's (`body.image.images[0].mediaUrl`,
+    /// `body.location.coordinates.latitude`).
     pub(crate) fn of(content: &serde_json::Value) -> Vec<FieldCheck> {
         let mut checks = Vec::new();
-        if let Some(map) = content.as_object() {
+        collect_checks(content, &mut checks);
+        checks
+    }
+}
+
+fn collect_checks(value: &serde_json::Value, checks: &mut Vec<FieldCheck>) {
+    match value {
+        serde_json::Value::Object(map) => {
             for (field, value) in map {
-                let Some(text) = value.as_str().filter(|t| t.contains("{{")) else {
-                    continue;
-                };
-                let rule = match field.as_str() {
-                    "latitude" => FieldRule::Number { limit: 90.0 },
-                    "longitude" => FieldRule::Number { limit: 180.0 },
-                    "url" => FieldRule::Url,
-                    _ => continue,
-                };
-                checks.push(FieldCheck {
-                    field: field.clone(),
-                    text: text.to_string(),
-                    rule,
-                });
+                if let Some(text) = value.as_str().filter(|t| t.contains("{{")) {
+                    let rule = match field.as_str() {
+                        "latitude" => FieldRule::Number { limit: 90.0 },
+                        "longitude" => FieldRule::Number { limit: 180.0 },
+                        "url" | "mediaUrl" => FieldRule::Url,
+                        _ => continue,
+                    };
+                    checks.push(FieldCheck {
+                        field: field.clone(),
+                        text: text.to_string(),
+                        rule,
+                    });
+                } else {
+                    collect_checks(value, checks);
+                }
             }
         }
-        checks
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_checks(item, checks);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -279,8 +296,13 @@ pub(crate) struct RowRules {
     /// Reads relative and zone-less `delay` values; `now` is the campaign's creation.
     pub(crate) clock: Clock,
     pub(crate) send_at: DateTime<Utc>,
+    /// Messages are due this long before their send time (`--handoff-ahead`).
+    pub(crate) handoff_ahead_minutes: u32,
     pub(crate) ttl_minutes: u32,
     pub(crate) label: Option<String>,
+    /// The provider: a row's `language` is one of its template languages (seven's `en_US`,
+    /// Bird's `en-US`).
+    pub(crate) provider: ProviderKind,
     pub(crate) language: Option<String>,
     /// Languages a row may switch the template to (from --templates); `None`: any.
     pub(crate) languages: Option<Vec<String>>,
@@ -390,7 +412,9 @@ impl RowChecker {
             to,
             values,
             overrides,
-            due_ms: send_at.timestamp_millis(),
+            due_ms: (send_at
+                - chrono::Duration::minutes(i64::from(self.rules.handoff_ahead_minutes)))
+            .timestamp_millis(),
         })
     }
 
@@ -416,7 +440,15 @@ impl RowChecker {
             overrides.label = (Some(value) != rules.label.as_deref()).then(|| value.to_string());
         }
         if let Some(value) = cell(cols.language) {
-            options::check_language(value)?;
+            match rules.provider {
+                ProviderKind::Seven => options::check_language(value)?,
+                ProviderKind::Bird if !is_locale(value) => {
+                    return Err(format!(
+                        "language {value:?} is not a Bird locale such as en, de or pt-BR"
+                    ));
+                }
+                ProviderKind::Bird => {}
+            }
             if let Some(allowed) = &rules.languages
                 && !allowed.iter().any(|l| l == value)
             {

@@ -93,13 +93,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
             now: campaign.created_at,
         },
         send_at: campaign.send_at,
+        handoff_ahead_minutes: campaign.handoff_ahead_minutes,
         ttl_minutes: campaign.ttl_minutes,
         label: campaign.label.clone(),
-        language: campaign
-            .content
-            .get("language")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        provider: campaign.provider,
+        language: campaign.template_language().map(str::to_string),
         languages: templates
             .as_ref()
             .and_then(|t| t.languages_like(&campaign.content)),
@@ -166,9 +164,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
         already_enqueued: totals.already,
         rejected: totals.rejected,
         rejects_file: Some(rejects_file.clone()),
+        // Due times run ahead of send times by the handoff.
         first_send_at: totals
             .first_due_ms
-            .and_then(DateTime::from_timestamp_millis),
+            .and_then(DateTime::from_timestamp_millis)
+            .map(|due| due + chrono::Duration::minutes(i64::from(campaign.handoff_ahead_minutes))),
         opt_outs_checked: !args.dry_run,
         duration: started.elapsed(),
         preview,
@@ -234,7 +234,14 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         .map(str::parse::<Region>)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
-    let content = content::build(&args.content)?;
+    // The Bird client, its validation and the campaign fields exist, but wacast-worker cannot
+    // send a Bird campaign yet: enqueueing one would only burn its rows. Refuse it until it can.
+    if matches!(args.provider, crate::cli::Provider::Bird) {
+        anyhow::bail!(
+            "--provider bird is not supported yet: wacast-worker cannot send Bird campaigns in this release; use --provider seven"
+        );
+    }
+    let content = content::build(&args.content, args.provider)?;
     let columns = render::placeholders(&content)?;
     let is_template = content.get("type").and_then(Value::as_str) == Some("template");
     let templates = args
@@ -328,6 +335,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
             label: delivery.label.clone(),
             performance_tracking: delivery.performance_tracking,
             created_at,
+            handoff_ahead_minutes: delivery.handoff_ahead,
         },
         reader,
         layout,
@@ -370,7 +378,7 @@ fn canonical_options(
     delimiter: u8,
 ) -> Value {
     let d = &args.delivery;
-    json!({
+    let mut options = json!({
         "from": from.digits(),
         "content": content,
         "delay": d.delay,
@@ -382,7 +390,13 @@ fn canonical_options(
         "phone_column": args.input.phone_column.as_deref().map(render::normalise_column),
         "encoding": encoding.map(|e| e.name()),
         "delimiter": delimiter,
-    })
+    });
+    // Added after ids were first derived: only a handoff changes the id, so that the same
+    // upload without one keeps the id it always had.
+    if d.handoff_ahead > 0 {
+        options["handoff_ahead"] = d.handoff_ahead.into();
+    }
+    options
 }
 
 /// The first 12 hex digits of SHA-256(file hash, options).
@@ -402,7 +416,8 @@ fn check_same_spec(stored: &Campaign, ours: &Campaign) -> anyhow::Result<()> {
         && stored.columns == ours.columns
         && stored.ttl_minutes == ours.ttl_minutes
         && stored.label == ours.label
-        && stored.performance_tracking == ours.performance_tracking;
+        && stored.performance_tracking == ours.performance_tracking
+        && stored.handoff_ahead_minutes == ours.handoff_ahead_minutes;
     if !same {
         bail!(
             "campaign {} exists with other options, and its enqueue was interrupted: run it \
@@ -465,13 +480,16 @@ fn preview_message(campaign: &Campaign, m: &NewMessage) -> anyhow::Result<Value>
         "foreign_id".into(),
         format!("{}.{}", campaign.id, m.row).into(),
     );
-    let send_at = DateTime::from_timestamp_millis(m.due_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let send_at = m
+        .overrides
+        .send_at
+        .unwrap_or(campaign.send_at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Ok(json!({"row": m.row, "send_at": send_at, "body": body}))
 }
 
 /// The URL without its password, for messages.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}***{}", &url[..scheme + 3], &url[at..])

@@ -10,18 +10,32 @@
 //!   - `normalise` (phone numbers, with a fast path for E.164),
 //!   - `options` (delay, ttl, label, language), `content` (the message body from the flags),
 //!   - `templates` (the approved-templates check), `rejects` and `summary` (what is reported).
+//! - The operator's commands, one module each (or per close group): `list`, `status`
+//!   (`--watch` too), `wait`, `report`, `control` (pause, resume, and the refusals with their
+//!   hints), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`;
+//!   `view` holds what they share (connecting, the campaign's JSON and text forms).
 
+mod cancel;
 mod cli;
 mod content;
+mod control;
 mod csv_import;
 mod enqueue;
+mod list;
 mod normalise;
 mod options;
+mod optout;
 mod pump;
+mod purge;
 mod rejects;
+mod report;
+mod retry;
 mod source;
+mod status;
 mod summary;
 mod templates;
+mod view;
+mod wait;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -54,6 +68,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match &cli.command {
             Command::Enqueue(args) => enqueue::run(&cli.global, args).await,
+            Command::List(args) => list::run(&cli.global, args).await,
+            Command::Status(args) => status::run(&cli.global, args).await,
+            Command::Wait(args) => wait::run(&cli.global, args).await,
+            Command::Report(args) => report::run(&cli.global, args).await,
+            Command::Pause(args) => control::pause(&cli.global, args).await,
+            Command::Resume(args) => control::resume(&cli.global, args).await,
+            Command::Cancel(args) => cancel::run(&cli.global, args).await,
+            Command::Retry(args) => retry::run(&cli.global, args).await,
+            Command::Optout(args) => optout::run(&cli.global, args).await,
+            Command::Purge(args) => purge::run(&cli.global, args).await,
         }
     })
 }

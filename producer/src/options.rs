@@ -80,7 +80,7 @@ pub(crate) fn parse_delay(text: &str, clock: Clock) -> Result<DateTime<Utc>, Str
 }
 
 /// `30m`, `2h`, `1d`, `90s`, `1h30m` → a duration.
-fn parse_relative(text: &str) -> Option<Duration> {
+pub(crate) fn parse_relative(text: &str) -> Option<Duration> {
     let mut total = Duration::zero();
     let mut rest = text.trim();
     if rest.is_empty() {

@@ -1,9 +1,12 @@
 //! `Campaign`: what every row of one upload shares, and its lifecycle state.
 //!
 //! The message content is stored as the provider's message body with `{{column}}` placeholders in
-//! its string values (see [`crate::render`]): one mechanism covers every message type of the seed
+//! its string values (see [`crate::render`]): one mechanism covers every message type of the seeds
 //! (template components, freetext, media, location, contacts, interactive), and the stored spec
-//! reads in `redis-cli` like the request it will become.
+//! reads in `redis-cli` like the request it will become. For seven it is the body of `POST
+//! /api/waba/messages` without the envelope (`{"type": "template", "template": …}`); for Bird it
+//! is `{"template": {…}}` or `{"body": {…}}` of its send request, and the workspace and channel
+//! are in [`Campaign::bird`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -135,20 +138,65 @@ impl fmt::Display for CampaignState {
 }
 
 /// Which provider's API sends a campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// seven.io's WhatsApp API (`POST /api/waba/messages`).
     Seven,
+    /// Bird's Channels API (`POST /workspaces/{workspaceId}/channels/{channelId}/messages`).
+    Bird,
 }
 
 impl ProviderKind {
+    /// Every provider, in the order they are listed to operators.
+    pub const ALL: [ProviderKind; 2] = [ProviderKind::Seven, ProviderKind::Bird];
+
     /// The word stored in Redis.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Seven => "seven",
+            ProviderKind::Bird => "bird",
         }
     }
+
+    /// The provider's name as operators know it, for messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProviderKind::Seven => "seven",
+            ProviderKind::Bird => "Bird",
+        }
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "seven" => Ok(ProviderKind::Seven),
+            "bird" => Ok(ProviderKind::Bird),
+            other => Err(format!("unknown provider {other:?}: use seven or bird")),
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a Bird campaign is sent: the workspace and the WhatsApp channel (Bird's sender), and
+/// the tags every message carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BirdTarget {
+    /// The workspace's id, a UUID.
+    pub workspace_id: String,
+    /// The WhatsApp channel's id, a UUID.
+    pub channel_id: String,
+    /// Tags of every message (lowercase; the row's label is added to them), at most 10 with
+    /// the label.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Everything one upload's rows share. Written once by `wacast enqueue`, read by workers.
@@ -176,14 +224,68 @@ pub struct Campaign {
     pub performance_tracking: bool,
     /// When the campaign was created.
     pub created_at: DateTime<Utc>,
+    /// How many minutes before its send time a message may be handed to seven, which then
+    /// holds it (seven's `delay`) and sends it at the send time; 0 (the default) hands every
+    /// message over at its send time. A message held at seven can still be deleted there
+    /// (`wacast cancel`) until its send time. Stored as `handoff_ahead`.
+    #[serde(default)]
+    pub handoff_ahead_minutes: u32,
 }
 
 impl Campaign {
     /// The message kind, for display: `template`, `text`, `image`, …
     pub fn kind(&self) -> &str {
-        self.content
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("text")
+        match self.provider {
+            // seven's body: `{"type": "template", …}`; a freetext body has no `type`.
+            ProviderKind::Seven => self
+                .content
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("text"),
+            // Bird's content: `{"template": {…}}` or `{"body": {"type": "text", …}}`.
+            ProviderKind::Bird => {
+                if self.content.get("template").is_some() {
+                    "template"
+                } else {
+                    self.content
+                        .get("body")
+                        .and_then(|b| b.get("type"))
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("unknown")
+                }
+            }
+        }
+    }
+
+    /// The template's name (seven) or project id (Bird), for display; `None` unless the
+    /// campaign sends a template.
+    pub fn template_name(&self) -> Option<&str> {
+        match self.provider {
+            ProviderKind::Seven if self.kind() == "template" => {
+                self.content.get("template").and_then(|t| t.as_str())
+            }
+            ProviderKind::Bird => self
+                .content
+                .get("template")
+                .and_then(|t| t.get("projectId"))
+                .and_then(|t| t.as_str()),
+            ProviderKind::Seven => None,
+        }
+    }
+
+    /// The template's language (seven) or locale (Bird), for display and as the default of the
+    /// per-row `language` column; `None` unless the campaign sends a template.
+    pub fn template_language(&self) -> Option<&str> {
+        match self.provider {
+            ProviderKind::Seven if self.kind() == "template" => {
+                self.content.get("language").and_then(|t| t.as_str())
+            }
+            ProviderKind::Bird => self
+                .content
+                .get("template")
+                .and_then(|t| t.get("locale"))
+                .and_then(|t| t.as_str()),
+            ProviderKind::Seven => None,
+        }
     }
 }

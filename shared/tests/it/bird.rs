@@ -20,7 +20,7 @@ use wacast_shared::provider::bird::message::{
 };
 use wacast_shared::provider::bird::validate::ValidationError;
 use wacast_shared::provider::bird::{
-    BirdClient, BirdConfig, BirdConfigError, BirdOutcome, BirdStatus,
+    BirdClient, BirdClients, BirdConfig, BirdConfigError, BirdCredentials, BirdOutcome, BirdStatus,
 };
 use wacast_shared::provider::outcome::Outcome;
 use wiremock::matchers::{header, method, path};
@@ -610,6 +610,68 @@ async fn sends_the_text_template_with_variable_example() {
         }),
     )
     .await;
+}
+
+#[tokio::test]
+async fn sends_a_template_s_latest_version_as_bird_s_examples_do() {
+    let message = message(Content::Template(Template {
+        project_id: PROJECT.into(),
+        version: "latest".into(),
+        locale: "en".into(),
+        parameters: vec![TemplateParameter::string("name", "Robert")],
+    }));
+    check_sends(
+        message,
+        json!({
+            "receiver": {"contacts": [{"identifierKey": "phonenumber", "identifierValue": TO}]},
+            "template": {
+                "projectId": PROJECT,
+                "version": "latest",
+                "locale": "en",
+                "parameters": [{"type": "string", "key": "name", "value": "Robert"}]
+            }
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_set_of_credentials_sends_on_every_workspace_and_channel() {
+    let server = MockServer::start().await;
+    let other_channel = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+    for channel in [CHANNEL, other_channel] {
+        Mock::given(method("POST"))
+            .and(path(format!(
+                "/workspaces/{WORKSPACE}/channels/{channel}/messages"
+            )))
+            .and(header("authorization", format!("AccessKey {KEY}").as_str()))
+            .respond_with(accepted("accepted"))
+            .expect(2)
+            .mount(&server)
+            .await;
+    }
+    let clients = BirdClients::new(&BirdCredentials {
+        base_url: server.uri().parse().unwrap(),
+        access_key: SecretString::from(KEY.to_string()),
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(1),
+    })
+    .unwrap();
+    let text = text_message("Hi", vec![]);
+    for channel in [CHANNEL, other_channel, CHANNEL, other_channel] {
+        let outcome = clients.send(WORKSPACE, channel, &text).await;
+        assert!(matches!(outcome, BirdOutcome::Sent { .. }), "{outcome:?}");
+    }
+    // An id that is not a UUID is the campaign's fault, the same for every message: a halt,
+    // with no request.
+    let outcome = clients.send(WORKSPACE, "my-channel", &text).await;
+    assert!(
+        matches!(&outcome, BirdOutcome::Halt { reason } if reason.contains("my-channel")),
+        "{outcome:?}"
+    );
+    let refused = BirdClients::new(&BirdCredentials::new(SecretString::from(String::new())));
+    assert!(matches!(refused, Err(BirdConfigError::EmptyAccessKey)));
+    assert!(!format!("{clients:?}").contains(KEY));
 }
 
 #[tokio::test]

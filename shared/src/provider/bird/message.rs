@@ -188,6 +188,133 @@ impl Content {
         }
     }
 
+    /// Calls `f` on every text of the content (texts, labels, URLs, ids, template values: every
+    /// `String` it holds but the fixed words such as a parameter's `type`), stopping at the
+    /// first error.
+    ///
+    /// This is how a campaign's content, parsed once with its `{{column}}` placeholders, is
+    /// filled in for each row without going through JSON again. The patterns name every field,
+    /// so that a field added to a type cannot be forgotten here.
+    pub fn try_for_each_text<E>(
+        &mut self,
+        mut f: impl FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        fn optional<E>(
+            text: &mut Option<String>,
+            f: &mut impl FnMut(&mut String) -> Result<(), E>,
+        ) -> Result<(), E> {
+            text.as_mut().map_or(Ok(()), f)
+        }
+        fn actions<E>(
+            actions: &mut [Action],
+            f: &mut impl FnMut(&mut String) -> Result<(), E>,
+        ) -> Result<(), E> {
+            for action in actions {
+                match action {
+                    Action::Reply(Reply { text }) => f(text)?,
+                    Action::Postback(Postback { text, payload }) => {
+                        f(text)?;
+                        f(payload)?;
+                    }
+                    Action::LocationRequest(LocationRequest { text }) => f(text)?,
+                }
+            }
+            Ok(())
+        }
+        match self {
+            Content::Template(Template {
+                project_id,
+                version,
+                locale,
+                parameters,
+            }) => {
+                f(project_id)?;
+                f(version)?;
+                f(locale)?;
+                for TemplateParameter {
+                    kind: _,
+                    key,
+                    value,
+                } in parameters
+                {
+                    f(key)?;
+                    f(value)?;
+                }
+            }
+            Content::Body(Body::Text(Text { text, actions: a })) => {
+                f(text)?;
+                actions(a, &mut f)?;
+            }
+            Content::Body(Body::Image(Images {
+                images,
+                text,
+                actions: a,
+            })) => {
+                for Image {
+                    media_url,
+                    alt_text,
+                } in images
+                {
+                    f(media_url)?;
+                    optional(alt_text, &mut f)?;
+                }
+                optional(text, &mut f)?;
+                actions(a, &mut f)?;
+            }
+            Content::Body(Body::File(Files {
+                files,
+                text,
+                actions: a,
+            })) => {
+                for File {
+                    media_url,
+                    content_type,
+                    filename,
+                    alt_text,
+                } in files
+                {
+                    f(media_url)?;
+                    f(content_type)?;
+                    optional(filename, &mut f)?;
+                    optional(alt_text, &mut f)?;
+                }
+                optional(text, &mut f)?;
+                actions(a, &mut f)?;
+            }
+            Content::Body(Body::Location(Location {
+                coordinates: _,
+                location,
+            })) => {
+                if let Some(Place { label, address }) = location {
+                    optional(label, &mut f)?;
+                    optional(address, &mut f)?;
+                }
+            }
+            Content::Body(Body::List(List {
+                title,
+                text,
+                alt_text,
+                items,
+                metadata,
+            })) => {
+                optional(title, &mut f)?;
+                f(text)?;
+                optional(alt_text, &mut f)?;
+                for ListItem { title, actions: a } in items {
+                    optional(title, &mut f)?;
+                    actions(a, &mut f)?;
+                }
+                if let Some(ListMetadata {
+                    button: Some(ListButton { label }),
+                }) = metadata
+                {
+                    f(label)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn from_parts(body: Option<Body>, template: Option<Template>) -> Result<Content, &'static str> {
         match (body, template) {
             (Some(body), None) => Ok(Content::Body(body)),
@@ -591,7 +718,7 @@ pub struct LocationRequest {
 pub struct Template {
     /// The template project's id (a UUID).
     pub project_id: String,
-    /// The approved version's id (a UUID).
+    /// The approved version's id (a UUID), or [`TEMPLATE_VERSION_LATEST`].
     pub version: String,
     /// The language, e.g. `en` or `de-DE`.
     pub locale: String,
@@ -599,6 +726,10 @@ pub struct Template {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<TemplateParameter>,
 }
+
+/// The `version` that sends a template project's newest approved version (Bird's template
+/// examples send it).
+pub const TEMPLATE_VERSION_LATEST: &str = "latest";
 
 /// One variable's value: `{"type": "string", "key": …, "value": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,9 @@
 //! - [`validate`]: the checks made before any request.
 //! - [`BirdClient`]: one HTTP connection pool, the access key as a sensitive header, the
 //!   workspace and channel fixed in its URL.
+//! - [`BirdClients`]: what a worker keeps: one access key and one connection pool for Bird's
+//!   host, and a [`BirdClient`] per workspace and channel, made on first use, since each
+//!   campaign names its own channel.
 //!
 //! Unlike seven's, Bird's 202 answer has a `status` (`accepted`, or `scheduled` for a message
 //! with `scheduledFor`) and no price: [`BirdOutcome::Sent`] carries the status, and
@@ -17,7 +20,9 @@ pub mod message;
 mod reply;
 pub mod validate;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -102,16 +107,18 @@ pub enum BirdConfigError {
     BaseUrl(String),
     /// The workspace id is not a UUID.
     #[error(
-        "Bird workspace id {0:?} is not a UUID: copy it from Bird's workspace settings (BIRD_WORKSPACE_ID)"
+        "Bird workspace id {0:?} is not a UUID: copy it from Bird's workspace settings (--workspace)"
     )]
     WorkspaceId(String),
     /// The channel id is not a UUID.
     #[error(
-        "Bird channel id {0:?} is not a UUID: copy the WhatsApp channel's id from Bird's channel settings (BIRD_CHANNEL_ID)"
+        "Bird channel id {0:?} is not a UUID: copy the WhatsApp channel's id from Bird's channel settings (--channel)"
     )]
     ChannelId(String),
     /// The access key is empty.
-    #[error("the Bird access key is empty: set it (BIRD_ACCESS_KEY) or point to the key file")]
+    #[error(
+        "the Bird access key is empty: set it (BIRD_ACCESS_KEY) or point to the key file (--bird-access-key-file)"
+    )]
     EmptyAccessKey,
     /// The access key cannot be sent in a header.
     #[error(
@@ -233,42 +240,12 @@ pub struct BirdClient {
 impl BirdClient {
     /// A client for `config`, with its own connection pool from [`http_client`].
     pub fn new(config: &BirdConfig) -> Result<Self, BirdConfigError> {
-        if !is_uuid(&config.workspace_id) {
-            return Err(BirdConfigError::WorkspaceId(config.workspace_id.clone()));
-        }
-        if !is_uuid(&config.channel_id) {
-            return Err(BirdConfigError::ChannelId(config.channel_id.clone()));
-        }
-        let mut messages_url = config.base_url.clone();
-        if !matches!(messages_url.scheme(), "http" | "https") || messages_url.cannot_be_a_base() {
-            return Err(BirdConfigError::BaseUrl(config.base_url.to_string()));
-        }
-        messages_url
-            .path_segments_mut()
-            .map_err(|()| BirdConfigError::BaseUrl(config.base_url.to_string()))?
-            // Keeps a base path prefix, without a doubled `/` after a trailing one.
-            .pop_if_empty()
-            .extend([
-                "workspaces",
-                config.workspace_id.as_str(),
-                "channels",
-                config.channel_id.as_str(),
-                "messages",
-            ]);
-        let key = config.access_key.expose_secret();
-        if key.is_empty() {
-            return Err(BirdConfigError::EmptyAccessKey);
-        }
-        if key.contains(char::is_whitespace) {
-            return Err(BirdConfigError::AccessKeyChars);
-        }
-        let mut authorization = HeaderValue::from_str(&format!("AccessKey {key}"))
-            .map_err(|_| BirdConfigError::AccessKeyChars)?;
-        authorization.set_sensitive(true);
+        let messages_url =
+            messages_url(&config.base_url, &config.workspace_id, &config.channel_id)?;
         Ok(BirdClient {
+            authorization: authorization(&config.access_key)?,
             http: http_client(config.timeout, config.connect_timeout)?,
             messages_url,
-            authorization,
         })
     }
 
@@ -327,6 +304,168 @@ impl BirdClient {
             retry_after,
             body,
         })
+    }
+}
+
+/// `{base}/workspaces/{workspaceId}/channels/{channelId}/messages`, the ids checked.
+fn messages_url(base: &Url, workspace_id: &str, channel_id: &str) -> Result<Url, BirdConfigError> {
+    if !is_uuid(workspace_id) {
+        return Err(BirdConfigError::WorkspaceId(workspace_id.to_string()));
+    }
+    if !is_uuid(channel_id) {
+        return Err(BirdConfigError::ChannelId(channel_id.to_string()));
+    }
+    let mut url = checked_base(base)?;
+    url.path_segments_mut()
+        .map_err(|()| BirdConfigError::BaseUrl(base.to_string()))?
+        // Keeps a base path prefix, without a doubled `/` after a trailing one.
+        .pop_if_empty()
+        .extend([
+            "workspaces",
+            workspace_id,
+            "channels",
+            channel_id,
+            "messages",
+        ]);
+    Ok(url)
+}
+
+/// The base URL, if it is an http(s) URL that can take a path.
+fn checked_base(base: &Url) -> Result<Url, BirdConfigError> {
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(BirdConfigError::BaseUrl(base.to_string()));
+    }
+    Ok(base.clone())
+}
+
+/// `AccessKey <key>`, marked sensitive.
+fn authorization(access_key: &SecretString) -> Result<HeaderValue, BirdConfigError> {
+    let key = access_key.expose_secret();
+    if key.is_empty() {
+        return Err(BirdConfigError::EmptyAccessKey);
+    }
+    if key.contains(char::is_whitespace) {
+        return Err(BirdConfigError::AccessKeyChars);
+    }
+    let mut authorization = HeaderValue::from_str(&format!("AccessKey {key}"))
+        .map_err(|_| BirdConfigError::AccessKeyChars)?;
+    authorization.set_sensitive(true);
+    Ok(authorization)
+}
+
+/// How a worker reaches Bird: the API and the access key. Workspaces and channels come with
+/// each campaign.
+#[derive(Clone)]
+pub struct BirdCredentials {
+    /// The API's base URL; a path prefix is kept (`http://127.0.0.1:8080/bird`).
+    pub base_url: Url,
+    /// The access key, sent as `Authorization: AccessKey <key>`. Never printed.
+    pub access_key: SecretString,
+    /// Total time for one request, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// Time to connect; must be shorter than `timeout`.
+    pub connect_timeout: Duration,
+}
+
+impl BirdCredentials {
+    /// Bird's production endpoint with the default timeouts.
+    pub fn new(access_key: SecretString) -> Self {
+        BirdCredentials {
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default base URL is a valid URL"),
+            access_key,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl fmt::Debug for BirdCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BirdCredentials")
+            .field("base_url", &self.base_url.as_str())
+            .field("access_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// Bird's clients of one worker: one access key and one connection pool (every channel is on
+/// the same host, so they share connections), and a [`BirdClient`] per workspace and channel,
+/// made on first use. Cheap to share behind an `Arc`.
+pub struct BirdClients {
+    http: reqwest::Client,
+    base_url: Url,
+    authorization: HeaderValue,
+    /// The clients made so far, by workspace and channel id. A worker sends for a handful of
+    /// channels, so the map stays small; a lookup is one uncontended lock.
+    channels: Mutex<HashMap<(String, String), BirdClient>>,
+}
+
+impl BirdClients {
+    /// Checks the credentials and builds the connection pool. No request is made.
+    pub fn new(credentials: &BirdCredentials) -> Result<Self, BirdConfigError> {
+        Ok(BirdClients {
+            base_url: checked_base(&credentials.base_url)?,
+            authorization: authorization(&credentials.access_key)?,
+            http: http_client(credentials.timeout, credentials.connect_timeout)?,
+            channels: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The client for one workspace and channel, made on first use. Fails only for ids that
+    /// are not UUIDs.
+    pub fn client(
+        &self,
+        workspace_id: &str,
+        channel_id: &str,
+    ) -> Result<BirdClient, BirdConfigError> {
+        // Lookups and inserts only: a poisoned map is still consistent.
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = channels.get(&(workspace_id.to_string(), channel_id.to_string())) {
+            return Ok(client.clone());
+        }
+        let client = BirdClient {
+            http: self.http.clone(),
+            messages_url: messages_url(&self.base_url, workspace_id, channel_id)?,
+            authorization: self.authorization.clone(),
+        };
+        channels.insert(
+            (workspace_id.to_string(), channel_id.to_string()),
+            client.clone(),
+        );
+        Ok(client)
+    }
+
+    /// Validates and sends one message on a workspace's channel, and classifies what happened
+    /// (see [`BirdClient::send`]). Ids that are not UUIDs are a `Halt`: every message of the
+    /// campaign would fail alike, and only an operator can fix its spec.
+    pub async fn send(
+        &self,
+        workspace_id: &str,
+        channel_id: &str,
+        message: &BirdMessage,
+    ) -> BirdOutcome {
+        match self.client(workspace_id, channel_id) {
+            Ok(client) => client.send(message).await,
+            Err(error) => BirdOutcome::Halt {
+                reason: error.to_string(),
+            },
+        }
+    }
+
+    /// The base URL, for logs (it holds no secret).
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+}
+
+impl fmt::Debug for BirdClients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BirdClients")
+            .field("base_url", &self.base_url.as_str())
+            .field("access_key", &"[redacted]")
+            .finish_non_exhaustive()
     }
 }
 

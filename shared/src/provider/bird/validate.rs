@@ -4,9 +4,10 @@
 //!
 //! The seed states some rules: at most 10 tags, `scheduledFor` at most 35 days ahead,
 //! `capFrequency` only with `meta.extraInformation.useCase` `marketing`, `body` or `template`.
-//! Bird's public documentation adds the shapes (UUIDs for template projects and versions, `+`
-//! and digits for phone numbers). Where both are silent, the limits are WhatsApp Cloud API's,
-//! which Bird renders to; each such constant says so. Lengths are counted in characters, as
+//! Bird's public documentation adds the shapes (UUIDs for template projects and versions, or
+//! `latest` for the newest approved version, as its template examples send; `+` and digits for
+//! phone numbers). Where both are silent, the limits are WhatsApp Cloud API's, which Bird
+//! renders to; each such constant says so. Lengths are counted in characters, as
 //! WhatsApp counts them. Field names in errors are the wire paths
 //! (`body.text.actions[1].reply.text`), which is also how a campaign's content writes them.
 
@@ -16,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::provider::bird::message::{
     Action, BirdMessage, Body, Content, File, Files, Images, List, Location, PHONE_IDENTIFIER_KEY,
-    Receiver, SendOptions, Template, Text, USE_CASE_MARKETING,
+    Receiver, SendOptions, TEMPLATE_VERSION_LATEST, Template, Text, USE_CASE_MARKETING,
 };
 
 /// Seed: "You can specify up to 10 tags per message."
@@ -554,7 +555,9 @@ fn list(l: &List) -> Check {
 
 fn template(t: &Template) -> Check {
     uuid(&t.project_id, "template.projectId")?;
-    uuid(&t.version, "template.version")?;
+    if t.version != TEMPLATE_VERSION_LATEST {
+        uuid(&t.version, "template.version")?;
+    }
     if !is_locale(&t.locale) {
         return Err(ValidationError::Locale(t.locale.clone()));
     }
@@ -585,8 +588,9 @@ fn uuid(value: &str, field: &str) -> Check {
     }
 }
 
-/// Bird's locales: a language (`en`, `fil`) with an optional region (`en-US`, `pt_BR`).
-fn is_locale(code: &str) -> bool {
+/// Whether `code` is one of Bird's locales: a language (`en`, `fil`) with an optional region
+/// (`en-US`, `pt_BR`).
+pub fn is_locale(code: &str) -> bool {
     let (lang, region) = match code.split_once(['-', '_']) {
         Some((lang, region)) => (lang, Some(region)),
         None => (code, None),

@@ -44,6 +44,9 @@ pub const BUILTIN_BUTTON_VARIABLE: (&str, &str, &str) = (
     "en",
 );
 
+/// The version that names a project's newest approved version, as Bird's examples send it.
+pub const LATEST: &str = "latest";
+
 /// One approved template version in one locale.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +86,9 @@ impl BirdTemplateSpec {
 #[derive(Debug, Clone)]
 pub struct BirdTemplates {
     by_key: HashMap<(String, String, String), BirdTemplateSpec>,
+    /// Version `latest` of a project in a locale: the template inserted last with them (the
+    /// file's entries come after the built-ins, in file order).
+    latest: HashMap<(String, String), (String, String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +113,7 @@ impl BirdTemplates {
     pub fn builtin() -> BirdTemplates {
         let mut templates = BirdTemplates {
             by_key: HashMap::new(),
+            latest: HashMap::new(),
         };
         for spec in [
             BirdTemplateSpec::builtin(BUILTIN_TEXT, "text_with_variable", &["name"]),
@@ -168,12 +175,19 @@ impl BirdTemplates {
     }
 
     fn insert(&mut self, spec: BirdTemplateSpec) {
-        self.by_key
-            .insert(key(&spec.project_id, &spec.version, &spec.locale), spec);
+        let key = key(&spec.project_id, &spec.version, &spec.locale);
+        self.latest
+            .insert((key.0.clone(), key.2.clone()), key.clone());
+        self.by_key.insert(key, spec);
     }
 
-    /// The template with this project, version and locale, if approved.
+    /// The template with this project, version (or `latest`) and locale, if approved.
     pub fn get(&self, project_id: &str, version: &str, locale: &str) -> Option<&BirdTemplateSpec> {
-        self.by_key.get(&key(project_id, version, locale))
+        let key = key(project_id, version, locale);
+        if key.1 == LATEST {
+            let latest = self.latest.get(&(key.0, key.2))?;
+            return self.by_key.get(latest);
+        }
+        self.by_key.get(&key)
     }
 }

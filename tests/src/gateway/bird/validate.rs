@@ -4,8 +4,8 @@
 //!
 //! Rules: the seed's (at most 10 tags, `scheduledFor` at most 35 days ahead, `capFrequency`
 //! only with `meta.extraInformation.useCase` `marketing`, `body` or `template`), Bird's
-//! documented shapes (`+E.164` identifiers, UUID template ids, bodies under a key named as
-//! their `type`), and WhatsApp's limits where Bird renders to it (text 4096 characters, 1024
+//! documented shapes (`+E.164` identifiers, UUID template ids or the version `latest`, bodies
+//! under a key named as their `type`), and WhatsApp's limits where Bird renders to it (text 4096 characters, 1024
 //! with buttons or as a caption, at most 3 buttons of 20 characters, lists of at most 10
 //! sections and 10 rows with 24-character titles, template parameters without newlines, tabs
 //! or runs of five spaces). Beyond what Bird documents, the mock refuses unknown fields and
@@ -19,7 +19,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::gateway::bird::templates::BirdTemplates;
+use crate::gateway::bird::templates::{BirdTemplates, LATEST};
 
 /// Seed: at most 10 tags per message.
 const MAX_TAGS: usize = 10;
@@ -612,10 +612,11 @@ fn check_template(template: &Value, templates: &BirdTemplates) -> Check {
     )?;
     let project = req_str(template, "projectId", "template", 36)?;
     let version = req_str(template, "version", "template", 36)?;
-    for (key, id) in [("projectId", project), ("version", version)] {
-        if !is_uuid(id) {
-            return Err(bad(join("template", key), "must be a UUID"));
-        }
+    if !is_uuid(project) {
+        return Err(bad(join("template", "projectId"), "must be a UUID"));
+    }
+    if version != LATEST && !is_uuid(version) {
+        return Err(bad(join("template", "version"), "must be a UUID or latest"));
     }
     let locale = req_str(template, "locale", "template", 16)?;
     let spec = templates.get(project, version, locale).ok_or_else(|| {
