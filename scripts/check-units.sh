@@ -11,7 +11,10 @@ source scripts/lib.sh
 ensure_systemd_analyze
 
 MAX_EXPOSURE=2.0
-bin_dir=$(pwd)/target/debug
+# Where cargo put the binaries (CARGO_TARGET_DIR as cargo reads it).
+target_dir=${CARGO_TARGET_DIR:-target}
+case "$target_dir" in /*) ;; *) target_dir=$(pwd)/$target_dir ;; esac
+bin_dir=$target_dir/debug
 [ -x "$bin_dir/wacast-worker" ] && [ -x "$bin_dir/wacast" ] \
   || cargo build --quiet -p wacast-worker -p wacast-producer
 work=$(mktemp -d)
