@@ -181,7 +181,7 @@ def rate_precision(workdir, run):
 
 def lateness(workdir, run):
     redis = Redis(workdir)
-    gateway = Gateway("--keep-messages", "20000")
+    gateway = Gateway()
     try:
         csv = os.path.join(workdir, "late.csv")
         write_csv(csv, 10000)
