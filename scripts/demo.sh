@@ -23,7 +23,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Building wacast"
 cargo build --quiet --bins
-bin=target/debug
+bin=${CARGO_TARGET_DIR:-target}/debug
 
 step "Redis on 127.0.0.1:$REDIS_PORT"
 ensure_redis_server
