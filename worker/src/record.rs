@@ -202,3 +202,124 @@ where
     });
     lane
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use redis::AsyncCommands;
+    use serde_json::json;
+    use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
+    use wacast_shared::message::RowOverrides;
+    use wacast_shared::phone::PhoneNumber;
+    use wacast_shared::queue::NewMessage;
+    use wacast_shared::testing::{TestRedis, counters_match_messages};
+
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    /// Evalsha calls Redis has served since its start.
+    async fn script_calls(queue: &Queue) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut queue.connection())
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_share_script_calls_and_get_their_own_answers() {
+        let server = TestRedis::dedicated().await;
+        let queue = server.test_redis().queue().await;
+        let rows = 300;
+        let id = CampaignId::parse("c1").unwrap();
+        let now = Utc::now();
+        queue
+            .create_campaign(&Campaign {
+                id: id.clone(),
+                provider: ProviderKind::Seven,
+                from: PhoneNumber::from_stored("4915112345678").unwrap(),
+                content: json!({"text": "Hi {{name}}"}),
+                columns: vec!["name".into()],
+                send_at: now,
+                ttl_minutes: 60,
+                label: None,
+                performance_tracking: false,
+                created_at: now,
+                handoff_ahead_minutes: 0,
+            })
+            .await
+            .unwrap();
+        let messages: Vec<NewMessage> = (1..=rows)
+            .map(|row| NewMessage {
+                row,
+                to: PhoneNumber::from_stored(&format!("49151{row:08}")).unwrap(),
+                values: vec![format!("N{row}")],
+                overrides: RowOverrides::default(),
+                due_ms: now.timestamp_millis(),
+            })
+            .collect();
+        queue.enqueue_chunk(&id, &messages).await.unwrap();
+        queue.finish_ingest(&id, 0).await.unwrap();
+        let now_ms = now.timestamp_millis();
+        let first = queue.claim("w1", 1, LEASE, now_ms).await.unwrap().claimed;
+        // That claim's lease expires and its row is claimed again: the old lease must not send.
+        queue.reap(now_ms + 60_000, 1000).await.unwrap();
+        let stale = first[0].lease.clone();
+        let claimed = queue
+            .claim("w2", 1000, LEASE, now_ms + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(claimed.claimed.len(), rows as usize);
+        let leases: Vec<Lease> = claimed.claimed.into_iter().map(|c| c.lease).collect();
+
+        let recorder = Recorder::start(queue.clone(), LEASE);
+        queue.load_batch_scripts().await.unwrap();
+        let before = script_calls(&queue).await;
+        let marks = futures::future::join_all(
+            leases
+                .iter()
+                .chain([&stale])
+                .map(|lease| recorder.mark_sending(lease)),
+        )
+        .await;
+        let permits: Vec<SendPermit> = marks.into_iter().map(Result::unwrap).collect();
+        assert!(
+            permits[..rows as usize]
+                .iter()
+                .all(|p| *p == SendPermit::Send)
+        );
+        assert_eq!(permits[rows as usize], SendPermit::LeaseLost);
+        let sent = Terminal::Sent {
+            provider_id: "p".into(),
+            price: None,
+        };
+        let acks =
+            futures::future::join_all(leases.iter().map(|lease| recorder.ack(lease, &sent))).await;
+        assert!(
+            acks.into_iter()
+                .all(|a| a.unwrap() == Some(MessageStatus::Sent))
+        );
+        // 602 calls went out as a handful of script calls.
+        let calls = script_calls(&queue).await - before;
+        assert!(
+            calls <= 12,
+            "{calls} script calls for {} calls",
+            2 * rows + 1
+        );
+
+        let record = queue.load_campaign(&id).await.unwrap();
+        assert_eq!(record.counters.of(MessageStatus::Sent), rows);
+        counters_match_messages(&queue, &id).await.unwrap();
+        let leased: u64 = queue
+            .connection()
+            .zcard(queue.keys().leases())
+            .await
+            .unwrap();
+        assert_eq!(leased, 0);
+    }
+}

@@ -39,7 +39,9 @@ for j = 1, #refs, 2 do
       budget = budget - 1
     else
       local last = math.min(to, from + budget - 1)
-      if last < to then
+      -- The rest of the run goes back only for a live campaign: a cancelled one's queued
+      -- rows are the cancel walk's, and a vanished one's entries are stale.
+      if last < to and state and state ~= 'cancelled' then
         redis.call('ZADD', KEYS[1], score, entry_of(id, last + 1, to))
       end
       for row = from, last do
