@@ -17,7 +17,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use wacast_shared::campaign::{CampaignId, CampaignState};
+use wacast_shared::campaign::{CampaignId, CampaignState, ProviderKind};
 use wacast_shared::message::Row;
 use wacast_shared::provider::seven::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DeleteOutcome, SevenClient, SevenConfig,
@@ -46,7 +46,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Resul
     let queue = view::connect(global).await?;
     let id = view::parse_id(&args.id)?;
     let record = view::load(&queue, &id).await?;
-    let handoff = record.campaign.handoff_ahead_minutes > 0;
+    // Only seven can delete a message it holds: Bird's API has no way to recall a scheduled
+    // one, so what a Bird campaign handed over ahead stays with Bird.
+    let handoff = record.campaign.handoff_ahead_minutes > 0
+        && record.campaign.provider == ProviderKind::Seven;
 
     if record.state == CampaignState::Completed {
         // Nothing is left in the queue; only messages seven still holds can be cancelled.

@@ -13,16 +13,20 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
+use wacast_shared::campaign::{BirdTarget, Campaign, CampaignId, ProviderKind};
+use wacast_shared::message::QueuedMessage;
 use wacast_shared::phone::{PhoneNumber, Region};
+use wacast_shared::provider::bird::message as bird_message;
+use wacast_shared::provider::bird::validate::{MAX_TAGS, is_uuid};
+use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::{Created, NewMessage, Queue, QueueError};
 use wacast_shared::render;
 
-use crate::cli::{Delimiter, EnqueueArgs, Format, GlobalArgs};
+use crate::cli::{Delimiter, EnqueueArgs, Format, GlobalArgs, Provider};
 use crate::content;
 use crate::csv_import::{FieldCheck, Layout, RowChecker, RowRules};
 use crate::normalise::Normaliser;
@@ -150,10 +154,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
             .with_context(resume_hint)?;
     }
 
+    let renderer = Renderer::new(&campaign);
     let preview = totals
         .preview
         .iter()
-        .map(|m| preview_message(&campaign, m))
+        .map(|m| preview_message(&campaign, &renderer, m))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let summary = Summary {
         campaign: id,
@@ -234,16 +239,17 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         .map(str::parse::<Region>)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
-    // The Bird client, its validation and the campaign fields exist, but wacast-worker cannot
-    // send a Bird campaign yet: enqueueing one would only burn its rows. Refuse it until it can.
-    if matches!(args.provider, crate::cli::Provider::Bird) {
-        anyhow::bail!(
-            "--provider bird is not supported yet: wacast-worker cannot send Bird campaigns in this release; use --provider seven"
-        );
-    }
+    let provider = match args.provider {
+        Provider::Seven => ProviderKind::Seven,
+        Provider::Bird => ProviderKind::Bird,
+    };
+    let bird = bird_target(args)?;
     let content = content::build(&args.content, args.provider)?;
     let columns = render::placeholders(&content)?;
-    let is_template = content.get("type").and_then(Value::as_str) == Some("template");
+    let is_template = match provider {
+        ProviderKind::Seven => content.get("type").and_then(Value::as_str) == Some("template"),
+        ProviderKind::Bird => content.get("template").is_some(),
+    };
     let templates = args
         .content
         .templates
@@ -308,6 +314,9 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         is_template,
     )
     .with_context(|| format!("cannot use {}", csv_path.display()))?;
+    if let Some(bird) = &bird {
+        check_label_column_tag(bird, &layout)?;
+    }
 
     let id = match explicit_id {
         Some(id) => id,
@@ -316,6 +325,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
             &canonical_options(
                 args,
                 &from,
+                bird.as_ref(),
                 &content,
                 region_name.as_deref(),
                 encoding,
@@ -326,7 +336,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         campaign: Campaign {
             id,
-            provider: ProviderKind::Seven,
+            provider,
             from,
             content,
             columns,
@@ -336,6 +346,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
             performance_tracking: delivery.performance_tracking,
             created_at,
             handoff_ahead_minutes: delivery.handoff_ahead,
+            bird,
         },
         reader,
         layout,
@@ -346,6 +357,96 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         templates,
         is_template,
     })
+}
+
+/// `--workspace`, `--channel` and `--tag` as the campaign's Bird target, checked against what
+/// Bird would refuse for every message: a missing or malformed workspace or channel id, and
+/// more than 10 tags (the label is one). `None` for seven, which refuses Bird's flags rather
+/// than drop them.
+///
+/// Bird also refuses a `scheduledFor` more than 35 days ahead. wacast asks for one only when it
+/// hands a message over before its send time, at most `--handoff-ahead` before it, which its
+/// parser caps at 7 days; the worker validates every request again before sending it.
+fn bird_target(args: &EnqueueArgs) -> anyhow::Result<Option<BirdTarget>> {
+    let flags = &args.bird;
+    if args.provider == Provider::Seven {
+        ensure!(
+            flags.workspace.is_none() && flags.channel.is_none() && flags.tags.is_empty(),
+            "--workspace, --channel and --tag are Bird's: add --provider bird, or leave them out \
+             for seven"
+        );
+        return Ok(None);
+    }
+    ensure!(
+        !args.delivery.performance_tracking,
+        "--performance-tracking is seven's click tracking: Bird's Channels API has no such \
+         option, so leave it out for --provider bird"
+    );
+    let id = |flag: &str, value: Option<&str>, what: &str| -> anyhow::Result<String> {
+        let value = value
+            .map(str::trim)
+            .with_context(|| format!("--provider bird needs {flag} UUID: {what}"))?;
+        ensure!(
+            is_uuid(value),
+            "{flag} {value:?} is not a UUID: {what} (it looks like \
+             0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f)"
+        );
+        Ok(value.to_ascii_lowercase())
+    };
+    let workspace_id = id(
+        "--workspace",
+        flags.workspace.as_deref(),
+        "copy the workspace's id from Bird's workspace settings",
+    )?;
+    let channel_id = id(
+        "--channel",
+        flags.channel.as_deref(),
+        "copy the WhatsApp channel's id from its settings in Bird",
+    )?;
+    let mut tags: Vec<String> = Vec::with_capacity(flags.tags.len());
+    for tag in flags.tags.iter().map(|t| bird_message::tag(t)) {
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    let label_tag = args
+        .delivery
+        .label
+        .as_deref()
+        .map(bird_message::tag)
+        .filter(|label| !tags.contains(label));
+    let n_tags = tags.len() + usize::from(label_tag.is_some());
+    ensure!(
+        n_tags <= MAX_TAGS,
+        "Bird takes at most {MAX_TAGS} tags per message, and these options give {n_tags} \
+         ({} --tag{}): drop some",
+        tags.len(),
+        if label_tag.is_some() {
+            " and --label, which Bird gets as a tag"
+        } else {
+            ""
+        }
+    );
+    Ok(Some(BirdTarget {
+        workspace_id,
+        channel_id,
+        tags,
+    }))
+}
+
+/// A `label` column makes its row's label one more tag: with 10 tags already, Bird would
+/// refuse every row that has one.
+fn check_label_column_tag(bird: &BirdTarget, layout: &Layout) -> anyhow::Result<()> {
+    let has_label_column = layout
+        .names
+        .iter()
+        .any(|name| render::normalise_column(name) == "label");
+    ensure!(
+        !has_label_column || bird.tags.len() < MAX_TAGS,
+        "the file has a label column, whose value Bird gets as one more tag, and --tag gives \
+         {MAX_TAGS} already: Bird takes at most {MAX_TAGS}, so drop a --tag or the column"
+    );
+    Ok(())
 }
 
 /// Creates the campaign, or resumes an interrupted enqueue of it (then `campaign` becomes the
@@ -372,6 +473,7 @@ async fn open_campaign(
 fn canonical_options(
     args: &EnqueueArgs,
     from: &PhoneNumber,
+    bird: Option<&BirdTarget>,
     content: &Value,
     region: Option<&str>,
     encoding: Option<&'static encoding_rs::Encoding>,
@@ -396,6 +498,11 @@ fn canonical_options(
     if d.handoff_ahead > 0 {
         options["handoff_ahead"] = d.handoff_ahead.into();
     }
+    // Likewise Bird's: the same file through seven and through Bird are two campaigns.
+    if let Some(bird) = bird {
+        options["provider"] = "bird".into();
+        options["bird"] = json!(bird);
+    }
     options
 }
 
@@ -411,7 +518,9 @@ fn derive_id(scan: &Scan, options: &Value) -> CampaignId {
 /// Refuses to resume a campaign whose stored spec is not this run's: an `--id` reused for
 /// another upload while its first enqueue was unfinished.
 fn check_same_spec(stored: &Campaign, ours: &Campaign) -> anyhow::Result<()> {
-    let same = stored.from == ours.from
+    let same = stored.provider == ours.provider
+        && stored.bird == ours.bird
+        && stored.from == ours.from
         && stored.content == ours.content
         && stored.columns == ours.columns
         && stored.ttl_minutes == ours.ttl_minutes
@@ -449,43 +558,31 @@ async fn already_enqueued(queue: &Queue, id: &CampaignId, explicit_id: bool) -> 
     }
 }
 
-/// A message as the worker will send it: seven's body with the envelope.
-fn preview_message(campaign: &Campaign, m: &NewMessage) -> anyhow::Result<Value> {
-    let rendered = render::render(
-        &campaign.content,
-        &campaign.columns,
-        &m.values,
-        &m.overrides,
-    )?;
-    let mut body = Map::new();
-    body.insert("from".into(), campaign.from.digits().into());
-    body.insert("to".into(), m.to.digits().into());
-    if let Value::Object(fields) = rendered {
-        body.extend(fields);
-    }
-    body.insert(
-        "ttl".into(),
-        m.overrides
-            .ttl_minutes
-            .unwrap_or(campaign.ttl_minutes)
-            .into(),
-    );
-    if let Some(label) = m.overrides.label.as_ref().or(campaign.label.as_ref()) {
-        body.insert("label".into(), label.as_str().into());
-    }
-    if campaign.performance_tracking {
-        body.insert("performance_tracking".into(), true.into());
-    }
-    body.insert(
-        "foreign_id".into(),
-        format!("{}.{}", campaign.id, m.row).into(),
-    );
+/// A message as the worker will send it when it claims it at its due time: the provider's
+/// request body, validated as the worker validates it.
+fn preview_message(
+    campaign: &Campaign,
+    renderer: &Renderer,
+    m: &NewMessage,
+) -> anyhow::Result<Value> {
+    let message = QueuedMessage {
+        campaign: campaign.id.clone(),
+        row: m.row,
+        to: m.to.clone(),
+        values: m.values.clone(),
+        overrides: m.overrides.clone(),
+        attempts: 0,
+    };
+    let due = DateTime::from_timestamp_millis(m.due_ms).context("a due time out of range")?;
+    let request = renderer
+        .render(campaign, &message, due)
+        .with_context(|| format!("row {}: its message would be refused", m.row))?;
     let send_at = m
         .overrides
         .send_at
         .unwrap_or(campaign.send_at)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Ok(json!({"row": m.row, "send_at": send_at, "body": body}))
+    Ok(json!({"row": m.row, "send_at": send_at, "body": request}))
 }
 
 /// The URL without its password, for messages.

@@ -230,6 +230,10 @@ pub struct Campaign {
     /// (`wacast cancel`) until its send time. Stored as `handoff_ahead`.
     #[serde(default)]
     pub handoff_ahead_minutes: u32,
+    /// Where a Bird campaign is sent; `None` for seven. Stored as `workspace`, `channel` and
+    /// `tags`.
+    #[serde(default)]
+    pub bird: Option<BirdTarget>,
 }
 
 impl Campaign {

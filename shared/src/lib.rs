@@ -9,7 +9,8 @@
 //! - [`keys`]: the Redis key schema, one documented function per key.
 //! - [`queue`]: wacast's Redis backend (Lua scripts) and its apalis adapter; the only code that
 //!   writes queue state.
-//! - [`provider`]: the provider clients (seven) and the outcome taxonomy.
+//! - [`provider`]: the provider seam (a row → its provider's request; one client per provider),
+//!   the seven and Bird clients, and the outcome taxonomy.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
 //! `phone`, `campaign`, `message`, `render` and `keys` do no I/O; Redis lives only in `queue`

@@ -9,12 +9,18 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wacast_shared::campaign::CampaignId;
 use wacast_shared::queue::{CampaignRecord, Queue};
+use wacast_tests::gateway::bird::{DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
 use wacast_tests::{ChildGuard, MockGatewayProcess};
 
 /// The sender every test campaign uses (registered at the mock by default).
 pub(crate) const SENDER: &str = "4915112345678";
 /// The API key the mock accepts by default.
 pub(crate) const API_KEY: &str = "test-key";
+/// The Bird workspace and channel the mock knows by default; the channel is Bird's sender.
+pub(crate) const BIRD_WORKSPACE: &str = DEFAULT_WORKSPACE;
+pub(crate) const BIRD_CHANNEL: &str = DEFAULT_CHANNEL;
+/// The Bird access key the mock accepts by default.
+pub(crate) const BIRD_KEY: &str = DEFAULT_ACCESS_KEY;
 
 /// The path of one of the workspace's binaries, built first (once per test process) so that a
 /// test never runs a stale binary: `cargo test -p wacast-tests` alone does not rebuild the other
@@ -72,12 +78,58 @@ pub(crate) fn enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, conte
     } else {
         content
     };
+    run_enqueue(redis_url, prefix, csv, id, content);
+}
+
+/// Enqueues `csv` as campaign `id` through Bird on the mock's workspace and channel, with the
+/// real CLI: the seed's text template with a variable (`name` from the column of that name)
+/// unless `content` flags are given, then the `extra` flags.
+pub(crate) fn enqueue_bird(
+    redis_url: &str,
+    prefix: &str,
+    csv: &Path,
+    id: &str,
+    content: &[&str],
+    extra: &[&str],
+) {
+    let (project, _, locale) = wacast_tests::gateway::bird::templates::BUILTIN_TEXT;
+    let template = [
+        "--template-project",
+        project,
+        "--locale",
+        locale,
+        "--param",
+        "name=name",
+    ];
+    let content = if content.is_empty() {
+        &template[..]
+    } else {
+        content
+    };
+    let target = [
+        "--provider",
+        "bird",
+        "--workspace",
+        BIRD_WORKSPACE,
+        "--channel",
+        BIRD_CHANNEL,
+    ];
+    run_enqueue(
+        redis_url,
+        prefix,
+        csv,
+        id,
+        &[&target[..], content, extra].concat(),
+    );
+}
+
+fn run_enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, flags: &[&str]) {
     let output = Command::new(bin("wacast"))
         .args(["enqueue", "--redis-url", redis_url, "--prefix", prefix])
         .arg("--csv")
         .arg(csv)
         .args(["--from", SENDER, "--id", id, "--format", "json"])
-        .args(content)
+        .args(flags)
         .output()
         .expect("wacast runs");
     assert!(
@@ -89,18 +141,33 @@ pub(crate) fn enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, conte
     );
 }
 
-/// Starts a `wacast-worker` process against Redis and the mock, with a short lease so that
-/// recovery tests finish quickly, plus `extra` flags.
+/// The provider keys a worker is started with; `None` leaves that provider unconfigured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keys<'a> {
+    pub(crate) seven: Option<&'a str>,
+    pub(crate) bird: Option<&'a str>,
+}
+
+impl Keys<'static> {
+    /// Both keys the mock accepts.
+    pub(crate) const BOTH: Keys<'static> = Keys {
+        seven: Some(API_KEY),
+        bird: Some(BIRD_KEY),
+    };
+}
+
+/// Starts a `wacast-worker` process against Redis and the mock (both providers' endpoints),
+/// with a short lease so that recovery tests finish quickly, plus `extra` flags.
 pub(crate) fn spawn_worker(
     redis_url: &str,
     prefix: &str,
     gateway: &str,
     extra: &[&str],
 ) -> ChildGuard {
-    spawn_worker_with_key(redis_url, prefix, gateway, API_KEY, extra)
+    spawn_worker_with_keys(redis_url, prefix, gateway, Keys::BOTH, extra)
 }
 
-/// [`spawn_worker`] with another API key.
+/// [`spawn_worker`] with another seven API key.
 pub(crate) fn spawn_worker_with_key(
     redis_url: &str,
     prefix: &str,
@@ -108,21 +175,57 @@ pub(crate) fn spawn_worker_with_key(
     api_key: &str,
     extra: &[&str],
 ) -> ChildGuard {
+    let keys = Keys {
+        seven: Some(api_key),
+        ..Keys::BOTH
+    };
+    spawn_worker_with_keys(redis_url, prefix, gateway, keys, extra)
+}
+
+/// [`spawn_worker`] with these provider keys.
+pub(crate) fn spawn_worker_with_keys(
+    redis_url: &str,
+    prefix: &str,
+    gateway: &str,
+    keys: Keys<'_>,
+    extra: &[&str],
+) -> ChildGuard {
+    let mut command = worker_command(redis_url, prefix, gateway, keys);
+    command
+        .args(["--lease", "5s", "--default-rate", "5000:100"])
+        .args(extra)
+        .env("RUST_LOG", "info");
+    ChildGuard::spawn_daemon(command).expect("wacast-worker starts")
+}
+
+/// `wacast-worker` pointed at Redis and at the mock for both providers, with these keys and
+/// nothing of the test process's own configuration.
+pub(crate) fn worker_command(
+    redis_url: &str,
+    prefix: &str,
+    gateway: &str,
+    keys: Keys<'_>,
+) -> Command {
     let mut command = Command::new(bin("wacast-worker"));
     command
         .args(["--redis-url", redis_url, "--prefix", prefix])
-        .args(["--seven-base-url", gateway, "--lease", "5s"])
-        .args(["--default-rate", "5000:100"])
-        .args(extra)
-        .env("SEVEN_API_KEY", api_key)
-        .env("RUST_LOG", "info");
+        .args(["--seven-base-url", gateway, "--bird-base-url", gateway]);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("WACAST_") {
+        if key.starts_with("WACAST_") || key == "CREDENTIALS_DIRECTORY" {
             command.env_remove(key.as_ref());
         }
     }
-    ChildGuard::spawn_daemon(command).expect("wacast-worker starts")
+    for (var, key) in [
+        ("SEVEN_API_KEY", keys.seven),
+        ("BIRD_ACCESS_KEY", keys.bird),
+    ] {
+        match key {
+            Some(key) => command.env(var, key),
+            None => command.env_remove(var),
+        };
+    }
+    command
 }
 
 /// Starts the mock gateway with `args`.

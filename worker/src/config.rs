@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use wacast_shared::phone::PhoneNumber;
+use wacast_shared::provider::ProvidersConfig;
+use wacast_shared::provider::bird::BirdCredentials;
+use wacast_shared::provider::seven::SevenConfig;
 
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
@@ -20,6 +23,9 @@ pub mod env {
     pub const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
     pub const SEVEN_API_KEY: &str = "SEVEN_API_KEY";
     pub const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
+    pub const BIRD_BASE_URL: &str = "WACAST_BIRD_BASE_URL";
+    pub const BIRD_ACCESS_KEY: &str = "BIRD_ACCESS_KEY";
+    pub const BIRD_ACCESS_KEY_FILE: &str = "WACAST_BIRD_ACCESS_KEY_FILE";
     pub const RATE: &str = "WACAST_RATE";
     pub const DEFAULT_RATE: &str = "WACAST_DEFAULT_RATE";
     pub const CONCURRENCY: &str = "WACAST_CONCURRENCY";
@@ -38,14 +44,20 @@ pub mod env {
 /// The credential name the unit's `LoadCredential=` uses for the seven API key.
 pub const CREDENTIAL_NAME: &str = "seven-api-key";
 
-/// wacast-worker: sends the due messages of wacast campaigns through seven's WhatsApp API.
+/// The credential name the unit's `LoadCredential=` uses for the Bird access key.
+pub const BIRD_CREDENTIAL_NAME: &str = "bird-access-key";
+
+/// wacast-worker: sends the due messages of wacast campaigns through seven's WhatsApp API or
+/// Bird's Channels API, whichever each campaign names.
 ///
 /// Run as many processes as you like, on one or many hosts, against the same Redis: each claims
 /// due messages under a lease, waits for the sender's rate limit, sends, and records the outcome.
 /// SIGTERM or SIGINT stops claiming, finishes the requests in flight and exits 0.
 ///
-/// The API key comes from SEVEN_API_KEY, --api-key-file, or the systemd credential
-/// `seven-api-key` (LoadCredential=seven-api-key:/etc/wacast/seven-api-key).
+/// A worker needs the key of each provider its campaigns use: seven's from SEVEN_API_KEY,
+/// --api-key-file or the systemd credential `seven-api-key`; Bird's from BIRD_ACCESS_KEY,
+/// --bird-access-key-file or the credential `bird-access-key`. A campaign whose provider has no
+/// key in this worker is paused with a reason that says so, never failed.
 #[derive(Debug, Parser)]
 #[command(name = "wacast-worker", version, about, long_about)]
 pub struct Args {
@@ -67,6 +79,14 @@ pub struct Args {
     /// File holding the seven API key (one line). Used when SEVEN_API_KEY is not set.
     #[arg(long, env = env::API_KEY_FILE, global = true)]
     pub api_key_file: Option<PathBuf>,
+
+    /// Base URL of Bird's API (point it at mock-gateway for tests and the demo).
+    #[arg(long, env = env::BIRD_BASE_URL, default_value = wacast_shared::provider::bird::DEFAULT_BASE_URL, global = true)]
+    pub bird_base_url: String,
+
+    /// File holding the Bird access key (one line). Used when BIRD_ACCESS_KEY is not set.
+    #[arg(long, env = env::BIRD_ACCESS_KEY_FILE, global = true)]
+    pub bird_access_key_file: Option<PathBuf>,
 
     /// Rate of one sender: SENDER=MPS[:BURST], e.g. 4915112345678=80:10. Repeatable; the
     /// environment variable takes a comma-separated list.
@@ -127,8 +147,8 @@ pub struct Args {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate the configuration (flags, environment, API key, Redis reachable) and exit:
-    /// 0 when it is sound, 2 otherwise. The systemd unit runs it as ExecStartPre.
+    /// Validate the configuration (flags, environment, provider keys, Redis reachable) and
+    /// exit: 0 when it is sound, 2 otherwise. The systemd unit runs it as ExecStartPre.
     CheckConfig,
 }
 
@@ -179,8 +199,8 @@ impl std::str::FromStr for Rate {
 pub struct Config {
     pub redis_url: String,
     pub prefix: String,
-    pub seven_base_url: String,
-    pub api_key: SecretString,
+    /// The providers this worker has a key for, with their endpoints.
+    pub providers: ProvidersConfig,
     pub rates: HashMap<PhoneNumber, Rate>,
     pub default_rate: Rate,
     pub concurrency: usize,
@@ -219,14 +239,6 @@ impl Config {
         if args.lease < Duration::from_secs(5) {
             bail!("--lease must be at least 5s: leases are renewed every third of it");
         }
-        if !(args.seven_base_url.starts_with("http://")
-            || args.seven_base_url.starts_with("https://"))
-        {
-            bail!(
-                "--seven-base-url {:?} must start with http:// or https://",
-                args.seven_base_url
-            );
-        }
         if !args.redis_url.starts_with("redis://")
             && !args.redis_url.starts_with("rediss://")
             && !args.redis_url.starts_with("unix://")
@@ -236,12 +248,11 @@ impl Config {
                 redact_url(&args.redis_url)
             );
         }
-        let api_key = read_api_key(args.api_key_file.as_deref())?;
+        let providers = providers(args)?;
         Ok(Config {
             redis_url: args.redis_url.clone(),
             prefix: args.prefix.clone(),
-            seven_base_url: args.seven_base_url.trim_end_matches('/').to_string(),
-            api_key,
+            providers,
             rates,
             default_rate,
             concurrency: args.concurrency,
@@ -261,30 +272,116 @@ impl Config {
     }
 }
 
-/// The API key: SEVEN_API_KEY, else --api-key-file, else the systemd credential.
-fn read_api_key(file: Option<&std::path::Path>) -> anyhow::Result<SecretString> {
-    if let Ok(key) = std::env::var(env::SEVEN_API_KEY)
-        && !key.trim().is_empty()
-    {
-        return Ok(SecretString::from(key.trim().to_string()));
+/// The providers with a key, each with its base URL and the request timeouts. At least one
+/// key is needed; a worker with only one sends only that provider's campaigns.
+fn providers(args: &Args) -> anyhow::Result<ProvidersConfig> {
+    // Connect errors are the one failure known to leave nothing sent (so they are retried); a
+    // connect timeout below the request timeout keeps them distinguishable.
+    let timeout = args.request_timeout;
+    let connect_timeout = (timeout / 2).min(Duration::from_secs(5));
+    let seven = SEVEN_KEY
+        .read(args.api_key_file.as_deref())?
+        .map(|api_key| {
+            Ok::<_, anyhow::Error>(SevenConfig {
+                base_url: base_url("--seven-base-url", &args.seven_base_url)?,
+                api_key,
+                timeout,
+                connect_timeout,
+            })
+        })
+        .transpose()?;
+    let bird = BIRD_KEY
+        .read(args.bird_access_key_file.as_deref())?
+        .map(|access_key| {
+            Ok::<_, anyhow::Error>(BirdCredentials {
+                base_url: base_url("--bird-base-url", &args.bird_base_url)?,
+                access_key,
+                timeout,
+                connect_timeout,
+            })
+        })
+        .transpose()?;
+    if seven.is_none() && bird.is_none() {
+        bail!(
+            "no provider key: set {} (seven) or {} (Bird), or pass --api-key-file or \
+             --bird-access-key-file; a worker sends the campaigns of the providers it has a key for",
+            env::SEVEN_API_KEY,
+            env::BIRD_ACCESS_KEY
+        );
     }
-    let path = match file {
-        Some(p) => p.to_path_buf(),
-        None => match std::env::var_os(env::CREDENTIALS_DIRECTORY) {
-            Some(dir) => PathBuf::from(dir).join(CREDENTIAL_NAME),
-            None => bail!(
-                "no seven API key: set {} or pass --api-key-file FILE",
-                env::SEVEN_API_KEY
-            ),
-        },
-    };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("failed to read the API key from {}", path.display()))?;
-    let key = text.trim();
-    if key.is_empty() {
-        bail!("the API key file {} is empty", path.display());
+    Ok(ProvidersConfig { seven, bird })
+}
+
+/// An http(s) base URL, as the provider's configuration types it.
+fn base_url<U>(flag: &str, text: &str) -> anyhow::Result<U>
+where
+    U: std::str::FromStr,
+    U::Err: std::error::Error + Send + Sync + 'static,
+{
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        bail!("{flag} {text:?} must start with http:// or https://");
     }
-    Ok(SecretString::from(key.to_string()))
+    text.parse()
+        .with_context(|| format!("{flag} {text:?} is not a URL"))
+}
+
+/// Where one provider's key comes from.
+struct KeySource {
+    /// For messages: `seven API key`.
+    what: &'static str,
+    /// The environment variable that holds the key itself.
+    env: &'static str,
+    /// The systemd credential's name.
+    credential: &'static str,
+}
+
+const SEVEN_KEY: KeySource = KeySource {
+    what: "seven API key",
+    env: env::SEVEN_API_KEY,
+    credential: CREDENTIAL_NAME,
+};
+
+const BIRD_KEY: KeySource = KeySource {
+    what: "Bird access key",
+    env: env::BIRD_ACCESS_KEY,
+    credential: BIRD_CREDENTIAL_NAME,
+};
+
+impl KeySource {
+    /// The key from its environment variable, else the key file given, else the systemd
+    /// credential; `None` when none holds one. A key file named on purpose must hold a key; a
+    /// credential may be empty, as the unit's `SetCredential=` default for a provider this
+    /// host does not use is.
+    fn read(&self, file: Option<&Path>) -> anyhow::Result<Option<SecretString>> {
+        if let Ok(key) = std::env::var(self.env)
+            && !key.trim().is_empty()
+        {
+            return Ok(Some(SecretString::from(key.trim().to_string())));
+        }
+        if let Some(path) = file {
+            let key = read_key_file(path, self.what)?;
+            if key.is_empty() {
+                bail!("the {} file {} is empty", self.what, path.display());
+            }
+            return Ok(Some(SecretString::from(key)));
+        }
+        let Some(dir) = std::env::var_os(env::CREDENTIALS_DIRECTORY) else {
+            return Ok(None);
+        };
+        let path = PathBuf::from(dir).join(self.credential);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let key = read_key_file(&path, self.what)?;
+        Ok((!key.is_empty()).then(|| SecretString::from(key)))
+    }
+}
+
+/// A key file's one line, trimmed.
+fn read_key_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the {what} from {}", path.display()))?;
+    Ok(text.trim().to_string())
 }
 
 /// A worker id unique per process start: a restarted worker never inherits its predecessor's
@@ -323,6 +420,31 @@ mod tests {
         assert_eq!((r.per_second.get(), r.burst.get()), (50, 1));
         assert!("0".parse::<Rate>().is_err());
         assert!("fast".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn a_key_file_is_read_trimmed_and_an_empty_one_is_refused() {
+        // A variable no test environment sets, so that only the file counts.
+        let source = KeySource {
+            what: "test key",
+            env: "WACAST_TEST_KEY_THAT_IS_NEVER_SET",
+            credential: "test-key",
+        };
+        let dir = std::env::temp_dir().join(format!("wacast-key-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("key");
+        std::fs::write(&file, "ak-123\n").unwrap();
+        let key = source.read(Some(&file)).unwrap().expect("a key");
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&key), "ak-123");
+        std::fs::write(&file, " \n").unwrap();
+        let error = source.read(Some(&file)).unwrap_err().to_string();
+        assert!(
+            error.contains("test key file") && error.contains("is empty"),
+            "{error}"
+        );
+        let missing = source.read(Some(&dir.join("missing"))).unwrap_err();
+        assert!(format!("{missing:#}").contains("failed to read the test key"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::QueuedMessage;
+use wacast_shared::provider::Providers;
 use wacast_shared::provider::outcome::Outcome;
-use wacast_shared::provider::seven::SevenClient;
 use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal};
 
 use crate::campaigns::CampaignCache;
@@ -35,7 +35,8 @@ pub struct Context {
     pub queue: Queue,
     /// The writer of message states, in batches.
     pub recorder: Recorder,
-    pub seven: SevenClient,
+    /// One client per provider this worker has a key for.
+    pub providers: Providers,
     pub limits: SenderLimits,
     pub retry: RetryPolicy,
     /// The lease a message keeps while `sending`.
@@ -117,7 +118,7 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
 
     ctx.in_flight.increment(1.0);
     let started = Instant::now();
-    let outcome = ctx.seven.send(&request).await;
+    let outcome = ctx.providers.send(&request).await;
     metrics
         .request_duration
         .record(started.elapsed().as_secs_f64());

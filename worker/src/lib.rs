@@ -4,7 +4,7 @@
 //!
 //! - `config`: flags with environment fallbacks → validated `Config`.
 //! - `handler`: the apalis task function: claim → rate limit → render → send → record.
-//! - `campaigns`: campaign specs, loaded and prepared once; a row → seven's request.
+//! - `campaigns`: campaign specs, loaded and prepared once for rendering, and their metrics.
 //! - `rate_limit`: one governor limiter per sender, shared by all tasks.
 //! - `record`: the recorder, which writes message states to Redis in batches.
 //! - `retry`: backoff with full jitter, `Retry-After` honoured.
@@ -32,7 +32,7 @@ use apalis::layers::WorkerBuilderExt;
 use apalis_core::monitor::Monitor;
 use apalis_core::worker::builder::WorkerBuilder;
 use tokio::sync::watch;
-use wacast_shared::provider::seven::{SevenClient, SevenConfig};
+use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 
@@ -60,24 +60,14 @@ pub async fn run(
         // round trip.
         tracing::warn!(error = %handler::chain(&error), "Cannot load the queue's scripts yet.");
     }
-    let seven = SevenClient::new(&SevenConfig {
-        base_url: config
-            .seven_base_url
-            .parse()
-            .with_context(|| format!("invalid --seven-base-url {:?}", config.seven_base_url))?,
-        api_key: config.api_key.clone(),
-        timeout: config.request_timeout,
-        // Connect errors are the one failure known to leave nothing sent (so they are retried);
-        // a connect timeout below the request timeout keeps them distinguishable.
-        connect_timeout: (config.request_timeout / 2).min(Duration::from_secs(5)),
-    })
-    .context("failed to build the HTTP client")?;
+    let providers =
+        Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Context {
         queue: queue.clone(),
         recorder: Recorder::start(queue.clone(), config.lease),
-        seven,
+        providers,
         limits: SenderLimits::new(config.rates.clone(), config.default_rate),
         retry: RetryPolicy::new(config.max_attempts),
         lease: config.lease,
@@ -99,7 +89,7 @@ pub async fn run(
         worker_id = %worker_id,
         redis = %redact_url(&config.redis_url),
         prefix = %config.prefix,
-        seven = %config.seven_base_url,
+        providers = %config.providers,
         concurrency = config.concurrency,
         threads = config.threads,
         "Worker started."
@@ -161,8 +151,9 @@ async fn connect(config: &Config, health: &Health) -> Queue {
     }
 }
 
-/// `wacast-worker check-config`: the flags and key were validated already; this also checks
-/// that Redis answers, and prints the effective configuration (without secrets).
+/// `wacast-worker check-config`: the flags and keys were validated already; this also checks
+/// that Redis answers and that the keys can be sent, and prints the effective configuration
+/// (without secrets), with the providers this worker can send through.
 pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     let queue = tokio::time::timeout(
         Duration::from_secs(10),
@@ -177,6 +168,8 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     })?
     .with_context(|| format!("cannot reach Redis at {}", redact_url(&config.redis_url)))?;
     drop(queue);
+    // Checks each key and base URL as the worker will use them; makes no request.
+    Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
     let mut rates: Vec<String> = config
         .rates
         .iter()
@@ -187,7 +180,7 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         worker_id = %config.worker_id,
         redis = %redact_url(&config.redis_url),
         prefix = %config.prefix,
-        seven = %config.seven_base_url,
+        providers = %config.providers,
         default_rate = %format!("{}:{}", config.default_rate.per_second, config.default_rate.burst),
         rates = %rates.join(","),
         concurrency = config.concurrency,

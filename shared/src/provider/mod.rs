@@ -1,4 +1,5 @@
-//! The provider clients (seven now, Bird later) and the one taxonomy of what a send came to.
+//! The provider clients (seven, Bird), the seam that hides which one a campaign uses, and the one
+//! taxonomy of what a send came to.
 //!
 //! # Outcomes, and why there are five
 //!
@@ -30,20 +31,50 @@
 //!
 //! When in doubt between `Retry` and `Unknown`, a client chooses `Unknown`: a message held back
 //! costs a command, a message sent twice cannot be taken back. Each client classifies a
-//! response exactly once, in one place (`seven/reply.rs`), and never returns an error for
-//! provider trouble: the caller matches on the outcome and nothing else.
+//! response exactly once, in one place (`seven/reply.rs`, `bird/reply.rs`), and never returns
+//! an error for provider trouble: the caller matches on the outcome and nothing else.
+//!
+//! # The seam
+//!
+//! A campaign names its provider; nothing outside this module needs to know which one it is.
+//! [`request::Renderer`] turns a campaign's row into its provider's validated request, a
+//! [`request::Rendered`]; [`Providers`] holds one client per configured provider and sends a
+//! `Rendered` through the right one, each client being a [`Provider`]; what comes back is an
+//! [`Outcome`] either way. A provider without a key in this process is a `Halt`: its campaigns
+//! pause with a reason that says which key to configure, rather than failing their rows.
 //!
 //! # Layout
 //!
-//! - [`outcome`]: [`outcome::Outcome`], transport-error classification, `Retry-After`.
-//! - [`seven`]: seven's typed messages, validation, client and answer classification.
+//! - [`outcome`]: [`outcome::Outcome`], the exchange, transport-error classification,
+//!   `Retry-After`.
+//! - [`request`]: a campaign and a row → the provider's validated request.
+//! - [`validate`]: the one validation error type, WhatsApp's limits and the field checks both
+//!   providers' validation is made of.
+//! - [`seven`], [`bird`]: each provider's typed messages, validation, client and answer
+//!   classification.
+//! - [`Provider`], [`Providers`]: the interface both clients implement, and one client per
+//!   configured provider.
 //! - [`http_client`]: the one way to build an HTTP client for a provider.
 
 pub mod bird;
 pub mod outcome;
+pub mod request;
 pub mod seven;
+pub mod validate;
 
+use std::fmt;
+use std::future::Future;
 use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::campaign::ProviderKind;
+use crate::provider::bird::{BirdClients, BirdConfigError, BirdCredentials};
+use crate::provider::outcome::Outcome;
+use crate::provider::request::Rendered;
+use crate::provider::seven::{SevenClient, SevenConfig};
 
 /// Sent with every request, so that a provider can tell wacast's traffic apart.
 pub const USER_AGENT: &str = concat!("wacast/", env!("CARGO_PKG_VERSION"));
@@ -117,4 +148,219 @@ pub fn http_client(
         .retry(reqwest::retry::never())
         .build()
         .map_err(ClientError::Http)
+}
+
+/// Why an API key cannot be sent in a header; each client names it in its own error.
+pub(crate) enum KeyProblem {
+    /// The key is empty.
+    Empty,
+    /// It has blanks or control characters (a trailing newline from a key file?).
+    Chars,
+}
+
+/// `{scheme}{key}` as a header value marked sensitive, so that even hyper's debug output hides
+/// it.
+pub(crate) fn key_header(scheme: &str, key: &SecretString) -> Result<HeaderValue, KeyProblem> {
+    let key = key.expose_secret();
+    if key.is_empty() {
+        return Err(KeyProblem::Empty);
+    }
+    if key.contains(char::is_whitespace) {
+        return Err(KeyProblem::Chars);
+    }
+    let mut value =
+        HeaderValue::from_str(&format!("{scheme}{key}")).map_err(|_| KeyProblem::Chars)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `base` with `segments` appended as path segments, each percent-encoded so that an id stays
+/// one segment, after any path prefix of `base` (`http://127.0.0.1:8080/seven`). `None` unless
+/// `base` is an http(s) URL that can take a path.
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Option<Url> {
+    if !matches!(base.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .ok()?
+        // Without a doubled `/` after a base ending in one.
+        .pop_if_empty()
+        .extend(segments);
+    Some(url)
+}
+
+/// What each provider's client is to the rest of wacast: its validated request in, one
+/// [`Outcome`] out.
+pub trait Provider {
+    /// Which provider the client sends through.
+    const KIND: ProviderKind;
+    /// The request it sends, as [`request::Renderer`] makes it.
+    type Request;
+    /// Sends one request and classifies what happened; never fails (see the module essay).
+    fn send(&self, request: &Self::Request) -> impl Future<Output = Outcome> + Send;
+}
+
+/// The providers a process sends through: those it has a key for.
+#[derive(Debug, Clone, Default)]
+pub struct ProvidersConfig {
+    /// seven's endpoint and API key, if configured.
+    pub seven: Option<SevenConfig>,
+    /// Bird's endpoint and access key, if configured.
+    pub bird: Option<BirdCredentials>,
+}
+
+/// For logs: `seven (https://gateway.seven.io/), bird (https://api.bird.com/)`, or `none`. Holds
+/// no secret.
+impl fmt::Display for ProvidersConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let base_urls = [
+            self.seven
+                .as_ref()
+                .map(|c| (ProviderKind::Seven, &c.base_url)),
+            self.bird
+                .as_ref()
+                .map(|c| (ProviderKind::Bird, &c.base_url)),
+        ];
+        let mut any = false;
+        for (kind, base_url) in base_urls.into_iter().flatten() {
+            if any {
+                f.write_str(", ")?;
+            }
+            write!(f, "{kind} ({base_url})")?;
+            any = true;
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a provider's client cannot be built. Raised at start-up, never per message.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    /// seven's configuration is unusable.
+    #[error("cannot use seven's configuration")]
+    Seven(#[source] ClientError),
+    /// Bird's configuration is unusable.
+    #[error("cannot use Bird's configuration")]
+    Bird(#[source] BirdConfigError),
+}
+
+/// One client per configured provider, each with its own connection pool: what a worker sends
+/// every campaign through. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Providers {
+    seven: Option<SevenClient>,
+    bird: Option<BirdClients>,
+}
+
+impl Providers {
+    /// Checks every configured provider's endpoint and key and builds its client. No request
+    /// is made.
+    pub fn new(config: &ProvidersConfig) -> Result<Providers, ProvidersError> {
+        Ok(Providers {
+            seven: config
+                .seven
+                .as_ref()
+                .map(SevenClient::new)
+                .transpose()
+                .map_err(ProvidersError::Seven)?,
+            bird: config
+                .bird
+                .as_ref()
+                .map(BirdClients::new)
+                .transpose()
+                .map_err(ProvidersError::Bird)?,
+        })
+    }
+
+    /// Sends a request through its provider's client and classifies what happened. A provider
+    /// this process has no key for is a `Halt`: every message of the campaign would meet the
+    /// same gap, and only an operator can fill it.
+    pub async fn send(&self, request: &Rendered) -> Outcome {
+        match request {
+            Rendered::Seven(message) => via(self.seven.as_ref(), message).await,
+            Rendered::Bird(request) => via(self.bird.as_ref(), request).await,
+        }
+    }
+}
+
+async fn via<P: Provider>(client: Option<&P>, request: &P::Request) -> Outcome {
+    match client {
+        Some(client) => client.send(request).await,
+        None => Outcome::Halt {
+            reason: not_configured(P::KIND),
+        },
+    }
+}
+
+/// The reason a campaign pauses on a worker without its provider's key: short enough to be
+/// stored whole as the campaign's `pause_reason` (the queue keeps 64 bytes of a reason), so
+/// that `wacast status` shows the variable to set. The README and `deploy/` give the other
+/// ways to set it (a key file, a systemd credential).
+fn not_configured(kind: ProviderKind) -> String {
+    let (key, variable) = match kind {
+        ProviderKind::Seven => ("seven key", "SEVEN_API_KEY"),
+        ProviderKind::Bird => ("Bird key", "BIRD_ACCESS_KEY"),
+    };
+    format!("this worker has no {key}: set {variable}, then resume")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_provider_without_a_key_halts_with_a_reason_stored_whole() {
+        let providers = Providers::new(&ProvidersConfig::default()).unwrap();
+        for kind in ProviderKind::ALL {
+            let request = match kind {
+                ProviderKind::Seven => Rendered::Seven(
+                    serde_json::from_value(serde_json::json!({
+                        "from": "4915112345678", "to": "4917612345678", "text": "Hi"
+                    }))
+                    .unwrap(),
+                ),
+                ProviderKind::Bird => Rendered::Bird(request::BirdRequest {
+                    target: std::sync::Arc::new(crate::campaign::BirdTarget {
+                        workspace_id: "3f7a1c2e-8b4d-4e6f-9a0b-1c2d3e4f5a6b".into(),
+                        channel_id: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b".into(),
+                        tags: Vec::new(),
+                    }),
+                    message: serde_json::from_value(serde_json::json!({
+                        "receiver": {"contacts": [{"identifierKey": "phonenumber",
+                                                   "identifierValue": "+4917612345678"}]},
+                        "body": {"type": "text", "text": {"text": "Hi"}}
+                    }))
+                    .unwrap(),
+                }),
+            };
+            let Outcome::Halt { reason } = providers.send(&request).await else {
+                panic!("{kind}: a provider without a key is a halt");
+            };
+            let variable = match kind {
+                ProviderKind::Seven => "SEVEN_API_KEY",
+                ProviderKind::Bird => "BIRD_ACCESS_KEY",
+            };
+            assert!(reason.contains(variable), "{reason}");
+            assert!(reason.len() <= crate::queue::MAX_ERROR_LEN, "{reason}");
+        }
+    }
+
+    #[test]
+    fn the_configured_providers_are_listed_without_their_keys() {
+        let key = || SecretString::from("sk-secret".to_string());
+        let both = ProvidersConfig {
+            seven: Some(SevenConfig::new(key())),
+            bird: Some(BirdCredentials::new(key())),
+        };
+        assert_eq!(
+            both.to_string(),
+            "seven (https://gateway.seven.io/), bird (https://api.bird.com/)"
+        );
+        assert!(!format!("{both:?}").contains("sk-secret"));
+        assert_eq!(ProvidersConfig::default().to_string(), "none");
+    }
 }

@@ -1,12 +1,22 @@
 //! [`Outcome`]: what one send attempt came to, the same for every provider; and the
-//! provider-agnostic pieces of classifying an exchange: transport errors, `Retry-After`, and a
-//! bounded body read.
+//! provider-agnostic pieces of an exchange and its classification: the body of a request
+//! validated first, the exchange itself, transport errors, `Retry-After`, and a bounded body
+//! read. Each client adds only its endpoint, its authentication and its reading of the answer.
 //!
 //! See the [module essay](crate::provider) for why each class exists.
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::Serialize;
+
+use crate::provider::validate::ValidationError;
+
+/// Every request and answer of both providers is JSON.
+pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// What one send attempt came to. Every response, and every failure to get one, is classified
 /// into exactly one of these, once, by the provider's client.
@@ -91,6 +101,56 @@ impl From<Trouble> for Outcome {
     }
 }
 
+/// The JSON body of a request that passed its provider's `validation`. A request refused by
+/// validation, or one that cannot be written, is `Failed` with `code = "invalid"` without any
+/// exchange: for the caller it is the same thing as the provider's refusal, a request that will
+/// not go out as it stands.
+pub(crate) fn request_body<T: Serialize>(
+    validation: Result<(), ValidationError>,
+    request: &T,
+) -> Result<Vec<u8>, Trouble> {
+    let invalid = |reason: String| Trouble::Failed {
+        code: "invalid".into(),
+        reason,
+    };
+    validation.map_err(|error| invalid(error.to_string()))?;
+    serde_json::to_vec(request)
+        .map_err(|error| invalid(format!("the request cannot be written as JSON: {error}")))
+}
+
+/// What came back from one exchange that produced a response.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
+    /// The body, or why it could not be read.
+    pub(crate) body: Result<Vec<u8>, String>,
+}
+
+/// Sends one request (its endpoint, authentication and body set by the client) and reads the
+/// answer, at most `max_body` bytes of it. `Err` only when no response came, classified by
+/// [`transport_trouble`].
+pub(crate) async fn exchange(request: RequestBuilder, max_body: usize) -> Result<Answer, Trouble> {
+    let response = request
+        .header(ACCEPT, APPLICATION_JSON)
+        .send()
+        .await
+        .map_err(|e| transport_trouble(&e))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let body = read_body(response, max_body)
+        .await
+        .map_err(|e| error_chain(&e));
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
+}
+
 /// Classifies a request that produced no response.
 ///
 /// Only an error of the connect phase (DNS, TCP connect, TLS handshake, or `connect_timeout`,
@@ -168,7 +228,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// The body of a response, read up to `limit` bytes. Providers answer with a few hundred
 /// bytes; a larger body (a proxy's error page) is cut rather than held in memory.
-pub(crate) async fn read_body(
+async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, reqwest::Error> {

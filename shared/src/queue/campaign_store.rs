@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
-use crate::campaign::{Campaign, CampaignId, CampaignState, ProviderKind};
+use crate::campaign::{BirdTarget, Campaign, CampaignId, CampaignState, ProviderKind};
 use crate::message::Row;
 use crate::phone::PhoneNumber;
 use crate::queue::lifecycle::MessageStatus;
@@ -314,12 +314,21 @@ fn campaign_fields(campaign: &Campaign) -> Vec<(&'static str, String)> {
         ("kind", campaign.kind().to_string()),
     ];
     // Only for people reading the hash: `content` is what is used.
-    if campaign.kind() == "template" {
-        for name in ["template", "language"] {
-            if let Some(value) = campaign.content.get(name).and_then(|v| v.as_str()) {
-                fields.push((name, value.to_string()));
-            }
-        }
+    if let Some(template) = campaign.template_name() {
+        fields.push(("template", template.to_string()));
+    }
+    if let Some(language) = campaign.template_language() {
+        fields.push(("language", language.to_string()));
+    }
+    if let Some(bird) = &campaign.bird {
+        fields.extend([
+            ("workspace", bird.workspace_id.clone()),
+            ("channel", bird.channel_id.clone()),
+            (
+                "tags",
+                serde_json::Value::from(bird.tags.clone()).to_string(),
+            ),
+        ]);
     }
     fields.extend([
         ("content", campaign.content.to_string()),
@@ -416,15 +425,16 @@ pub(crate) fn parse_record(
         serde_json::from_str(get(name)?).map_err(|e| corrupt(key, name, e))
     };
 
-    let provider = match get("provider")? {
-        "seven" => ProviderKind::Seven,
-        other => {
-            return Err(corrupt(
-                key,
-                "provider",
-                format!("unknown provider {other:?}"),
-            ));
-        }
+    let provider: ProviderKind = get("provider")?
+        .parse()
+        .map_err(|e| corrupt(key, "provider", e))?;
+    let bird = match provider {
+        ProviderKind::Seven => None,
+        ProviderKind::Bird => Some(BirdTarget {
+            workspace_id: get("workspace")?.to_string(),
+            channel_id: get("channel")?.to_string(),
+            tags: serde_json::from_value(json("tags")?).map_err(|e| corrupt(key, "tags", e))?,
+        }),
     };
     let columns: Vec<String> =
         serde_json::from_value(json("columns")?).map_err(|e| corrupt(key, "columns", e))?;
@@ -445,6 +455,7 @@ pub(crate) fn parse_record(
             .map(|m| m.parse().map_err(|e| corrupt(key, "handoff_ahead", e)))
             .transpose()?
             .unwrap_or(0),
+        bird,
     };
     let cost_text = get("cost")?;
     let counters = Counters {

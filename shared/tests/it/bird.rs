@@ -18,11 +18,11 @@ use wacast_shared::provider::bird::message::{
     ListButton, ListItem, ListMetadata, Location, LocationRequest, Meta, Place, Receiver, ReplyTo,
     SendOptions, Template, TemplateParameter, Text, tag, validity_seconds,
 };
-use wacast_shared::provider::bird::validate::ValidationError;
 use wacast_shared::provider::bird::{
     BirdClient, BirdClients, BirdConfig, BirdConfigError, BirdCredentials, BirdOutcome, BirdStatus,
 };
 use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::validate::ValidationError;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -1072,7 +1072,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
                 json!({"code": "NotFound", "message": "channel not found"}),
             ),
             Want::Halt,
-            &["HTTP 404", "BIRD_CHANNEL_ID", "channel not found"],
+            &["HTTP 404", "--channel", "channel not found"],
         ),
         case(
             "HTTP 500",

@@ -14,8 +14,8 @@ use wacast_shared::provider::seven::message::{
     MessageBody, PhoneKind, Reaction, ReplyButton, SendOptions, SevenMessage, Template,
     TemplateButton, TemplateButtonKind, Text,
 };
-use wacast_shared::provider::seven::validate::ValidationError;
 use wacast_shared::provider::seven::{DeleteOutcome, EventOutcome, SevenClient, SevenConfig};
+use wacast_shared::provider::validate::ValidationError;
 use wacast_shared::provider::{ClientError, http_client};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -23,19 +23,18 @@ pub mod validate;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, Url};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::SecretString;
 
+use crate::campaign::ProviderKind;
 use crate::provider::bird::message::BirdMessage;
-use crate::provider::bird::reply::Answer;
 use crate::provider::bird::validate::is_uuid;
-use crate::provider::outcome::{
-    Outcome, Trouble, error_chain, parse_retry_after, read_body, transport_trouble,
-};
-use crate::provider::{ClientError, http_client};
+use crate::provider::outcome::{APPLICATION_JSON, Outcome, Trouble, exchange, request_body};
+use crate::provider::request::BirdRequest;
+use crate::provider::{ClientError, KeyProblem, Provider, endpoint, http_client, key_header};
 
 /// Bird's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.bird.com";
@@ -52,8 +51,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bird answers with the created message, a few kilobytes at most (it echoes the body); anything
 /// past this is not one of its answers.
 const MAX_BODY: usize = 256 * 1024;
-
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How to reach Bird: the API, the workspace and WhatsApp channel to send on, the access key.
 #[derive(Clone)]
@@ -254,23 +251,17 @@ impl BirdClient {
     /// `BirdOutcome::Failed { code: "invalid", .. }` without any request, because for the
     /// caller it is the same thing: a message that will not go out as it stands.
     pub async fn send(&self, message: &BirdMessage) -> BirdOutcome {
-        if let Err(error) = message.validate() {
-            return BirdOutcome::Failed {
-                code: "invalid".into(),
-                reason: error.to_string(),
-            };
-        }
-        let body = match serde_json::to_vec(message) {
+        let body = match request_body(message.validate(), message) {
             Ok(body) => body,
-            Err(error) => {
-                return BirdOutcome::Failed {
-                    code: "invalid".into(),
-                    reason: format!("the message cannot be written as JSON: {error}"),
-                };
-            }
+            Err(trouble) => return trouble.into(),
         };
-        let request = self.http.post(self.messages_url.clone()).body(body);
-        match self.exchange(request).await {
+        let request = self
+            .http
+            .post(self.messages_url.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(CONTENT_TYPE, APPLICATION_JSON)
+            .body(body);
+        match exchange(request, MAX_BODY).await {
             Ok(answer) => reply::classify_send(&answer),
             Err(trouble) => trouble.into(),
         }
@@ -279,31 +270,6 @@ impl BirdClient {
     /// The URL messages are posted to, for logs (it holds no secret).
     pub fn messages_url(&self) -> &Url {
         &self.messages_url
-    }
-
-    /// Sends one request and reads its answer. `Err` only when no response came.
-    async fn exchange(&self, request: RequestBuilder) -> Result<Answer, Trouble> {
-        let response = request
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(ACCEPT, APPLICATION_JSON)
-            .header(CONTENT_TYPE, APPLICATION_JSON)
-            .send()
-            .await
-            .map_err(|e| transport_trouble(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = read_body(response, MAX_BODY)
-            .await
-            .map_err(|e| error_chain(&e));
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
     }
 }
 
@@ -315,42 +281,25 @@ fn messages_url(base: &Url, workspace_id: &str, channel_id: &str) -> Result<Url,
     if !is_uuid(channel_id) {
         return Err(BirdConfigError::ChannelId(channel_id.to_string()));
     }
-    let mut url = checked_base(base)?;
-    url.path_segments_mut()
-        .map_err(|()| BirdConfigError::BaseUrl(base.to_string()))?
-        // Keeps a base path prefix, without a doubled `/` after a trailing one.
-        .pop_if_empty()
-        .extend([
+    endpoint(
+        base,
+        &[
             "workspaces",
             workspace_id,
             "channels",
             channel_id,
             "messages",
-        ]);
-    Ok(url)
-}
-
-/// The base URL, if it is an http(s) URL that can take a path.
-fn checked_base(base: &Url) -> Result<Url, BirdConfigError> {
-    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-        return Err(BirdConfigError::BaseUrl(base.to_string()));
-    }
-    Ok(base.clone())
+        ],
+    )
+    .ok_or_else(|| BirdConfigError::BaseUrl(base.to_string()))
 }
 
 /// `AccessKey <key>`, marked sensitive.
 fn authorization(access_key: &SecretString) -> Result<HeaderValue, BirdConfigError> {
-    let key = access_key.expose_secret();
-    if key.is_empty() {
-        return Err(BirdConfigError::EmptyAccessKey);
-    }
-    if key.contains(char::is_whitespace) {
-        return Err(BirdConfigError::AccessKeyChars);
-    }
-    let mut authorization = HeaderValue::from_str(&format!("AccessKey {key}"))
-        .map_err(|_| BirdConfigError::AccessKeyChars)?;
-    authorization.set_sensitive(true);
-    Ok(authorization)
+    key_header("AccessKey ", access_key).map_err(|problem| match problem {
+        KeyProblem::Empty => BirdConfigError::EmptyAccessKey,
+        KeyProblem::Chars => BirdConfigError::AccessKeyChars,
+    })
 }
 
 /// How a worker reaches Bird: the API and the access key. Workspaces and channels come with
@@ -406,7 +355,8 @@ impl BirdClients {
     /// Checks the credentials and builds the connection pool. No request is made.
     pub fn new(credentials: &BirdCredentials) -> Result<Self, BirdConfigError> {
         Ok(BirdClients {
-            base_url: checked_base(&credentials.base_url)?,
+            base_url: endpoint(&credentials.base_url, &[])
+                .ok_or_else(|| BirdConfigError::BaseUrl(credentials.base_url.to_string()))?,
             authorization: authorization(&credentials.access_key)?,
             http: http_client(credentials.timeout, credentials.connect_timeout)?,
             channels: Mutex::new(HashMap::new()),
@@ -457,6 +407,23 @@ impl BirdClients {
     /// The base URL, for logs (it holds no secret).
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+}
+
+impl Provider for BirdClients {
+    const KIND: ProviderKind = ProviderKind::Bird;
+    type Request = BirdRequest;
+
+    async fn send(&self, request: &BirdRequest) -> Outcome {
+        let target = &request.target;
+        BirdClients::send(
+            self,
+            &target.workspace_id,
+            &target.channel_id,
+            &request.message,
+        )
+        .await
+        .into()
     }
 }
 

@@ -17,21 +17,12 @@
 //! | an error status whose body shows an accepted message | `Unknown` |
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::provider::bird::{BirdOutcome, BirdStatus};
-use crate::provider::outcome::{Trouble, excerpt};
-
-/// What came back from one exchange that produced a response.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) retry_after: Option<Duration>,
-    /// The body, or why it could not be read.
-    pub(crate) body: Result<Vec<u8>, String>,
-}
+use crate::provider::outcome::{Answer, Trouble, excerpt};
 
 /// The longest rendering of an error's details kept in a reason.
 const MAX_DETAILS: usize = 400;
@@ -77,19 +68,22 @@ impl BirdError {
         (error.code.is_some() || error.message.is_some()).then_some(error)
     }
 
-    /// `HTTP 422, InvalidPayload: The request did not pass validation; details: …`.
-    fn describe(&self, status: StatusCode) -> String {
-        let mut out = format!("HTTP {}", status.as_u16());
+    /// The reason of a refused message: `body: must be set (Bird refused the message: HTTP
+    /// 422, InvalidPayload: The request did not pass validation)`. The details come first: they
+    /// name the field to fix, and a message's stored `error` keeps only its beginning (see
+    /// `queue::MAX_ERROR_LEN`).
+    fn refusal(&self, status: StatusCode) -> String {
+        let mut said = format!("HTTP {}", status.as_u16());
         if let Some(code) = &self.code {
-            let _ = write!(out, ", {code}");
+            let _ = write!(said, ", {code}");
         }
         if let Some(message) = &self.message {
-            let _ = write!(out, ": {message}");
+            let _ = write!(said, ": {message}");
         }
-        if let Some(details) = &self.details {
-            let _ = write!(out, "; details: {details}");
+        match &self.details {
+            Some(details) => format!("{details} (Bird refused the message: {said})"),
+            None => format!("Bird refused the message ({said})"),
         }
-        out
     }
 }
 
@@ -185,7 +179,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Troubl
         },
         404 => Trouble::Halt {
             reason: said(
-                "Bird knows no such workspace or channel (HTTP 404): check the workspace and channel ids (BIRD_WORKSPACE_ID, BIRD_CHANNEL_ID) and the base URL"
+                "Bird knows no such workspace or channel (HTTP 404): check the campaign's --workspace and --channel, and --bird-base-url"
                     .into(),
             ),
         },
@@ -217,7 +211,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Troubl
                     .code
                     .clone()
                     .unwrap_or_else(|| status.as_str().to_string()),
-                reason: format!("Bird refused the message ({})", error.describe(status)),
+                reason: error.refusal(status),
             },
             None => Trouble::Failed {
                 code: status.as_str().to_string(),
@@ -283,10 +277,7 @@ pub(crate) fn classify_send(answer: &Answer) -> BirdOutcome {
                     .code
                     .clone()
                     .unwrap_or_else(|| answer.status.as_str().to_string()),
-                reason: format!(
-                    "Bird refused the message ({})",
-                    error.describe(answer.status)
-                ),
+                reason: error.refusal(answer.status),
             },
             None => unreadable_success(answer).into(),
         },
@@ -315,7 +306,7 @@ mod tests {
             out,
             BirdOutcome::Failed {
                 code: "InvalidPayload".into(),
-                reason: "Bird refused the message (HTTP 422, InvalidPayload: The request did not pass validation; details: body: must be set, or template; receiver.contacts: is required)".into(),
+                reason: "body: must be set, or template; receiver.contacts: is required (Bird refused the message: HTTP 422, InvalidPayload: The request did not pass validation)".into(),
             }
         );
         let out = classify_send(&answer(

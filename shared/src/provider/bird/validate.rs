@@ -7,8 +7,8 @@
 //! Bird's public documentation adds the shapes (UUIDs for template projects and versions, or
 //! `latest` for the newest approved version, as its template examples send; `+` and digits for
 //! phone numbers). Where both are silent, the limits are WhatsApp Cloud API's, which Bird
-//! renders to; each such constant says so. Lengths are counted in characters, as
-//! WhatsApp counts them. Field names in errors are the wire paths
+//! renders to: those and the field checks are shared with seven's in
+//! [`crate::provider::validate`]. Field names in errors are the wire paths
 //! (`body.text.actions[1].reply.text`), which is also how a campaign's content writes them.
 
 use std::collections::HashSet;
@@ -19,196 +19,19 @@ use crate::provider::bird::message::{
     Action, BirdMessage, Body, Content, File, Files, Images, List, Location, PHONE_IDENTIFIER_KEY,
     Receiver, SendOptions, TEMPLATE_VERSION_LATEST, Template, Text, USE_CASE_MARKETING,
 };
+use crate::provider::validate::{
+    Check, MAX_BUTTON_ID, MAX_BUTTON_TITLE, MAX_CAPTION, MAX_HEADER_FOOTER, MAX_INTERACTIVE_BODY,
+    MAX_LIST_BUTTON, MAX_ROW_ID, MAX_ROW_TITLE, MAX_ROWS, MAX_SECTION_TITLE, MAX_SECTIONS,
+    MAX_TEXT, ValidationError, coordinate, indexed_text, non_empty, optional_text,
+    template_parameter, text, url,
+};
 
 /// Seed: "You can specify up to 10 tags per message."
 pub const MAX_TAGS: usize = 10;
 /// Seed: "Messages scheduled farther than 35 days will be rejected."
 pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 35;
-/// WhatsApp: a text message has at most 4096 characters.
-const MAX_TEXT: usize = 4096;
-/// WhatsApp: a caption, and the body of a message with buttons or a list, has at most 1024.
-const MAX_INTERACTIVE_TEXT: usize = 1024;
 /// WhatsApp: at most 3 quick-reply buttons.
 const MAX_BUTTONS: usize = 3;
-/// WhatsApp: a button's title has at most 20 characters.
-const MAX_BUTTON_TEXT: usize = 20;
-/// WhatsApp: a button's id (Bird's postback payload) has at most 256 characters.
-const MAX_BUTTON_PAYLOAD: usize = 256;
-/// WhatsApp: a list's header has at most 60 characters.
-const MAX_LIST_TITLE: usize = 60;
-/// WhatsApp: a list's button label has at most 20 characters.
-const MAX_LIST_BUTTON: usize = 20;
-/// WhatsApp: a list has at most 10 sections.
-const MAX_SECTIONS: usize = 10;
-/// WhatsApp: a list has at most 10 rows, counted over all sections.
-const MAX_ROWS: usize = 10;
-/// WhatsApp: a section title has at most 24 characters.
-const MAX_SECTION_TITLE: usize = 24;
-/// WhatsApp: a row title has at most 24 characters.
-const MAX_ROW_TEXT: usize = 24;
-/// WhatsApp: a row id (Bird's postback payload) has at most 200 characters.
-const MAX_ROW_PAYLOAD: usize = 200;
-
-/// Why a message would be refused. Each message names the field and the fix.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ValidationError {
-    /// A required field, or an optional one that is present, is empty or blank.
-    #[error("{field} is empty: give a value, or leave the field out if it is optional")]
-    Empty {
-        /// The field, e.g. `body.text.text`.
-        field: String,
-    },
-    /// A list that needs entries has none.
-    #[error("{field} has no entries: give at least one")]
-    NoEntries {
-        /// The field.
-        field: String,
-    },
-    /// A text is too long.
-    #[error("{field} has {len} characters, more than the {max} allowed: shorten it")]
-    TooLong {
-        /// The field.
-        field: String,
-        /// Its length in characters.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A list has too many entries.
-    #[error("{field} has {count} entries, more than the {max} allowed: remove some")]
-    TooMany {
-        /// The field.
-        field: String,
-        /// How many it has.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// Not exactly one contact: wacast sends each message to one recipient.
-    #[error("receiver.contacts has {count} entries: give exactly one recipient per message")]
-    Receivers {
-        /// How many contacts there are.
-        count: usize,
-    },
-    /// A contact identified by something other than a phone number.
-    #[error("{field} is {key:?}: WhatsApp contacts are identified by \"phonenumber\"")]
-    IdentifierKey {
-        /// The field.
-        field: String,
-        /// The key given.
-        key: String,
-    },
-    /// A recipient that is not `+` and 8 to 15 digits. The value is left out: it is a phone
-    /// number.
-    #[error(
-        "{field} must be '+' and 8 to 15 digits with the country code (for example +4930123456789)"
-    )]
-    Recipient {
-        /// The field.
-        field: String,
-    },
-    /// A media URL that is not an absolute http(s) URL.
-    #[error("{field} is not a public http(s) URL: give one such as https://example.com/photo.jpg")]
-    Url {
-        /// The field.
-        field: String,
-    },
-    /// A file's `contentType` that is not a MIME type.
-    #[error("{field} {value:?} is not a MIME type: give one such as application/pdf")]
-    ContentType {
-        /// The field.
-        field: String,
-        /// The value given.
-        value: String,
-    },
-    /// A coordinate outside its range.
-    #[error("{field} is {value}, outside {min} to {max}: give the position in decimal degrees")]
-    OutOfRange {
-        /// `latitude` or `longitude`.
-        field: String,
-        /// The value given.
-        value: f64,
-        /// The lowest allowed.
-        min: f64,
-        /// The highest allowed.
-        max: f64,
-    },
-    /// An action where WhatsApp cannot show it.
-    #[error("{field} is a {kind} action, which is not allowed here: use {allowed}")]
-    ActionKind {
-        /// The field.
-        field: String,
-        /// The action's type.
-        kind: String,
-        /// What may be used instead.
-        allowed: &'static str,
-    },
-    /// A location request together with other actions.
-    #[error(
-        "{field} has a location request among other actions: a location request must be the only action of a text message"
-    )]
-    LocationRequestAlone {
-        /// The field.
-        field: String,
-    },
-    /// Two postback actions share a payload, so their answers could not be told apart.
-    #[error("{field} repeats the payload {payload:?}: give every postback a unique payload")]
-    DuplicatePayload {
-        /// The field that repeats it.
-        field: String,
-        /// The repeated payload.
-        payload: String,
-    },
-    /// Two template parameters share a key.
-    #[error("{field} repeats the key {key:?}: give each template variable once")]
-    DuplicateKey {
-        /// The field that repeats it.
-        field: String,
-        /// The repeated key.
-        key: String,
-    },
-    /// A template parameter WhatsApp refuses (its error 132018).
-    #[error(
-        "{field} contains a newline, a tab or more than four spaces in a row, which WhatsApp refuses in template parameters: remove them"
-    )]
-    TemplateParameter {
-        /// The field.
-        field: String,
-    },
-    /// An id Bird writes as a UUID is not one.
-    #[error(
-        "{field} {value:?} is not a UUID: copy it from Bird's dashboard (it looks like 0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f)"
-    )]
-    Uuid {
-        /// The field.
-        field: String,
-        /// The value given.
-        value: String,
-    },
-    /// A locale that is not a language code.
-    #[error("template.locale {0:?} is not a locale: give one such as en, de or pt-BR")]
-    Locale(String),
-    /// `scheduledFor` more than 35 days ahead.
-    #[error(
-        "scheduledFor {scheduled_for} is more than {max_days} days ahead, which Bird refuses: schedule it later, closer to the send time"
-    )]
-    ScheduledTooFar {
-        /// The time asked for.
-        scheduled_for: DateTime<Utc>,
-        /// The limit in days.
-        max_days: i64,
-    },
-    /// `validity` is 0.
-    #[error("validity is 0: give the validity in seconds, at least 1")]
-    ZeroValidity,
-    /// `capFrequency` without the marketing use case.
-    #[error(
-        "capFrequency is true but meta.extraInformation.useCase is not \"marketing\": Bird caps frequency only for marketing messages, so set the use case or drop capFrequency"
-    )]
-    CapFrequencyUseCase,
-}
-
-type Check = Result<(), ValidationError>;
 
 impl BirdMessage {
     /// Checks everything Bird and WhatsApp would refuse and that can be known without asking
@@ -336,7 +159,7 @@ fn text_body(t: &Text) -> Check {
     let max = if t.actions.is_empty() {
         MAX_TEXT
     } else {
-        MAX_INTERACTIVE_TEXT
+        MAX_INTERACTIVE_BODY
     };
     text(&t.text, "body.text.text", max)?;
     buttons(&t.actions, "body.text.actions", true)
@@ -356,7 +179,7 @@ fn images(i: &Images) -> Check {
             non_empty(alt, || format!("body.image.images[{n}].altText"))?;
         }
     }
-    optional_text(i.text.as_deref(), "body.image.text", MAX_INTERACTIVE_TEXT)?;
+    optional_text(i.text.as_deref(), "body.image.text", MAX_CAPTION)?;
     buttons(&i.actions, "body.image.actions", false)
 }
 
@@ -369,7 +192,7 @@ fn files(f: &Files) -> Check {
     for (n, file) in f.files.iter().enumerate() {
         one_file(file, n)?;
     }
-    optional_text(f.text.as_deref(), "body.file.text", MAX_INTERACTIVE_TEXT)?;
+    optional_text(f.text.as_deref(), "body.file.text", MAX_CAPTION)?;
     buttons(&f.actions, "body.file.actions", false)
 }
 
@@ -420,20 +243,6 @@ fn location(l: &Location) -> Check {
     Ok(())
 }
 
-fn coordinate(value: f64, field: &str, max: f64) -> Check {
-    // `contains` is false for NaN, so a NaN is refused too.
-    if (-max..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ValidationError::OutOfRange {
-            field: field.into(),
-            value,
-            min: -max,
-            max,
-        })
-    }
-}
-
 /// The buttons of a text, image or file message: reply and postback actions, at most 3, or
 /// (on text only) one location request.
 fn buttons(actions: &[Action], field: &str, location_request_allowed: bool) -> Check {
@@ -462,9 +271,9 @@ fn buttons(actions: &[Action], field: &str, location_request_allowed: bool) -> C
     let mut payloads = HashSet::with_capacity(actions.len());
     for (i, action) in actions.iter().enumerate() {
         let at = format!("{field}[{i}].{}", action.kind());
-        indexed_text(action.text(), MAX_BUTTON_TEXT, || format!("{at}.text"))?;
+        indexed_text(action.text(), MAX_BUTTON_TITLE, || format!("{at}.text"))?;
         if let Action::Postback(p) = action {
-            indexed_text(&p.payload, MAX_BUTTON_PAYLOAD, || format!("{at}.payload"))?;
+            indexed_text(&p.payload, MAX_BUTTON_ID, || format!("{at}.payload"))?;
             if !payloads.insert(p.payload.as_str()) {
                 return Err(ValidationError::DuplicatePayload {
                     field: format!("{at}.payload"),
@@ -478,9 +287,9 @@ fn buttons(actions: &[Action], field: &str, location_request_allowed: bool) -> C
 
 fn list(l: &List) -> Check {
     if let Some(title) = &l.title {
-        text(title, "body.list.title", MAX_LIST_TITLE)?;
+        text(title, "body.list.title", MAX_HEADER_FOOTER)?;
     }
-    text(&l.text, "body.list.text", MAX_INTERACTIVE_TEXT)?;
+    text(&l.text, "body.list.text", MAX_INTERACTIVE_BODY)?;
     if let Some(alt) = &l.alt_text {
         non_empty(alt, || "body.list.altText".into())?;
     }
@@ -538,10 +347,8 @@ fn list(l: &List) -> Check {
                     allowed: "postback actions, whose payload says which row was chosen",
                 });
             };
-            indexed_text(&p.text, MAX_ROW_TEXT, || format!("{at}.postback.text"))?;
-            indexed_text(&p.payload, MAX_ROW_PAYLOAD, || {
-                format!("{at}.postback.payload")
-            })?;
+            indexed_text(&p.text, MAX_ROW_TITLE, || format!("{at}.postback.text"))?;
+            indexed_text(&p.payload, MAX_ROW_ID, || format!("{at}.postback.payload"))?;
             if !payloads.insert(p.payload.as_str()) {
                 return Err(ValidationError::DuplicatePayload {
                     field: format!("{at}.postback.payload"),
@@ -599,61 +406,6 @@ pub fn is_locale(code: &str) -> bool {
     let region_ok = region
         .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
     lang_ok && region_ok
-}
-
-/// WhatsApp refuses empty template parameters, and ones with a newline, a tab or more than
-/// four consecutive spaces (its error 132018).
-fn template_parameter(value: &str, field: impl Fn() -> String) -> Check {
-    non_empty(value, &field)?;
-    if value.contains(['\n', '\r', '\t']) || value.contains("     ") {
-        return Err(ValidationError::TemplateParameter { field: field() });
-    }
-    Ok(())
-}
-
-/// A required text: non-blank and at most `max` characters.
-fn text(value: &str, field: &str, max: usize) -> Check {
-    indexed_text(value, max, || field.to_string())
-}
-
-fn optional_text(value: Option<&str>, field: &str, max: usize) -> Check {
-    value.map_or(Ok(()), |v| text(v, field, max))
-}
-
-/// A required text whose field name is only built when it is wrong.
-fn indexed_text(value: &str, max: usize, field: impl Fn() -> String) -> Check {
-    non_empty(value, &field)?;
-    // Bytes bound characters from above, so most texts skip the count.
-    if value.len() > max {
-        let len = value.chars().count();
-        if len > max {
-            return Err(ValidationError::TooLong {
-                field: field(),
-                len,
-                max,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Empty or blank: Bird and WhatsApp refuse both.
-fn non_empty(value: &str, field: impl Fn() -> String) -> Check {
-    if value.trim().is_empty() {
-        Err(ValidationError::Empty { field: field() })
-    } else {
-        Ok(())
-    }
-}
-
-fn url(value: &str, field: impl Fn() -> String) -> Check {
-    let ok = reqwest::Url::parse(value)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-    if ok {
-        Ok(())
-    } else {
-        Err(ValidationError::Url { field: field() })
-    }
 }
 
 #[cfg(test)]

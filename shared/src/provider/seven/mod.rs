@@ -10,18 +10,20 @@ mod reply;
 pub mod validate;
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, Url};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use secrecy::SecretString;
 
+use crate::campaign::ProviderKind;
 use crate::provider::outcome::{
-    Outcome, Trouble, error_chain, parse_retry_after, read_body, transport_trouble,
+    APPLICATION_JSON, Answer, Outcome, Trouble, exchange, request_body,
 };
 use crate::provider::seven::message::{Event, SevenMessage};
-use crate::provider::seven::reply::Answer;
-use crate::provider::{ClientError, http_client};
+use crate::provider::validate::ValidationError;
+use crate::provider::{ClientError, KeyProblem, Provider, endpoint, http_client, key_header};
 
 /// seven's API host.
 pub const DEFAULT_BASE_URL: &str = "https://gateway.seven.io";
@@ -39,7 +41,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 64 * 1024;
 
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How to reach seven.
 #[derive(Clone)]
@@ -184,32 +185,18 @@ pub struct SevenClient {
 impl SevenClient {
     /// A client for `config`, with its own connection pool from [`http_client`].
     pub fn new(config: &SevenConfig) -> Result<Self, ClientError> {
-        let mut base = config.base_url.clone();
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(ClientError::BaseUrl(config.base_url.to_string()));
-        }
-        // `join` replaces the last path segment unless the path ends with `/`.
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        let join = |path: &str| {
-            base.join(path)
-                .map_err(|_| ClientError::BaseUrl(config.base_url.to_string()))
+        let join = |path: &[&str]| {
+            endpoint(&config.base_url, path)
+                .ok_or_else(|| ClientError::BaseUrl(config.base_url.to_string()))
         };
-        let key = config.api_key.expose_secret();
-        if key.is_empty() {
-            return Err(ClientError::EmptyApiKey);
-        }
-        let mut api_key = HeaderValue::from_str(key).map_err(|_| ClientError::ApiKeyChars)?;
-        if key.trim() != key {
-            return Err(ClientError::ApiKeyChars);
-        }
-        api_key.set_sensitive(true);
+        let api_key = key_header("", &config.api_key).map_err(|problem| match problem {
+            KeyProblem::Empty => ClientError::EmptyApiKey,
+            KeyProblem::Chars => ClientError::ApiKeyChars,
+        })?;
         Ok(SevenClient {
             http: http_client(config.timeout, config.connect_timeout)?,
-            messages_url: join("api/waba/messages")?,
-            events_url: join("api/waba/events")?,
+            messages_url: join(&["api", "waba", "messages"])?,
+            events_url: join(&["api", "waba", "events"])?,
             api_key,
         })
     }
@@ -219,23 +206,10 @@ impl SevenClient {
     /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the caller it
     /// is the same thing: a message that will not go out as it stands.
     pub async fn send(&self, message: &SevenMessage) -> Outcome {
-        if let Err(error) = message.validate() {
-            return Outcome::Failed {
-                code: "invalid".into(),
-                reason: error.to_string(),
-            };
-        }
-        let body = match serde_json::to_vec(message) {
-            Ok(body) => body,
-            Err(error) => {
-                return Outcome::Failed {
-                    code: "invalid".into(),
-                    reason: format!("the message cannot be written as JSON: {error}"),
-                };
-            }
-        };
-        let request = self.http.post(self.messages_url.clone()).body(body);
-        match self.exchange(request, true).await {
+        match self
+            .post(&self.messages_url, message.validate(), message)
+            .await
+        {
             Ok(answer) => reply::classify_send(&answer),
             Err(trouble) => trouble.into(),
         }
@@ -254,7 +228,11 @@ impl SevenClient {
         url.path_segments_mut()
             .expect("an http(s) URL, checked in new, can be a base")
             .push(provider_id);
-        match self.exchange(self.http.delete(url), false).await {
+        let request = self
+            .http
+            .delete(url)
+            .header(X_API_KEY, self.api_key.clone());
+        match exchange(request, MAX_BODY).await {
             Ok(answer) => reply::classify_delete(&answer),
             Err(trouble) => trouble.into(),
         }
@@ -262,51 +240,37 @@ impl SevenClient {
 
     /// Validates and sends a read receipt, typing indicator or reaction.
     pub async fn send_event(&self, event: &Event) -> EventOutcome {
-        if let Err(error) = event.validate() {
-            return EventOutcome::Failed {
-                code: "invalid".into(),
-                reason: error.to_string(),
-            };
-        }
-        let body = match serde_json::to_vec(event) {
-            Ok(body) => body,
-            Err(error) => {
-                return EventOutcome::Failed {
-                    code: "invalid".into(),
-                    reason: format!("the event cannot be written as JSON: {error}"),
-                };
-            }
-        };
-        let request = self.http.post(self.events_url.clone()).body(body);
-        match self.exchange(request, true).await {
+        match self.post(&self.events_url, event.validate(), event).await {
             Ok(answer) => reply::classify_event(&answer),
             Err(trouble) => trouble.into(),
         }
     }
 
-    /// Sends one request and reads its answer. `Err` only when no response came.
-    async fn exchange(&self, request: RequestBuilder, json_body: bool) -> Result<Answer, Trouble> {
-        let mut request = request
+    /// Posts a validated JSON body and reads the answer. `Err` when validation refused it or no
+    /// response came.
+    async fn post<T: serde::Serialize>(
+        &self,
+        url: &Url,
+        validation: Result<(), ValidationError>,
+        body: &T,
+    ) -> Result<Answer, Trouble> {
+        let body = request_body(validation, body)?;
+        let request = self
+            .http
+            .post(url.clone())
             .header(X_API_KEY, self.api_key.clone())
-            .header(ACCEPT, APPLICATION_JSON);
-        if json_body {
-            request = request.header(CONTENT_TYPE, APPLICATION_JSON);
-        }
-        let response = request.send().await.map_err(|e| transport_trouble(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let body = read_body(response, MAX_BODY)
-            .await
-            .map_err(|e| error_chain(&e));
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+            .header(CONTENT_TYPE, APPLICATION_JSON)
+            .body(body);
+        exchange(request, MAX_BODY).await
+    }
+}
+
+impl Provider for SevenClient {
+    const KIND: ProviderKind = ProviderKind::Seven;
+    type Request = SevenMessage;
+
+    fn send(&self, message: &SevenMessage) -> impl Future<Output = Outcome> + Send {
+        SevenClient::send(self, message)
     }
 }
 

@@ -7,22 +7,13 @@
 //! every rule is in one place.
 
 use std::fmt;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::provider::outcome::{Outcome, Trouble, excerpt};
+use crate::provider::outcome::{Answer, Outcome, Trouble, excerpt};
 use crate::provider::seven::{DeleteOutcome, EventOutcome};
-
-/// What came back from one exchange that produced a response.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) retry_after: Option<Duration>,
-    /// The body, or why it could not be read.
-    pub(crate) body: Result<Vec<u8>, String>,
-}
 
 /// A scalar as seven may write it.
 #[derive(Debug)]

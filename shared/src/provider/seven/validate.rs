@@ -4,14 +4,20 @@
 //!
 //! seven's seed states some limits (2 to 3 buttons, button titles of at most 20 characters,
 //! `label` and `foreign_id` charsets and lengths). Where it is silent, the limits are WhatsApp
-//! Cloud API's, which seven forwards to; each such constant says so. Lengths are counted in
-//! characters (Unicode scalar values), as WhatsApp counts them.
+//! Cloud API's, which seven forwards to: those and the field checks are shared with Bird's in
+//! [`crate::provider::validate`].
 
 use std::collections::HashSet;
 
 use crate::provider::seven::message::{
     ButtonMessage, Components, Contact, Conversation, Delay, Event, ListMessage, Location,
     MessageBody, Reaction, SendOptions, SevenMessage, Template,
+};
+use crate::provider::validate::{
+    Check, MAX_BUTTON_ID, MAX_BUTTON_TITLE, MAX_CAPTION, MAX_HEADER_FOOTER, MAX_INTERACTIVE_BODY,
+    MAX_LIST_BUTTON, MAX_ROW_ID, MAX_ROW_TITLE, MAX_ROWS, MAX_SECTION_TITLE, MAX_SECTIONS,
+    MAX_TEXT, ValidationError, coordinate, indexed_text, non_empty, optional_text,
+    template_parameter, text, url,
 };
 
 /// seven: statistics label, at most 100 characters.
@@ -20,153 +26,10 @@ const MAX_LABEL: usize = 100;
 const MAX_FOREIGN_ID: usize = 64;
 /// seven: an interactive button message has 2 or 3 buttons.
 const BUTTONS: std::ops::RangeInclusive<usize> = 2..=3;
-/// seven: a button title has at most 20 characters.
-const MAX_BUTTON_TITLE: usize = 20;
-/// WhatsApp: a freetext body has at most 4096 characters.
-const MAX_TEXT: usize = 4096;
-/// WhatsApp: a media caption has at most 1024 characters.
-const MAX_CAPTION: usize = 1024;
-/// WhatsApp: an interactive message's body has at most 1024 characters.
-const MAX_INTERACTIVE_BODY: usize = 1024;
-/// WhatsApp: interactive header and footer texts have at most 60 characters.
-const MAX_HEADER_FOOTER: usize = 60;
-/// WhatsApp: a reply button id has at most 256 characters.
-const MAX_BUTTON_ID: usize = 256;
-/// WhatsApp: a list's button text has at most 20 characters.
-const MAX_LIST_BUTTON: usize = 20;
-/// WhatsApp: a list has at most 10 sections.
-const MAX_SECTIONS: usize = 10;
-/// WhatsApp: a list has at most 10 rows, counted over all sections.
-const MAX_ROWS: usize = 10;
-/// WhatsApp: a section title has at most 24 characters.
-const MAX_SECTION_TITLE: usize = 24;
-/// WhatsApp: a list row's title has at most 24 characters.
-const MAX_ROW_TITLE: usize = 24;
-/// WhatsApp: a list row's id has at most 200 characters.
-const MAX_ROW_ID: usize = 200;
 /// WhatsApp: a list row's description has at most 72 characters.
 const MAX_ROW_DESCRIPTION: usize = 72;
 /// WhatsApp: a template name has at most 512 characters.
 const MAX_TEMPLATE_NAME: usize = 512;
-
-/// Why a message or an event would be refused. Each message names the field and the fix.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ValidationError {
-    /// A required field, or an optional one that is present, is empty.
-    #[error("{field} is empty: give a value, or leave the field out if it is optional")]
-    Empty {
-        /// The field, e.g. `buttons[1].title`.
-        field: String,
-    },
-    /// A list that needs entries has none.
-    #[error("{field} has no entries: give at least one")]
-    NoEntries {
-        /// The field.
-        field: String,
-    },
-    /// A text is too long.
-    #[error("{field} has {len} characters, more than the {max} allowed: shorten it")]
-    TooLong {
-        /// The field.
-        field: String,
-        /// Its length in characters.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A list has too many entries.
-    #[error("{field} has {count} entries, more than the {max} allowed: remove some")]
-    TooMany {
-        /// The field.
-        field: String,
-        /// How many it has.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// `from` or `to` is not 8 to 15 digits. The value is left out: it is a phone number.
-    #[error(
-        "{field} must be 8 to 15 digits with the country code and no '+' (for example 4930123456789)"
-    )]
-    Phone {
-        /// The field.
-        field: String,
-    },
-    /// `label` or `foreign_id` has characters outside seven's charset.
-    #[error("{field} may contain only a-z, A-Z, 0-9 and . - _ @: remove the other characters")]
-    Charset {
-        /// The field.
-        field: String,
-    },
-    /// An interactive button message without 2 or 3 buttons.
-    #[error("buttons has {count} entries: an interactive button message needs 2 or 3")]
-    ButtonCount {
-        /// How many it has.
-        count: usize,
-    },
-    /// Two buttons or two list rows share an id.
-    #[error("{field} repeats the id {id:?}: give every button or row a unique id")]
-    DuplicateId {
-        /// The field that repeats it.
-        field: String,
-        /// The repeated id.
-        id: String,
-    },
-    /// A coordinate outside its range.
-    #[error("{field} is {value}, outside {min} to {max}: give the position in decimal degrees")]
-    OutOfRange {
-        /// `latitude` or `longitude`.
-        field: String,
-        /// The value given.
-        value: f64,
-        /// The lowest allowed.
-        min: f64,
-        /// The highest allowed.
-        max: f64,
-    },
-    /// `ttl` is 0.
-    #[error("ttl is 0: give the validity in minutes, at least 1 (seven's default is 2880)")]
-    ZeroTtl,
-    /// `delay` is a unix timestamp at or before 1970.
-    #[error("delay {0} is not a send time: give a unix timestamp in seconds after 1970")]
-    Delay(i64),
-    /// A media URL that is not an absolute http(s) URL.
-    #[error("{field} is not a public http(s) URL: give one such as https://example.com/photo.jpg")]
-    Url {
-        /// The field.
-        field: String,
-    },
-    /// A template parameter WhatsApp refuses (its error 132018).
-    #[error(
-        "{field} contains a newline, a tab or more than four spaces in a row, which WhatsApp refuses in template parameters: remove them"
-    )]
-    TemplateParameter {
-        /// The field.
-        field: String,
-    },
-    /// A template name that cannot be an approved one.
-    #[error(
-        "template {0:?} is not a template name: give the approved name, lowercase letters, digits and _ (for example hello_world)"
-    )]
-    TemplateName(String),
-    /// A language that is not a WhatsApp language code.
-    #[error("language {0:?} is not a language code: give one such as de or en_US")]
-    Language(String),
-    /// A contact's phone with characters no phone number has.
-    #[error("{field} is not a phone number: use digits, spaces and + - ( ) . only")]
-    ContactPhone {
-        /// The field.
-        field: String,
-    },
-    /// A read or typing event names no conversation.
-    #[error("a read or typing event needs to or msg_id: give at least one")]
-    NoTarget,
-    /// A reaction that is not an emoji.
-    #[error("emoji {0:?} is not an emoji: give one emoji, or an empty text to remove the reaction")]
-    Emoji(String),
-}
-
-type Check = Result<(), ValidationError>;
 
 impl SevenMessage {
     /// Checks everything seven and WhatsApp would refuse and that can be known without asking
@@ -179,12 +42,12 @@ impl SevenMessage {
             MessageBody::Template(t) => template(t),
             MessageBody::Text(t) => text(&t.text, "text", MAX_TEXT),
             MessageBody::Image(m) | MessageBody::Video(m) => {
-                url(&m.url, "url")?;
+                url(&m.url, || "url".into())?;
                 optional_text(m.caption.as_deref(), "caption", MAX_CAPTION)
             }
-            MessageBody::Audio(l) | MessageBody::Sticker(l) => url(&l.url, "url"),
+            MessageBody::Audio(l) | MessageBody::Sticker(l) => url(&l.url, || "url".into()),
             MessageBody::Document(d) => {
-                url(&d.url, "url")?;
+                url(&d.url, || "url".into())?;
                 non_empty(&d.filename, || "filename".into())?;
                 optional_text(d.caption.as_deref(), "caption", MAX_CAPTION)
             }
@@ -303,35 +166,11 @@ fn components(c: &Components) -> Check {
     Ok(())
 }
 
-/// WhatsApp refuses empty template parameters, and ones with a newline, a tab or more than
-/// four consecutive spaces (its error 132018).
-fn template_parameter(value: &str, field: impl Fn() -> String) -> Check {
-    non_empty(value, &field)?;
-    if value.contains(['\n', '\r', '\t']) || value.contains("     ") {
-        return Err(ValidationError::TemplateParameter { field: field() });
-    }
-    Ok(())
-}
-
 fn location(l: &Location) -> Check {
     coordinate(l.latitude, "latitude", 90.0)?;
     coordinate(l.longitude, "longitude", 180.0)?;
     optional_non_empty(l.name.as_deref(), "name")?;
     optional_non_empty(l.address.as_deref(), "address")
-}
-
-fn coordinate(value: f64, field: &str, max: f64) -> Check {
-    // `contains` is false for NaN, so a NaN is refused too.
-    if (-max..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ValidationError::OutOfRange {
-            field: field.into(),
-            value,
-            min: -max,
-            max,
-        })
-    }
 }
 
 fn contacts(contacts: &[Contact]) -> Check {
@@ -475,53 +314,6 @@ fn reaction(r: &Reaction) -> Check {
     Ok(())
 }
 
-/// A required text: non-empty and at most `max` characters.
-fn text(value: &str, field: &str, max: usize) -> Check {
-    indexed_text(value, max, || field.to_string())
-}
-
-fn optional_text(value: Option<&str>, field: &str, max: usize) -> Check {
-    value.map_or(Ok(()), |v| text(v, field, max))
-}
-
 fn optional_non_empty(value: Option<&str>, field: &str) -> Check {
     value.map_or(Ok(()), |v| non_empty(v, || field.to_string()))
-}
-
-/// A required text whose field name is only built when it is wrong.
-fn indexed_text(value: &str, max: usize, field: impl Fn() -> String) -> Check {
-    non_empty(value, &field)?;
-    // Bytes bound characters from above, so most texts skip the count.
-    if value.len() > max {
-        let len = value.chars().count();
-        if len > max {
-            return Err(ValidationError::TooLong {
-                field: field(),
-                len,
-                max,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Empty or blank: WhatsApp refuses both.
-fn non_empty(value: &str, field: impl Fn() -> String) -> Check {
-    if value.trim().is_empty() {
-        Err(ValidationError::Empty { field: field() })
-    } else {
-        Ok(())
-    }
-}
-
-fn url(value: &str, field: &str) -> Check {
-    let ok = reqwest::Url::parse(value)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-    if ok {
-        Ok(())
-    } else {
-        Err(ValidationError::Url {
-            field: field.into(),
-        })
-    }
 }
