@@ -1,6 +1,7 @@
 //! The apalis task function: one claimed message from lease to recorded outcome.
 //!
-//! claim (backend) → expired? → sender's rate limit → render → mark `sending` (the fence: the
+//! claim (backend, which applies the sender limits) → expired? → wait for the slot the claim
+//! gave → render → mark `sending` (the fence: the
 //! campaign's pause or cancel and a lost lease are checked here, atomically) → request →
 //! classify (the provider client) → record (ack, or retry later). Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
@@ -26,7 +27,6 @@ use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPer
 
 use crate::campaigns::CampaignCache;
 use crate::metrics::{Health, name};
-use crate::rate_limit::SenderLimits;
 use crate::record::{RecordError, Recorder};
 use crate::retry::RetryPolicy;
 
@@ -36,7 +36,6 @@ pub struct Context {
     /// The writer of message states, in batches.
     pub recorder: Recorder,
     pub seven: SevenClient,
-    pub limits: SenderLimits,
     pub retry: RetryPolicy,
     /// The lease a message keeps while `sending`.
     pub lease: Duration,
@@ -54,7 +53,12 @@ pub struct Context {
 /// The task function registered with `WorkerBuilder::build`.
 pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
     let ctx: &Context = &ctx;
-    let Claimed { message, lease, .. } = task;
+    let Claimed {
+        message,
+        lease,
+        not_before_ms,
+        ..
+    } = task;
     let campaign = match ctx.campaigns.get(&ctx.queue, &message.campaign).await {
         Ok(c) => c,
         Err(error) => {
@@ -73,14 +77,21 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         return;
     }
 
-    let waited = tokio::select! {
-        waited = ctx.limits.until_ready(&spec.from) => waited,
-        () = stopped(ctx.stopping.clone()) => {
-            // Not sent, and the worker is stopping: hand it back for another worker.
-            defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
-            return;
+    // The claim gave the message its sender's next slot (the rate holds across the fleet);
+    // sending at that moment is what keeps the pace.
+    let waited = Duration::from_millis(
+        u64::try_from(not_before_ms - wacast_shared::queue::now_ms()).unwrap_or(0),
+    );
+    if !waited.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(waited) => {}
+            () = stopped(ctx.stopping.clone()) => {
+                // Not sent, and the worker is stopping: hand it back for another worker.
+                defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
+                return;
+            }
         }
-    };
+    }
     metrics.rate_limit_wait.record(waited.as_secs_f64());
     if !waited.is_zero() && expired(spec, &message, Utc::now()) {
         metrics.expired.increment(1);

@@ -996,6 +996,7 @@ fn config(concurrency: usize, batch_max: usize) -> FetchConfig {
         // Long, so that tests show the wake-up and due-time paths, not this safety net.
         idle_poll: Duration::from_secs(30),
         reap_interval: Duration::from_secs(30),
+        limits: Default::default(),
     }
 }
 
