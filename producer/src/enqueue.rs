@@ -21,6 +21,7 @@ use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
 use wacast_shared::phone::{PhoneNumber, Region};
 use wacast_shared::queue::{Created, NewMessage, Queue, QueueError};
 use wacast_shared::render;
+use wacast_shared::window::SendWindow;
 
 use crate::cli::{Delimiter, EnqueueArgs, Format, GlobalArgs};
 use crate::content;
@@ -102,6 +103,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
             .as_ref()
             .and_then(|t| t.languages_like(&campaign.content)),
         region_name,
+        window: campaign.window.clone(),
     };
     let rejects_file = args
         .input
@@ -254,6 +256,15 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         templates.check(&content, args.content.content_json.is_none())?;
     }
     let delivery = &args.delivery;
+    let window = delivery
+        .window
+        .as_deref()
+        .map(|hours| {
+            let zone = delivery.window_tz.as_deref().unwrap_or(delivery.tz.name());
+            SendWindow::parse(hours, zone)
+        })
+        .transpose()
+        .context("--window")?;
     // Whole milliseconds, as due times and the queue's timestamps are.
     let created_at = DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
         .context("the system clock is out of range")?;
@@ -336,6 +347,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
             performance_tracking: delivery.performance_tracking,
             created_at,
             handoff_ahead_minutes: delivery.handoff_ahead,
+            window,
         },
         reader,
         layout,
@@ -396,6 +408,9 @@ fn canonical_options(
     if d.handoff_ahead > 0 {
         options["handoff_ahead"] = d.handoff_ahead.into();
     }
+    if let Some(window) = &d.window {
+        options["window"] = json!([window, d.window_tz.as_deref().unwrap_or(d.tz.name())]);
+    }
     options
 }
 
@@ -417,7 +432,8 @@ fn check_same_spec(stored: &Campaign, ours: &Campaign) -> anyhow::Result<()> {
         && stored.ttl_minutes == ours.ttl_minutes
         && stored.label == ours.label
         && stored.performance_tracking == ours.performance_tracking
-        && stored.handoff_ahead_minutes == ours.handoff_ahead_minutes;
+        && stored.handoff_ahead_minutes == ours.handoff_ahead_minutes
+        && stored.window == ours.window;
     if !same {
         bail!(
             "campaign {} exists with other options, and its enqueue was interrupted: run it \

@@ -1,5 +1,6 @@
 //! wacast's one end-to-end test binary: real binaries, real HTTP, real Redis.
 
+mod fleet;
 mod mock_gateway;
 mod operator;
 mod redis_cli;

@@ -273,6 +273,7 @@ async fn a_message_past_its_ttl_expires_without_a_request() {
         performance_tracking: false,
         created_at: Utc::now(),
         handoff_ahead_minutes: 0,
+        window: None,
     };
     queue.create_campaign(&campaign).await.unwrap();
     let messages: Vec<NewMessage> = (1..=3)

@@ -205,6 +205,7 @@ mod tests {
             performance_tracking: false,
             created_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             handoff_ahead_minutes: 0,
+            window: None,
         }
     }
 

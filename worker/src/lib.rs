@@ -80,6 +80,7 @@ pub async fn run(
         campaigns: CampaignCache::default(),
         health: health.clone(),
         in_flight: ::metrics::gauge!(metrics::name::IN_FLIGHT),
+        window_zones: Mutex::new(Default::default()),
         halted: Mutex::new(Default::default()),
         stopping: stop_rx,
     });

@@ -251,6 +251,7 @@ mod tests {
                 performance_tracking: false,
                 created_at: now,
                 handoff_ahead_minutes: 0,
+                window: None,
             })
             .await
             .unwrap();

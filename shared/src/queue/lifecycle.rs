@@ -155,8 +155,10 @@ pub struct Claimed {
     pub lease: Lease,
     /// When it was due, in unix milliseconds.
     pub due_ms: i64,
-    /// The slot its sender's rate gave it: send it no earlier (unix milliseconds).
-    pub not_before_ms: i64,
+    /// The slot its sender's rate gave it (unix milliseconds): send it no earlier, and not
+    /// much later either (messages held back and then sent together would exceed the rate).
+    /// `None` for a sender without a rate.
+    pub not_before_ms: Option<i64>,
     /// The backend's concurrency slot until its middleware takes it over (see
     /// `backend::SlotLayer`); without that middleware, freed when the last clone is dropped.
     pub(crate) slot: Option<Arc<Slot>>,
@@ -661,7 +663,7 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     let due_ms = text(&score).and_then(|s| parse_score(&s)).unwrap_or(0);
     let not_before_ms = text(&not_before)
         .and_then(|s| parse_score(&s))
-        .unwrap_or(due_ms);
+        .filter(|ms| *ms > 0);
     match message_from_fields(campaign, row, &fields) {
         Ok(message) => Ok(Claimed {
             message,

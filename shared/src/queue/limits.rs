@@ -18,6 +18,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -268,6 +269,31 @@ impl Queue {
             .query_async(&mut self.conn())
             .await
             .map_err(QueueError::redis("rate set"))?;
+        Ok(())
+    }
+
+    /// Records on a campaign that its messages wait, why (`rate`, `pair`, `tier`, `window`)
+    /// and until when, for `wacast status`; the claim script records the first three itself.
+    pub async fn note_waiting(
+        &self,
+        campaign: &crate::campaign::CampaignId,
+        reason: &str,
+        until_ms: i64,
+    ) -> Result<(), QueueError> {
+        // Only on a campaign that still exists: a purged one must not come back as two fields.
+        static NOTE: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then \
+                   redis.call('HSET', KEYS[1], 'waiting', ARGV[1], 'waiting_until', ARGV[2]) end",
+            )
+        });
+        let () = NOTE
+            .key(self.keys.campaign(campaign))
+            .arg(reason)
+            .arg(rfc3339_ms(until_ms))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("note waiting"))?;
         Ok(())
     }
 

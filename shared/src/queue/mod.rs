@@ -65,7 +65,7 @@ use crate::keys::Keys;
 use crate::message::Row;
 
 pub use batch::{MAX_BATCH, RetryEntry};
-pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest};
+pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use enqueue::{ChunkResult, NewMessage};
 pub use lifecycle::{
     ClaimBatch, Claimed, Lease, MessageRef, MessageStatus, ReapReport, RetryKind, SendPermit,

@@ -34,6 +34,7 @@ fn campaign() -> Campaign {
         performance_tracking: false,
         created_at: Utc.timestamp_millis_opt(T0).unwrap(),
         handoff_ahead_minutes: 0,
+        window: None,
     }
 }
 

@@ -52,6 +52,7 @@ async fn campaign_due(
         performance_tracking: false,
         created_at: Utc::now(),
         handoff_ahead_minutes: 0,
+        window: None,
     };
     assert_eq!(queue.create_campaign(&spec).await.unwrap(), Created::New);
     let rows: Vec<NewMessage> = to
@@ -115,11 +116,14 @@ async fn three_claimants_share_one_sender_schedule() {
         let worker = format!("w{}", tick % 3);
         let batch = claim(&queue, &worker, 50, now, &limits).await;
         for claimed in batch.claimed {
+            let slot = claimed
+                .not_before_ms
+                .expect("a rated sender's message has a slot");
             assert!(
-                claimed.not_before_ms <= now + 250,
+                slot <= now + 250,
                 "a slot is handed out at most the lookahead ahead"
             );
-            slots.push(claimed.not_before_ms);
+            slots.push(slot);
         }
     }
     assert_eq!(
@@ -189,13 +193,21 @@ async fn a_slow_sender_does_not_hold_back_a_fast_one() {
     // The fast sender's last row, and the slow sender's second, within the lookahead of its
     // slot a second after the first.
     let later = claim(&queue, "w1", 50, T0 + 1000 - 250, &limits).await;
-    let slow_slots: Vec<i64> = later
+    let slow_slots: Vec<Option<i64>> = later
         .claimed
         .iter()
         .filter(|c| c.message.campaign == slow_id)
         .map(|c| c.not_before_ms)
         .collect();
-    assert_eq!(slow_slots, [T0 + 1000]);
+    assert_eq!(slow_slots, [Some(T0 + 1000)]);
+    // An unlimited sender's messages carry no slot.
+    assert!(
+        later
+            .claimed
+            .iter()
+            .filter(|c| c.message.campaign == fast_id)
+            .all(|c| c.not_before_ms.is_none())
+    );
 }
 
 #[tokio::test]

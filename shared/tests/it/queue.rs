@@ -39,6 +39,7 @@ fn campaign(id: &str) -> Campaign {
         performance_tracking: false,
         created_at: Utc::now(),
         handoff_ahead_minutes: 0,
+        window: None,
     }
 }
 

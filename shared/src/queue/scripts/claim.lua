@@ -5,7 +5,7 @@
 -- ARGV[7] limits key prefix (`{prefix}:`), ARGV[8] the worker's default rate `mps:burst`
 -- (mps 0: unlimited), ARGV[9] the worker's own sender rates `sender=mps:burst,...`,
 -- ARGV[10] pair interval (ms, 0: off), ARGV[11] rate lookahead (ms), ARGV[12] tier window (ms)
--- Returns {processed, next due score or false, {{ref, due score, not before (ms),
+-- Returns {processed, next due score or false, {{ref, due score, not before (ms, 0: any time),
 -- {field, value, ...}}, ...}, {rate, pair, tier}}.
 -- `processed` counts every row looked at (claimed, deferred, cancelled, or stale) and every
 -- entry moved aside, so the caller can tell "nothing due" (0) from "made progress but claimed
@@ -215,7 +215,9 @@ for j = 1, #refs, 2 do
               leases[#leases + 1] = ARGV[5]
               leases[#leases + 1] = single
               move(camp, 'queued', 'claimed')
-              out[#out + 1] = {single, score, string.format('%d', math.ceil(slot)), claims, flat}
+              -- `not before` is 0 for a sender without a rate: no slot to keep.
+              local not_before = s.interval > 0 and string.format('%d', math.ceil(slot)) or '0'
+              out[#out + 1] = {single, score, not_before, claims, flat}
             end
           end
         end
