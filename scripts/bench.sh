@@ -3,7 +3,7 @@
 # for and whether it is met (`ok` / `MISSED`). Benchmarks are not tests: run this on a quiet
 # machine. Each piece prints its own lines; this script adds the comparison.
 #
-# Usage: scripts/bench.sh [PIECE...]   pieces: gateway ingest worker units (default: all)
+# Usage: scripts/bench.sh [PIECE...]   pieces: gateway ingest worker fleet units (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -23,6 +23,8 @@ declare -A GOALS=(
   [schedule_lateness_first_ms]="le 50"
   [schedule_lateness_p99_ms]="le 600"
   [systemd_exposure]="le 2.0"
+  [fleet_rate_precision]="le 1.0167"
+  [fleet_mean_rate_error_pct]="le 2"
 )
 
 compare() {
@@ -48,7 +50,7 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 echo "# load average before the run: $load (benchmarks want a quiet machine)" >&2
 
 pieces=("$@")
-[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest worker units)
+[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest worker fleet units)
 cargo build --release --workspace --quiet
 export BENCH_NO_BUILD=1
 for piece in "${pieces[@]}"; do

@@ -12,7 +12,13 @@ redis-server and mock-gateway on 127.0.0.1. Prints one line per figure on stdout
   schedule_lateness_p99_ms <n> ms
 
 Each figure is the median of BENCH_WORKER_RUNS runs (default 3). Everything else goes to
-stderr. Usage: bench_worker.py TARGET_DIR
+stderr. Usage: bench_worker.py TARGET_DIR [worker|fleet]
+
+Mode `fleet` prints instead (three worker processes, one sender at BENCH_FLEET_RATE (60) per
+second set with `wacast rate set`, BENCH_FLEET_MESSAGES (3,000) messages):
+
+  fleet_rate_precision <n> ratio          max messages in any sliding 1 s window / rate
+  fleet_mean_rate_error_pct <n> %         |mean rate - rate| / rate, first to last accept
 """
 
 import json
@@ -205,7 +211,47 @@ def lateness(workdir, run):
         redis.stop()
 
 
+def fleet(workdir):
+    rate = int(os.environ.get("BENCH_FLEET_RATE", "60"))
+    n = int(os.environ.get("BENCH_FLEET_MESSAGES", "3000"))
+    redis = Redis(workdir)
+    gateway = Gateway()
+    workers = []
+    try:
+        csv = os.path.join(workdir, "fleet.csv")
+        write_csv(csv, n)
+        subprocess.run([f"{BIN}/wacast", "rate", "set", SENDER, str(rate), "--redis-url",
+                        redis.url, "--prefix", "bench"], check=True, stdout=subprocess.DEVNULL)
+        enqueue(redis, "bench", csv, "fleet")
+        # Each worker's own default would allow far more: the fleet's rate is the one in Redis.
+        workers = [start_worker(redis, "bench", gateway, "--default-rate", "1000000:100000")
+                   for _ in range(3)]
+        wait_completed(redis, "bench", "fleet")
+        stats = gateway.get("/stats")
+        sender = stats["senders"][SENDER]
+        assert sender["accepted"] == n, sender["accepted"]
+        span = (stats["last_accept_at_ms"] - stats["first_accept_at_ms"]) / 1000
+        mean = (n - 1) / span
+        log(f"fleet: 3 workers, max sliding window {sender['max_per_second_sliding']}, "
+            f"mean {mean:.2f}/s over {span:.1f} s")
+        return [
+            ("fleet_rate_precision", round(sender["max_per_second_sliding"] / rate, 3), "ratio"),
+            ("fleet_mean_rate_error_pct", round(abs(mean - rate) / rate * 100, 2), "%"),
+        ]
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait()
+        gateway.stop()
+        redis.stop()
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "fleet":
+        with tempfile.TemporaryDirectory() as workdir:
+            for name, value, unit in fleet(workdir):
+                print(name, value, unit, flush=True)
+        return
     figures = {}
     with tempfile.TemporaryDirectory() as workdir:
         zero = [throughput(workdir, 0, 256, r) for r in range(RUNS)]

@@ -96,6 +96,11 @@ pub(crate) enum Command {
     Retry(RetryArgs),
     /// Manage the opt-out list: numbers never to message.
     Optout(OptoutArgs),
+    /// Sender rates for the whole fleet of workers: set, unset, list.
+    #[command(long_about = RATE_LONG_ABOUT)]
+    Rate(RateArgs),
+    /// Messaging tier caps (unique recipients per 24 hours) of senders: set, unset.
+    Tier(TierArgs),
     /// Delete finished campaigns from Redis: one, or all finished before a time.
     Purge(PurgeArgs),
 }
@@ -111,11 +116,16 @@ added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
    \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2026-05-01T06:58:12Z\",
    \"send_at\": \"2026-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
    \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2026-05-01T07:00:00Z\",
-   \"finished_at\": null, \"pause_reason\": null, \"progress\": 0.95, \"cost\": 6.75,
+   \"finished_at\": null, \"pause_reason\": null, \"window\": \"09:00-20:00 Europe/Berlin\",
+   \"waiting\": {\"reason\": \"rate\", \"until\": \"2026-05-01T07:12:00.250Z\"},
+   \"progress\": 0.95, \"cost\": 6.75,
    \"counters\": {\"total\": 990, \"rejected\": 10, \"queued\": 40, \"claimed\": 5,
      \"sending\": 5, \"sent\": 890, \"failed\": 30, \"expired\": 0, \"cancelled\": 0,
      \"unknown\": 20, \"retries\": 12}}
   state: scheduled | running | paused | cancelled | completed. progress: final messages / total.
+  window: the send window (--window), or null. waiting: why queued messages wait now, or null:
+  rate (the sender's rate), pair (one message per recipient per interval), tier (the sender's
+  unique recipients per 24 hours), window (outside the send window).
   counters: messages per status (their sum is total), rows rejected at enqueue, and provider
   attempts that were retried. cost: the sum of the prices seven reported.";
 
@@ -364,6 +374,80 @@ pub(crate) enum OptoutCommand {
     },
 }
 
+const RATE_LONG_ABOUT: &str = "\
+Sender rates for the whole fleet of workers.
+
+A rate set here is stored in Redis and applies to every worker at its next claim (within a
+second), without restarts; it takes precedence over the workers' --rate and --default-rate
+flags, which apply to senders without one. Workers share one schedule per sender in Redis, so
+the fleet together never sends more than the rate (plus the burst) in any one second.";
+
+/// `wacast rate …`.
+#[derive(Debug, Args)]
+pub(crate) struct RateArgs {
+    #[command(subcommand)]
+    pub(crate) command: RateCommand,
+}
+
+/// `wacast rate …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RateCommand {
+    /// Set a sender's rate: messages per second (WhatsApp's default throughput is 80), an
+    /// optional burst (how many may go at once after a quiet spell; default 1), or `unlimited`.
+    Set {
+        /// The sender's number.
+        #[arg(value_name = "SENDER")]
+        sender: String,
+        /// Messages per second (`60`, `60:5` with a burst), or `unlimited`.
+        #[arg(value_name = "MPS")]
+        rate: String,
+        /// Burst (instead of writing MPS:BURST).
+        #[arg(value_name = "BURST")]
+        burst: Option<u32>,
+        /// The provider the sender sends through.
+        #[arg(long, value_enum, default_value_t = Provider::Seven)]
+        provider: Provider,
+    },
+    /// Remove a sender's rate: the workers' flags apply to it again.
+    Unset {
+        /// The sender's number.
+        #[arg(value_name = "SENDER")]
+        sender: String,
+        /// The provider the sender sends through.
+        #[arg(long, value_enum, default_value_t = Provider::Seven)]
+        provider: Provider,
+    },
+    /// List the senders with a rate or tier set here, with their tier use.
+    List,
+}
+
+/// `wacast tier …`.
+#[derive(Debug, Args)]
+pub(crate) struct TierArgs {
+    #[command(subcommand)]
+    pub(crate) command: TierCommand,
+}
+
+/// `wacast tier …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TierCommand {
+    /// Cap the unique recipients a sender starts messages to in any 24 hours (WhatsApp's
+    /// messaging tiers: 250, 2000, 10000, 100000, or `unlimited`). At the cap, messages to new
+    /// recipients wait, shown by `wacast status` as waiting for the tier, and go out as the
+    /// window frees; recipients messaged within the window still get theirs.
+    Set {
+        /// The sender's number.
+        #[arg(value_name = "SENDER")]
+        sender: String,
+        /// Unique recipients per 24 hours, or `unlimited`.
+        #[arg(value_name = "CAP")]
+        cap: String,
+        /// The provider the sender sends through.
+        #[arg(long, value_enum, default_value_t = Provider::Seven)]
+        provider: Provider,
+    },
+}
+
 const PURGE_LONG_ABOUT: &str = "\
 Delete every Redis key of finished campaigns (completed or cancelled): the campaign hash, its
 message hashes, its failed and paused sets, and its entry in the campaigns index. Keys are
@@ -503,6 +587,16 @@ pub(crate) enum Provider {
     Seven,
     /// Bird's Channels API.
     Bird,
+}
+
+impl Provider {
+    /// The provider as the model names it.
+    pub(crate) fn kind(self) -> wacast_shared::campaign::ProviderKind {
+        match self {
+            Provider::Seven => wacast_shared::campaign::ProviderKind::Seven,
+            Provider::Bird => wacast_shared::campaign::ProviderKind::Bird,
+        }
+    }
 }
 
 /// Where a Bird campaign goes.
@@ -839,6 +933,18 @@ pub(crate) struct DeliveryArgs {
     /// the API key then). 0 hands every message over at its send time.
     #[arg(long, default_value_t = 0, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(0..=10080))]
     pub(crate) handoff_ahead: u32,
+
+    /// Send only between these hours of the day (HH:MM-HH:MM, 24-hour; `20:00-08:00` spans
+    /// midnight), read on --window-tz's clock. Rows due outside it wait for the next opening;
+    /// a message whose ttl ends before then expires. Not with --handoff-ahead.
+    #[arg(long, value_name = "HH:MM-HH:MM", conflicts_with = "handoff_ahead")]
+    pub(crate) window: Option<String>,
+
+    /// The clock --window is read on: an IANA zone (Europe/Berlin), or `recipient` for each
+    /// recipient's own, from their number's country (a country with several zones counts as
+    /// open only while the window is open in all of them). Defaults to --tz.
+    #[arg(long, value_name = "ZONE|recipient", requires = "window")]
+    pub(crate) window_tz: Option<String>,
 
     /// The campaign id (1 to 32 of a-z A-Z 0-9 _ -). Default: the first 12 hex digits of a
     /// SHA-256 of the file and the options, so the same upload is refused the second time;

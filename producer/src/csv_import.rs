@@ -16,6 +16,7 @@ use wacast_shared::phone::PhoneError;
 use wacast_shared::provider::bird::validate::is_locale;
 use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
+use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::normalise::Normaliser;
 use crate::options::{self, Clock};
@@ -47,10 +48,11 @@ pub(crate) enum Reason {
     InvalidOverride,
     Duplicate,
     OptedOut,
+    OutsideWindow,
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 9] = [
+    pub(crate) const ALL: [Reason; 10] = [
         Reason::InvalidPhone,
         Reason::ShortRow,
         Reason::ExtraFields,
@@ -60,6 +62,7 @@ impl Reason {
         Reason::InvalidOverride,
         Reason::Duplicate,
         Reason::OptedOut,
+        Reason::OutsideWindow,
     ];
 
     pub(crate) fn code(self) -> &'static str {
@@ -73,6 +76,7 @@ impl Reason {
             Reason::InvalidOverride => "invalid_override",
             Reason::Duplicate => "duplicate",
             Reason::OptedOut => "opted_out",
+            Reason::OutsideWindow => "outside_window",
         }
     }
 
@@ -105,6 +109,10 @@ impl Reason {
                 "each number gets the campaign's message once; later rows are skipped"
             }
             Reason::OptedOut => "these recipients asked not to be messaged (the opt-out list)",
+            Reason::OutsideWindow => {
+                "the send window never opens for these recipients: widen --window, or give \
+                 --window-tz with one zone"
+            }
         }
     }
 }
@@ -308,6 +316,8 @@ pub(crate) struct RowRules {
     pub(crate) languages: Option<Vec<String>>,
     /// The region for messages, e.g. `DE`, when national numbers are read.
     pub(crate) region_name: Option<String>,
+    /// The campaign's send window: a row is due at its next opening.
+    pub(crate) window: Option<SendWindow>,
 }
 
 /// Checks rows one by one; remembers the accepted numbers to reject duplicates.
@@ -316,6 +326,7 @@ pub(crate) struct RowChecker {
     rules: RowRules,
     normaliser: Normaliser,
     seen: HashSet<u64>,
+    zones: ZoneCache,
 }
 
 type Verdict = Result<NewMessage, (Reason, String)>;
@@ -327,6 +338,7 @@ impl RowChecker {
             rules,
             normaliser,
             seen: HashSet::new(),
+            zones: ZoneCache::default(),
         }
     }
 
@@ -404,6 +416,16 @@ impl RowChecker {
                 format!("phone {raw_phone:?} has too many digits"),
             )
         })?;
+        let due = match &self.rules.window {
+            Some(window) => self
+                .zones
+                .zones(window, &to)
+                .and_then(|zones| window.next_opening(send_at, &zones))
+                .map_err(|e| (Reason::OutsideWindow, e.to_string()))?,
+            None => {
+                send_at - chrono::Duration::minutes(i64::from(self.rules.handoff_ahead_minutes))
+            }
+        };
         if !self.seen.insert(key) {
             return Err((Reason::Duplicate, format!("{to} is on an earlier row too")));
         }
@@ -412,9 +434,7 @@ impl RowChecker {
             to,
             values,
             overrides,
-            due_ms: (send_at
-                - chrono::Duration::minutes(i64::from(self.rules.handoff_ahead_minutes)))
-            .timestamp_millis(),
+            due_ms: due.timestamp_millis(),
         })
     }
 

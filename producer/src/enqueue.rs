@@ -25,6 +25,7 @@ use wacast_shared::provider::bird::validate::{MAX_TAGS, is_uuid};
 use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::{Created, NewMessage, Queue, QueueError};
 use wacast_shared::render;
+use wacast_shared::window::SendWindow;
 
 use crate::cli::{Delimiter, EnqueueArgs, Format, GlobalArgs, Provider};
 use crate::content;
@@ -106,6 +107,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
             .as_ref()
             .and_then(|t| t.languages_like(&campaign.content)),
         region_name,
+        window: campaign.window.clone(),
     };
     let rejects_file = args
         .input
@@ -260,6 +262,15 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
         templates.check(&content, args.content.content_json.is_none())?;
     }
     let delivery = &args.delivery;
+    let window = delivery
+        .window
+        .as_deref()
+        .map(|hours| {
+            let zone = delivery.window_tz.as_deref().unwrap_or(delivery.tz.name());
+            SendWindow::parse(hours, zone)
+        })
+        .transpose()
+        .context("--window")?;
     // Whole milliseconds, as due times and the queue's timestamps are.
     let created_at = DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
         .context("the system clock is out of range")?;
@@ -347,6 +358,7 @@ fn prepare(args: &EnqueueArgs, chatty: bool) -> anyhow::Result<Prepared> {
             created_at,
             handoff_ahead_minutes: delivery.handoff_ahead,
             bird,
+            window,
         },
         reader,
         layout,
@@ -503,6 +515,9 @@ fn canonical_options(
         options["provider"] = "bird".into();
         options["bird"] = json!(bird);
     }
+    if let Some(window) = &d.window {
+        options["window"] = json!([window, d.window_tz.as_deref().unwrap_or(d.tz.name())]);
+    }
     options
 }
 
@@ -526,7 +541,8 @@ fn check_same_spec(stored: &Campaign, ours: &Campaign) -> anyhow::Result<()> {
         && stored.ttl_minutes == ours.ttl_minutes
         && stored.label == ours.label
         && stored.performance_tracking == ours.performance_tracking
-        && stored.handoff_ahead_minutes == ours.handoff_ahead_minutes;
+        && stored.handoff_ahead_minutes == ours.handoff_ahead_minutes
+        && stored.window == ours.window;
     if !same {
         bail!(
             "campaign {} exists with other options, and its enqueue was interrupted: run it \

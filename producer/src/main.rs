@@ -21,6 +21,7 @@ mod content;
 mod control;
 mod csv_import;
 mod enqueue;
+mod limits;
 mod list;
 mod normalise;
 mod options;
@@ -78,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Retry(args) => retry::run(&cli.global, args).await,
             Command::Optout(args) => optout::run(&cli.global, args).await,
             Command::Purge(args) => purge::run(&cli.global, args).await,
+            Command::Rate(args) => limits::rate(&cli.global, args).await,
+            Command::Tier(args) => limits::tier(&cli.global, args).await,
         }
     })
 }

@@ -234,6 +234,19 @@ impl Snapshot {
             _ => r.state.as_str().to_string(),
         };
         lines.line("state", state);
+        if let Some(waiting) = view::waiting_now(r, self.observed_at) {
+            lines.line(
+                "waiting",
+                format!(
+                    "{} until {}",
+                    waiting.describe(),
+                    view::time_text(Some(waiting.until))
+                ),
+            );
+        }
+        if let Some(window) = &campaign.window {
+            lines.line("window", window);
+        }
         let what = match campaign.kind() {
             "template" => format!(
                 "template {} ({})",

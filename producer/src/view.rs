@@ -8,7 +8,8 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use wacast_shared::campaign::{CampaignId, CampaignState};
-use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Queue};
+use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Queue, Waiting};
+use wacast_shared::window::WindowZone;
 
 use crate::cli::GlobalArgs;
 use crate::enqueue::redact_url;
@@ -157,12 +158,51 @@ pub(crate) fn campaign_json(record: &CampaignRecord) -> Map<String, Value> {
     out.insert("finished_at".into(), time_json(record.finished_at));
     out.insert("pause_reason".into(), record.pause_reason.clone().into());
     out.insert(
+        "window".into(),
+        campaign.window.as_ref().map(ToString::to_string).into(),
+    );
+    out.insert(
+        "waiting".into(),
+        match waiting_now(record, Utc::now()) {
+            Some(w) => json!({"reason": w.reason, "until": time_json(Some(w.until))}),
+            None => Value::Null,
+        },
+    );
+    out.insert(
         "progress".into(),
         json!((progress(record) * 10_000.0).round() / 10_000.0),
     );
     out.insert("cost".into(), cost_json(record.counters.cost));
     out.insert("counters".into(), counters_json(&record.counters));
     out
+}
+
+/// Why the campaign's queued messages wait now, if they do: what a limit last recorded (while
+/// it lasts, and briefly after, as the rate limit renews it with every claim), or the
+/// campaign's own send window when it is closed.
+pub(crate) fn waiting_now(record: &CampaignRecord, now: DateTime<Utc>) -> Option<Waiting> {
+    let open = matches!(
+        record.state,
+        CampaignState::Scheduled | CampaignState::Running
+    ) && record.counters.queued > 0;
+    if !open {
+        return None;
+    }
+    if let Some(w) = &record.waiting
+        && w.until + chrono::Duration::seconds(2) > now
+    {
+        return Some(w.clone());
+    }
+    let window = record.campaign.window.as_ref()?;
+    // A window on one clock can be judged without a recipient; `recipient` ones cannot.
+    let zones = window.zones_of(&record.campaign.from).ok()?;
+    if !matches!(window.zone, WindowZone::Fixed(_)) || window.is_open(now, &zones) {
+        return None;
+    }
+    Some(Waiting {
+        reason: "window".into(),
+        until: window.next_opening(now, &zones).ok()?,
+    })
 }
 
 /// `95.0% (950 of 1000)`.

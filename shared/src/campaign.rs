@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneNumber;
+use crate::window::SendWindow;
 
 /// seven's default validity of a message, in minutes (48 hours).
 pub const DEFAULT_TTL_MINUTES: u32 = 2880;
@@ -234,6 +235,10 @@ pub struct Campaign {
     /// `tags`.
     #[serde(default)]
     pub bird: Option<BirdTarget>,
+    /// The hours of the day it may send in (`--window`), if limited; a message due outside
+    /// waits for the next opening. Stored as `window` (`09:00-20:00 Europe/Berlin`).
+    #[serde(default)]
+    pub window: Option<SendWindow>,
 }
 
 impl Campaign {

@@ -40,13 +40,22 @@
 //!   scores, until it is resumed.
 //! - `{prefix}:campaign:{id}:failed` (set): rows whose last outcome is `failed` or `unknown`.
 //! - `{prefix}:optout` (set): numbers (E.164 digits) never to message.
+//! - Sender limits, keyed by `{provider}:{sender}` (e.g. `seven:4915112345678`; see
+//!   `queue::limits`): `{prefix}:limit:{provider}:{sender}` (hash: the operator's `rate`,
+//!   `burst` and `tier`, `updated_at`), listed in `{prefix}:limits` (set);
+//!   `{prefix}:gcra:{provider}:{sender}` (string: the rate schedule, the theoretical arrival
+//!   time of the sender's next message in ms); `{prefix}:pair:{provider}:{sender}:{to}`
+//!   (string that expires after the pair interval); `{prefix}:tier:{provider}:{sender}` (sorted
+//!   set: recipients by their last claim, ms). A campaign put off by a limit records why in
+//!   `waiting` (`rate`, `pair`, `tier` or `window`) and until when in `waiting_until`.
 //! - `{prefix}:wake` (pub/sub channel): the earliest due time (ms) of work just made due
 //!   (enqueue, resume, retry, reap, release), so idle workers wake without polling.
 //!
 //! Every value is a plain string, so `redis-cli HGETALL` reads it.
 
-use crate::campaign::CampaignId;
+use crate::campaign::{CampaignId, ProviderKind};
 use crate::message::Row;
+use crate::phone::PhoneNumber;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "wacast";
@@ -126,6 +135,41 @@ impl Keys {
     pub fn wake(&self) -> String {
         format!("{}:wake", self.prefix)
     }
+
+    /// Set: the senders the operator has settings for, as [`sender_name`]s.
+    pub fn limits(&self) -> String {
+        format!("{}:limits", self.prefix)
+    }
+
+    /// Hash: a sender's settings (`rate`, `burst`, `tier`, `updated_at`).
+    pub fn limit(&self, sender: &str) -> String {
+        format!("{}:limit:{sender}", self.prefix)
+    }
+
+    /// String: a sender's GCRA schedule, the theoretical arrival time of its next message (ms).
+    pub fn gcra(&self, sender: &str) -> String {
+        format!("{}:gcra:{sender}", self.prefix)
+    }
+
+    /// String with an expiry: a message of `sender` to `to` was claimed within the pair interval.
+    pub fn pair(&self, sender: &str, to: &str) -> String {
+        format!("{}:pair:{sender}:{to}", self.prefix)
+    }
+
+    /// Sorted set: a sender's recipients by their last claim (ms), for the tier cap.
+    pub fn tier(&self, sender: &str) -> String {
+        format!("{}:tier:{sender}", self.prefix)
+    }
+
+    /// The prefix the claim script builds the sender keys from (`{prefix}:`).
+    pub fn limit_prefix(&self) -> String {
+        format!("{}:", self.prefix)
+    }
+}
+
+/// The name a sender's limits are keyed by: `{provider}:{digits}`, e.g. `seven:4915112345678`.
+pub fn sender_name(provider: ProviderKind, sender: &PhoneNumber) -> String {
+    format!("{}:{}", provider.as_str(), sender.digits())
 }
 
 /// A message's reference in the due and lease sets: `{campaign}:{row}`.

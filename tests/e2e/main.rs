@@ -1,6 +1,7 @@
 //! wacast's one end-to-end test binary: real binaries, real HTTP, real Redis.
 
 mod bird;
+mod fleet;
 mod mock_gateway;
 mod operator;
 mod redis_cli;

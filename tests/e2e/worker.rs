@@ -274,6 +274,7 @@ async fn a_message_past_its_ttl_expires_without_a_request() {
         created_at: Utc::now(),
         handoff_ahead_minutes: 0,
         bird: None,
+        window: None,
     };
     queue.create_campaign(&campaign).await.unwrap();
     let messages: Vec<NewMessage> = (1..=3)

@@ -1,9 +1,7 @@
 //! Command-line flags (each with an environment fallback) and the validated `Config` built from
 //! them before any work starts. `wacast-worker check-config` runs the same validation and exits.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +12,7 @@ use wacast_shared::phone::PhoneNumber;
 use wacast_shared::provider::ProvidersConfig;
 use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
+use wacast_shared::queue::limits::{ClaimLimits, Rate};
 
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
@@ -28,6 +27,7 @@ pub mod env {
     pub const BIRD_ACCESS_KEY_FILE: &str = "WACAST_BIRD_ACCESS_KEY_FILE";
     pub const RATE: &str = "WACAST_RATE";
     pub const DEFAULT_RATE: &str = "WACAST_DEFAULT_RATE";
+    pub const PAIR_INTERVAL: &str = "WACAST_PAIR_INTERVAL";
     pub const CONCURRENCY: &str = "WACAST_CONCURRENCY";
     pub const THREADS: &str = "WACAST_THREADS";
     pub const MAX_ATTEMPTS: &str = "WACAST_MAX_ATTEMPTS";
@@ -88,15 +88,23 @@ pub struct Args {
     #[arg(long, env = env::BIRD_ACCESS_KEY_FILE, global = true)]
     pub bird_access_key_file: Option<PathBuf>,
 
-    /// Rate of one sender: SENDER=MPS[:BURST], e.g. 4915112345678=80:10. Repeatable; the
-    /// environment variable takes a comma-separated list.
+    /// Rate of one sender: SENDER=MPS[:BURST] or SENDER=unlimited, e.g. 4915112345678=80:10.
+    /// Repeatable; the environment variable takes a comma-separated list. A rate set with
+    /// `wacast rate set` (in Redis, for every worker) takes precedence.
     #[arg(long = "rate", env = env::RATE, value_delimiter = ',', global = true)]
     pub rates: Vec<String>,
 
-    /// Rate of senders without their own --rate: MPS[:BURST]. WhatsApp's default throughput
-    /// per number is 80 messages per second.
+    /// Rate of senders without their own --rate or `wacast rate set`: MPS[:BURST] or
+    /// `unlimited`. WhatsApp's default throughput per number is 80 messages per second. Rates
+    /// hold across every worker of the fleet (the schedule is in Redis).
     #[arg(long, env = env::DEFAULT_RATE, default_value = "80", global = true)]
     pub default_rate: String,
+
+    /// At most one message per recipient and sender in this interval, across all campaigns and
+    /// workers (WhatsApp refuses a second one within about 6 s); a message that would break it
+    /// waits. 0 turns it off.
+    #[arg(long, env = env::PAIR_INTERVAL, default_value = "6s", value_parser = humantime::parse_duration, global = true)]
+    pub pair_interval: Duration,
 
     /// Most requests in flight at once in this process; a fetch never claims more than the free
     /// slots.
@@ -161,39 +169,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A sender's rate: messages per second and burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Messages per second.
-    pub per_second: NonZeroU32,
-    /// How many may go at once after a quiet spell.
-    pub burst: NonZeroU32,
-}
-
-impl std::str::FromStr for Rate {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (mps, burst) = match s.split_once(':') {
-            Some((m, b)) => (m, Some(b)),
-            None => (s, None),
-        };
-        let per_second: NonZeroU32 = mps.trim().parse().with_context(|| {
-            format!("rate {s:?}: messages per second must be a whole number ≥ 1")
-        })?;
-        // Without an explicit burst, allow one message at a time: the sliding-window maximum
-        // then stays at the configured rate, which is what WhatsApp's throughput limit counts.
-        let burst = match burst {
-            Some(b) => b
-                .trim()
-                .parse()
-                .with_context(|| format!("rate {s:?}: burst must be a whole number ≥ 1"))?,
-            None => NonZeroU32::MIN,
-        };
-        Ok(Rate { per_second, burst })
-    }
-}
-
 /// The validated configuration the worker runs with.
 #[derive(Debug)]
 pub struct Config {
@@ -201,8 +176,8 @@ pub struct Config {
     pub prefix: String,
     /// The providers this worker has a key for, with their endpoints.
     pub providers: ProvidersConfig,
-    pub rates: HashMap<PhoneNumber, Rate>,
-    pub default_rate: Rate,
+    /// The sender limits the worker's claims apply where the operator set none.
+    pub limits: ClaimLimits,
     pub concurrency: usize,
     pub threads: usize,
     pub max_attempts: u32,
@@ -216,17 +191,23 @@ pub struct Config {
 impl Config {
     /// Checks the flags and reads the API key. Does not touch the network.
     pub fn from_args(args: &Args) -> anyhow::Result<Config> {
-        let mut rates = HashMap::new();
+        let mut sender_rates = Vec::new();
         for spec in args.rates.iter().filter(|s| !s.trim().is_empty()) {
             let (sender, rate) = spec.split_once('=').with_context(|| {
                 format!("--rate {spec:?}: write SENDER=MPS[:BURST], e.g. 4915112345678=80:10")
             })?;
             let sender = PhoneNumber::parse(sender, None)
                 .with_context(|| format!("--rate {spec:?}: sender"))?;
-            let rate: Rate = rate.parse()?;
-            rates.insert(sender, rate);
+            let rate: Rate = rate.parse().with_context(|| format!("--rate {spec:?}"))?;
+            sender_rates.push((sender, rate));
         }
         let default_rate: Rate = args.default_rate.parse().context("--default-rate")?;
+        let limits = ClaimLimits {
+            default_rate,
+            sender_rates,
+            pair_interval: args.pair_interval,
+            ..ClaimLimits::default()
+        };
         if args.concurrency == 0 {
             bail!("--concurrency must be at least 1");
         }
@@ -253,8 +234,7 @@ impl Config {
             redis_url: args.redis_url.clone(),
             prefix: args.prefix.clone(),
             providers,
-            rates,
-            default_rate,
+            limits,
             concurrency: args.concurrency,
             threads: args.threads,
             max_attempts: args.max_attempts,
@@ -264,11 +244,6 @@ impl Config {
             metrics_addr: args.metrics_addr,
             worker_id: worker_id(&args.name),
         })
-    }
-
-    /// The rate of one sender.
-    pub fn rate_for(&self, sender: &PhoneNumber) -> Rate {
-        self.rates.get(sender).copied().unwrap_or(self.default_rate)
     }
 }
 
@@ -411,16 +386,6 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rates_parse_with_and_without_burst() {
-        let r: Rate = "80:10".parse().unwrap();
-        assert_eq!((r.per_second.get(), r.burst.get()), (80, 10));
-        let r: Rate = "50".parse().unwrap();
-        assert_eq!((r.per_second.get(), r.burst.get()), (50, 1));
-        assert!("0".parse::<Rate>().is_err());
-        assert!("fast".parse::<Rate>().is_err());
-    }
 
     #[test]
     fn a_key_file_is_read_trimmed_and_an_empty_one_is_refused() {

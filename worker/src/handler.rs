@@ -1,8 +1,9 @@
 //! The apalis task function: one claimed message from lease to recorded outcome.
 //!
-//! claim (backend) → expired? → sender's rate limit → render → mark `sending` (the fence: the
-//! campaign's pause or cancel and a lost lease are checked here, atomically) → request →
-//! classify (the provider client) → record (ack, or retry later). Marking and recording go
+//! claim (backend, which applies the sender limits) → expired? → inside the send window? →
+//! render → mark `sending` (the fence: the campaign's pause or cancel and a lost lease are
+//! checked here, atomically) → wait for the rate slot the claim gave (sent within 20 ms of it,
+//! or back to the queue) → request → classify (the provider client) → record (ack, or retry later). Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
 //! fenced on its own.
 //!
@@ -22,11 +23,14 @@ use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
 use wacast_shared::provider::outcome::Outcome;
-use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal};
+use wacast_shared::queue::backend::DEFERRED_METRIC;
+use wacast_shared::queue::{
+    Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal, now_ms,
+};
+use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::campaigns::CampaignCache;
 use crate::metrics::{Health, name};
-use crate::rate_limit::SenderLimits;
 use crate::record::{RecordError, Recorder};
 use crate::retry::RetryPolicy;
 
@@ -37,7 +41,6 @@ pub struct Context {
     pub recorder: Recorder,
     /// One client per provider this worker has a key for.
     pub providers: Providers,
-    pub limits: SenderLimits,
     pub retry: RetryPolicy,
     /// The lease a message keeps while `sending`.
     pub lease: Duration,
@@ -45,6 +48,8 @@ pub struct Context {
     pub health: Health,
     /// The requests-in-flight gauge, resolved once.
     pub in_flight: metrics::Gauge,
+    /// Recipients' time zones for send windows, by number prefix.
+    pub window_zones: Mutex<ZoneCache>,
     /// Campaigns this process paused for a `Halt`, and when.
     pub halted: Mutex<HashMap<CampaignId, Instant>>,
     /// Turns true when the worker stops: messages still waiting for the rate limiter go back to
@@ -55,7 +60,12 @@ pub struct Context {
 /// The task function registered with `WorkerBuilder::build`.
 pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
     let ctx: &Context = &ctx;
-    let Claimed { message, lease, .. } = task;
+    let Claimed {
+        message,
+        lease,
+        not_before_ms,
+        ..
+    } = task;
     let campaign = match ctx.campaigns.get(&ctx.queue, &message.campaign).await {
         Ok(c) => c,
         Err(error) => {
@@ -73,19 +83,28 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         record(ctx, &lease, Terminal::Expired).await;
         return;
     }
-
-    let waited = tokio::select! {
-        waited = ctx.limits.until_ready(&spec.from) => waited,
-        () = stopped(ctx.stopping.clone()) => {
-            // Not sent, and the worker is stopping: hand it back for another worker.
-            defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
-            return;
+    if let Some(window) = &spec.window
+        && let Some(opens) = outside_window(ctx, window, &message, Utc::now())
+    {
+        match opens {
+            Ok(opens) => {
+                // Due again at the opening: a retry that fell into the night, or a campaign
+                // resumed outside its hours.
+                metrics::counter!(DEFERRED_METRIC, "reason" => "window").increment(1);
+                let until = opens.timestamp_millis();
+                with_redis_retry(ctx, "note waiting", || {
+                    ctx.queue.note_waiting(&spec.id, "window", until)
+                })
+                .await;
+                let delay = (opens - Utc::now()).to_std().unwrap_or_default();
+                defer(ctx, &lease, delay, "outside the send window").await;
+            }
+            Err(reason) => {
+                metrics.failed("window");
+                let code = "window".into();
+                record(ctx, &lease, Terminal::Failed { code, reason }).await;
+            }
         }
-    };
-    metrics.rate_limit_wait.record(waited.as_secs_f64());
-    if !waited.is_zero() && expired(spec, &message, Utc::now()) {
-        metrics.expired.increment(1);
-        record(ctx, &lease, Terminal::Expired).await;
         return;
     }
 
@@ -114,6 +133,35 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         }
         // Redis stayed unreachable: the lease runs out and the message is claimed again.
         None => return,
+    }
+
+    // The claim gave the message its sender's next slot (the rate holds across the fleet): it
+    // is sent at that moment, and not much after it, because messages held up and then sent
+    // together (by a process the machine stalled, say) would exceed the rate. One that missed
+    // its slot goes back to the queue for a new one, unsent.
+    if let Some(slot) = not_before_ms {
+        let wait = Duration::from_millis(u64::try_from(slot - now_ms()).unwrap_or(0));
+        if !wait.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stopped(ctx.stopping.clone()) => {
+                    // Not sent, and the worker is stopping: hand it back for another worker.
+                    defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
+                    return;
+                }
+            }
+        }
+        metrics.rate_limit_wait.record(wait.as_secs_f64());
+        if now_ms() - slot > SLOT_TOLERANCE_MS {
+            metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+            defer(ctx, &lease, Duration::ZERO, "missed its rate slot").await;
+            return;
+        }
+        if expired(spec, &message, Utc::now()) {
+            metrics.expired.increment(1);
+            record(ctx, &lease, Terminal::Expired).await;
+            return;
+        }
     }
 
     ctx.in_flight.increment(1.0);
@@ -148,7 +196,7 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
             } else {
                 metrics.retried_transient.increment(1);
             }
-            let due = wacast_shared::queue::now_ms() + millis(delay);
+            let due = now_ms() + millis(delay);
             with_redis_retry(ctx, "retry", || {
                 ctx.recorder
                     .retry(&lease, due, &reason, RetryKind::AfterAttempt)
@@ -172,6 +220,25 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         }
     };
     record(ctx, &lease, terminal).await;
+}
+
+/// When the message may go if `now` is outside its campaign's send window: the next opening,
+/// or why there is none. `None` while the window is open.
+fn outside_window(
+    ctx: &Context,
+    window: &SendWindow,
+    message: &QueuedMessage,
+    now: DateTime<Utc>,
+) -> Option<Result<DateTime<Utc>, String>> {
+    let zones = {
+        let mut cache = ctx.window_zones.lock().unwrap_or_else(|e| e.into_inner());
+        cache.zones(window, &message.to)
+    };
+    match zones {
+        Ok(zones) if window.is_open(now, &zones) => None,
+        Ok(zones) => Some(window.next_opening(now, &zones).map_err(|e| e.to_string())),
+        Err(e) => Some(Err(e.to_string())),
+    }
 }
 
 /// Whether the message's validity ended: its send time plus its ttl is past.
@@ -200,6 +267,11 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
 }
 
+/// How late after its rate slot a message may still be sent. At a sender's rate r, messages
+/// sent up to this late add at most r × 20 ms to any one second (about one at 60/s); later
+/// ones would add what a stall held up.
+const SLOT_TOLERANCE_MS: i64 = 20;
+
 /// How long after pausing a campaign for a `Halt` this process pauses it again on the next one
 /// (the operator may have resumed it without fixing the cause).
 const HALT_REPEAT: Duration = Duration::from_secs(10);
@@ -211,7 +283,7 @@ async fn record(ctx: &Context, lease: &Lease, terminal: Terminal) {
 
 /// Puts a message back in the queue without counting an attempt.
 async fn defer(ctx: &Context, lease: &Lease, delay: Duration, reason: &str) {
-    let due = wacast_shared::queue::now_ms() + millis(delay);
+    let due = now_ms() + millis(delay);
     with_redis_retry(ctx, "defer", || {
         ctx.recorder.retry(lease, due, reason, RetryKind::Deferred)
     })

@@ -5,7 +5,6 @@
 //! - `config`: flags with environment fallbacks → validated `Config`.
 //! - `handler`: the apalis task function: claim → rate limit → render → send → record.
 //! - `campaigns`: campaign specs, loaded and prepared once for rendering, and their metrics.
-//! - `rate_limit`: one governor limiter per sender, shared by all tasks.
 //! - `record`: the recorder, which writes message states to Redis in batches.
 //! - `retry`: backoff with full jitter, `Retry-After` honoured.
 //! - `metrics`: Prometheus `/metrics` and `/healthz`.
@@ -16,7 +15,6 @@ pub mod campaigns;
 pub mod config;
 pub mod handler;
 pub mod metrics;
-pub mod rate_limit;
 pub mod record;
 pub mod retry;
 pub mod shutdown;
@@ -40,7 +38,6 @@ use crate::campaigns::CampaignCache;
 use crate::config::{Config, redact_url};
 use crate::handler::Context;
 use crate::metrics::Health;
-use crate::rate_limit::SenderLimits;
 use crate::record::Recorder;
 use crate::retry::RetryPolicy;
 
@@ -68,12 +65,12 @@ pub async fn run(
         queue: queue.clone(),
         recorder: Recorder::start(queue.clone(), config.lease),
         providers,
-        limits: SenderLimits::new(config.rates.clone(), config.default_rate),
         retry: RetryPolicy::new(config.max_attempts),
         lease: config.lease,
         campaigns: CampaignCache::default(),
         health: health.clone(),
         in_flight: ::metrics::gauge!(metrics::name::IN_FLIGHT),
+        window_zones: Mutex::new(Default::default()),
         halted: Mutex::new(Default::default()),
         stopping: stop_rx,
     });
@@ -83,6 +80,7 @@ pub async fn run(
         lease: config.lease,
         idle_poll: FetchConfig::DEFAULT_IDLE_POLL,
         reap_interval: FetchConfig::DEFAULT_REAP_INTERVAL,
+        limits: config.limits.clone(),
     };
     let worker_id = config.worker_id.clone();
     tracing::info!(
@@ -171,9 +169,10 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     // Checks each key and base URL as the worker will use them; makes no request.
     Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
     let mut rates: Vec<String> = config
-        .rates
+        .limits
+        .sender_rates
         .iter()
-        .map(|(sender, rate)| format!("{sender}={}:{}", rate.per_second, rate.burst))
+        .map(|(sender, rate)| format!("{sender}={rate}"))
         .collect();
     rates.sort();
     tracing::info!(
@@ -181,7 +180,8 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         redis = %redact_url(&config.redis_url),
         prefix = %config.prefix,
         providers = %config.providers,
-        default_rate = %format!("{}:{}", config.default_rate.per_second, config.default_rate.burst),
+        default_rate = %config.limits.default_rate,
+        pair_interval = ?config.limits.pair_interval,
         rates = %rates.join(","),
         concurrency = config.concurrency,
         threads = config.threads,

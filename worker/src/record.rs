@@ -252,6 +252,7 @@ mod tests {
                 created_at: now,
                 handoff_ahead_minutes: 0,
                 bird: None,
+                window: None,
             })
             .await
             .unwrap();

@@ -112,7 +112,7 @@ async fn bad_rows_go_to_the_rejects_file_with_line_and_reason() {
         summary["rejected_by_reason"],
         json!({"invalid_phone": 1, "short_row": 1, "extra_fields": 1, "empty_value": 1,
                "invalid_parameter": 3, "invalid_value": 0, "invalid_override": 0,
-               "duplicate": 1, "opted_out": 0})
+               "duplicate": 1, "opted_out": 0, "outside_window": 0})
     );
     assert_eq!(
         env.read(&rejects),

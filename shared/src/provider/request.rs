@@ -329,6 +329,7 @@ mod tests {
             created_at: at(1_700_000_000),
             handoff_ahead_minutes: 0,
             bird: None,
+            window: None,
         }
     }
 

@@ -19,6 +19,10 @@
 //!   `lease / 3` (the heartbeat), and reaps expired leases of any worker every `reap_interval`.
 //!   A handler that returns without `ack` or `retry` leaves its message to the reaper: back in
 //!   the queue after the lease if it was only claimed, `unknown` if it was sending.
+//! - **Sender limits.** Claims apply the sender limits (`limits` module): a throttled sender's
+//!   rows stay in the queue instead of taking slots, and each claimed message carries the slot
+//!   its sender's rate gave it (`not_before_ms`), which the handler waits for. Rows put off are
+//!   counted in `wacast_messages_deferred_total{reason}`.
 //! - **Waking.** When nothing is due, the fetcher sleeps until the earliest due entry, or until
 //!   a script announces earlier work on the wake channel (see the `wake` module), or at most
 //!   `idle_poll`. A message due now reaches an idle worker within milliseconds.
@@ -55,6 +59,7 @@ use futures::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
 use crate::queue::lifecycle::{Claimed, Lease};
+use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::wake::{Wake, spawn_subscriber};
 use crate::queue::{Queue, error_chain, now_ms};
 
@@ -80,6 +85,8 @@ pub struct FetchConfig {
     pub idle_poll: Duration,
     /// How often this worker reaps expired leases (of any worker).
     pub reap_interval: Duration,
+    /// The sender limits claims apply besides the operator's settings in Redis.
+    pub limits: ClaimLimits,
 }
 
 impl FetchConfig {
@@ -421,9 +428,13 @@ async fn fetch(
             .clamp(1, config.batch_max);
         shared.wake.reset();
         let now = now_ms();
-        match queue.claim(&worker, free, config.lease, now).await {
+        match queue
+            .claim_within(&worker, free, config.lease, now, &config.limits)
+            .await
+        {
             Ok(batch) => {
                 backoff = MIN_BACKOFF;
+                count_deferrals(batch.deferred);
                 if !batch.claimed.is_empty() {
                     return batch
                         .claimed
@@ -456,6 +467,22 @@ async fn fetch(
                 shared.wake.sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+        }
+    }
+}
+
+/// The name of the counter of rows a claim put off, labelled by `reason` (`rate`, `pair`,
+/// `tier`; the worker adds `window`).
+pub const DEFERRED_METRIC: &str = "wacast_messages_deferred_total";
+
+fn count_deferrals(deferred: Deferrals) {
+    for (reason, n) in [
+        ("rate", deferred.rate),
+        ("pair", deferred.pair),
+        ("tier", deferred.tier),
+    ] {
+        if n > 0 {
+            metrics::counter!(DEFERRED_METRIC, "reason" => reason).increment(n);
         }
     }
 }

@@ -106,6 +106,31 @@ pub struct CampaignRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// Why it was paused, when a reason was given (a provider's `Halt`).
     pub pause_reason: Option<String>,
+    /// The last time a sender limit or the send window put its messages off: why, and until
+    /// when (in the past once they went on).
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a campaign's messages wait, as the claim (or a worker) last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// `rate`, `pair`, `tier` or `window`.
+    pub reason: String,
+    /// Until when.
+    pub until: DateTime<Utc>,
+}
+
+impl Waiting {
+    /// What the reason means, for people.
+    pub fn describe(&self) -> &'static str {
+        match self.reason.as_str() {
+            "rate" => "for the sender's rate limit",
+            "pair" => "for the recipient pair limit (one message per recipient per interval)",
+            "tier" => "for the messaging tier (unique recipients per 24 hours)",
+            "window" => "for the send window",
+            _ => "for a sender limit",
+        }
+    }
 }
 
 /// What [`Queue::cancel`] changed.
@@ -343,6 +368,9 @@ fn campaign_fields(campaign: &Campaign) -> Vec<(&'static str, String)> {
     if let Some(label) = &campaign.label {
         fields.push(("label", label.clone()));
     }
+    if let Some(window) = &campaign.window {
+        fields.push(("window", window.to_string()));
+    }
     fields.extend([
         (
             "performance_tracking",
@@ -456,6 +484,10 @@ pub(crate) fn parse_record(
             .transpose()?
             .unwrap_or(0),
         bird,
+        window: fields
+            .get("window")
+            .map(|w| w.parse().map_err(|e| corrupt(key, "window", e)))
+            .transpose()?,
     };
     let cost_text = get("cost")?;
     let counters = Counters {
@@ -488,5 +520,12 @@ pub(crate) fn parse_record(
         started_at: time("started_at")?,
         finished_at: time("finished_at")?,
         pause_reason: fields.get("pause_reason").cloned(),
+        waiting: match (fields.get("waiting"), time("waiting_until")?) {
+            (Some(reason), Some(until)) => Some(Waiting {
+                reason: reason.clone(),
+                until,
+            }),
+            _ => None,
+        },
     })
 }

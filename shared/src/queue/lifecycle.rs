@@ -15,6 +15,7 @@ use crate::keys::{message_ref, parse_message_ref};
 use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
 use crate::queue::backend::Slot;
+use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::scripts::SCRIPTS;
 use crate::queue::{MAX_ERROR_LEN, Queue, QueueError, millis, now_ms, rfc3339_ms, truncate};
 
@@ -154,6 +155,10 @@ pub struct Claimed {
     pub lease: Lease,
     /// When it was due, in unix milliseconds.
     pub due_ms: i64,
+    /// The slot its sender's rate gave it (unix milliseconds): send it no earlier, and not
+    /// much later either (messages held back and then sent together would exceed the rate).
+    /// `None` for a sender without a rate.
+    pub not_before_ms: Option<i64>,
     /// The backend's concurrency slot until its middleware takes it over (see
     /// `backend::SlotLayer`); without that middleware, freed when the last clone is dropped.
     pub(crate) slot: Option<Arc<Slot>>,
@@ -169,6 +174,8 @@ pub struct ClaimBatch {
     pub processed: usize,
     /// The due time of the earliest entry left, in unix milliseconds.
     pub next_due_ms: Option<i64>,
+    /// Rows the sender limits put off (they stay queued, due later).
+    pub deferred: Deferrals,
 }
 
 /// The answer of [`Queue::mark_sending`].
@@ -267,6 +274,22 @@ impl Queue {
         lease: Duration,
         now_ms: i64,
     ) -> Result<ClaimBatch, QueueError> {
+        self.claim_within(worker, n, lease, now_ms, &ClaimLimits::default())
+            .await
+    }
+
+    /// [`Queue::claim`] within sender limits: the operator's settings in Redis, and `limits`
+    /// for what they leave open. Rows a limit puts off stay queued, due when it lets them go,
+    /// and are counted in [`ClaimBatch::deferred`]. Each claimed message carries the moment
+    /// its sender's rate lets it go ([`Claimed::not_before_ms`]).
+    pub async fn claim_within(
+        &self,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+        now_ms: i64,
+        limits: &ClaimLimits,
+    ) -> Result<ClaimBatch, QueueError> {
         if n == 0 {
             return Ok(ClaimBatch::default());
         }
@@ -280,6 +303,12 @@ impl Queue {
             .arg(now_ms)
             .arg(now_ms.saturating_add(millis(lease)))
             .arg(rfc3339_ms(now_ms))
+            .arg(self.keys.limit_prefix())
+            .arg(limits.default_rate.script_arg())
+            .arg(limits.sender_rates_arg())
+            .arg(millis(limits.pair_interval))
+            .arg(millis(limits.lookahead))
+            .arg(millis(limits.tier_window))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis("claim"))?;
@@ -291,8 +320,22 @@ impl Queue {
         let Value::Array(parts) = reply else {
             return Err(bad("not an array"));
         };
-        let [processed, next_due, items] =
-            <[Value; 3]>::try_from(parts).map_err(|_| bad("not three parts"))?;
+        let [processed, next_due, items, deferred] =
+            <[Value; 4]>::try_from(parts).map_err(|_| bad("not four parts"))?;
+        let deferred = match deferred {
+            Value::Array(counts) => {
+                let count = |i: usize| match counts.get(i) {
+                    Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                Deferrals {
+                    rate: count(0),
+                    pair: count(1),
+                    tier: count(2),
+                }
+            }
+            _ => return Err(bad("deferrals are not an array")),
+        };
         let mut batch = ClaimBatch {
             processed: match processed {
                 Value::Int(n) => usize::try_from(n).unwrap_or(0),
@@ -300,6 +343,7 @@ impl Queue {
             },
             next_due_ms: text(&next_due).and_then(|s| parse_score(&s)),
             claimed: Vec::new(),
+            deferred,
         };
         let Value::Array(items) = items else {
             return Err(bad("items are not an array"));
@@ -587,8 +631,8 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     let Value::Array(parts) = item else {
         return Err((None, "claimed item is not an array".into()));
     };
-    let [reference, score, fields] = <[Value; 3]>::try_from(parts)
-        .map_err(|_| (None, "claimed item has not three parts".into()))?;
+    let [reference, score, not_before, claims, fields] = <[Value; 5]>::try_from(parts)
+        .map_err(|_| (None, "claimed item has not five parts".into()))?;
     let reference = text(&reference).ok_or((None, "reference is not text".into()))?;
     let (campaign, row) =
         parse_message_ref(&reference).ok_or((None, format!("bad reference {reference:?}")))?;
@@ -602,10 +646,12 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
             fields.insert(name, value);
         }
     }
-    let claim = fields
-        .get("claims")
-        .and_then(|c| c.parse().ok())
-        .ok_or((None, format!("message {reference} has no claims count")))?;
+    // The fields were read before the claim; its number comes separately.
+    let claim = match claims {
+        Value::Int(n) => u64::try_from(n).ok(),
+        _ => None,
+    }
+    .ok_or((None, format!("message {reference} has no claims count")))?;
     let lease = Lease {
         reference: MessageRef {
             campaign: campaign.clone(),
@@ -615,11 +661,15 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
         claim,
     };
     let due_ms = text(&score).and_then(|s| parse_score(&s)).unwrap_or(0);
+    let not_before_ms = text(&not_before)
+        .and_then(|s| parse_score(&s))
+        .filter(|ms| *ms > 0);
     match message_from_fields(campaign, row, &fields) {
         Ok(message) => Ok(Claimed {
             message,
             lease,
             due_ms,
+            not_before_ms,
             slot: None,
         }),
         Err(detail) => Err((Some(lease), detail)),

@@ -37,6 +37,8 @@
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel.
 //! - `enqueue`: a chunk of rows in one call.
 //! - `lifecycle`: claim, mark sending, ack, retry, reap, release, extend leases.
+//! - [`limits`]: sender limits across the fleet (rate, recipient pair interval, messaging tier),
+//!   applied by the claim, and the operator's settings for them.
 //! - `batch`: mark sending, ack and retry of many messages in one call.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
 //! - `operator`: what the operator's commands read and change: listing, sampled failure
@@ -48,6 +50,7 @@ mod batch;
 mod campaign_store;
 mod enqueue;
 mod lifecycle;
+pub mod limits;
 mod operator;
 mod scripts;
 mod wake;
@@ -62,7 +65,7 @@ use crate::keys::Keys;
 use crate::message::Row;
 
 pub use batch::{MAX_BATCH, RetryEntry};
-pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest};
+pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use enqueue::{ChunkResult, NewMessage};
 pub use lifecycle::{
     ClaimBatch, Claimed, Lease, MessageRef, MessageStatus, ReapReport, RetryKind, SendPermit,

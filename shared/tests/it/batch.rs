@@ -35,6 +35,7 @@ fn campaign() -> Campaign {
         created_at: Utc.timestamp_millis_opt(T0).unwrap(),
         handoff_ahead_minutes: 0,
         bird: None,
+        window: None,
     }
 }
 

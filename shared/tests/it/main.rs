@@ -2,5 +2,6 @@
 
 mod batch;
 mod bird;
+mod limits;
 mod provider;
 mod queue;

@@ -40,6 +40,7 @@ fn campaign(id: &str) -> Campaign {
         created_at: Utc::now(),
         handoff_ahead_minutes: 0,
         bird: None,
+        window: None,
     }
 }
 
@@ -997,6 +998,7 @@ fn config(concurrency: usize, batch_max: usize) -> FetchConfig {
         // Long, so that tests show the wake-up and due-time paths, not this safety net.
         idle_poll: Duration::from_secs(30),
         reap_interval: Duration::from_secs(30),
+        limits: Default::default(),
     }
 }
 

@@ -1,81 +1,243 @@
--- Claims up to n due messages for a worker.
+-- Claims up to n due messages for a worker, within every sender's limits.
 -- KEYS[1] due zset, KEYS[2] leases zset
 -- ARGV[1] campaign key prefix, ARGV[2] worker id, ARGV[3] n, ARGV[4] now (ms),
--- ARGV[5] lease expiry (ms), ARGV[6] now (RFC 3339)
--- Returns {processed, next due score or false, {{ref, due score, {field, value, ...}}, ...}}.
--- `processed` counts every row looked at (claimed, cancelled, or stale) and every entry moved
--- aside, so the caller can tell "nothing due" (0) from "made progress but claimed nothing".
+-- ARGV[5] lease expiry (ms), ARGV[6] now (RFC 3339),
+-- ARGV[7] limits key prefix (`{prefix}:`), ARGV[8] the worker's default rate `mps:burst`
+-- (mps 0: unlimited), ARGV[9] the worker's own sender rates `sender=mps:burst,...`,
+-- ARGV[10] pair interval (ms, 0: off), ARGV[11] rate lookahead (ms), ARGV[12] tier window (ms)
+-- Returns {processed, next due score or false, {{ref, due score, not before (ms, 0: any time),
+-- {field, value, ...}}, ...}, {rate, pair, tier}}.
+-- `processed` counts every row looked at (claimed, deferred, cancelled, or stale) and every
+-- entry moved aside, so the caller can tell "nothing due" (0) from "made progress but claimed
+-- nothing". The last part counts the rows put off, per reason.
 --
 -- A due entry may be a run of rows (`id:from-to`, written by enqueue): the script takes rows
--- from its low end, at most n rows in all, and puts the rest of the run back with the same
--- score. Entries of paused campaigns move aside whole; rows of cancelled campaigns are marked
+-- from its low end, at most n claimed (and 4n looked at) in all, and puts the rest of the run
+-- back with the same score. Entries of paused campaigns move aside whole; rows of cancelled campaigns are marked
 -- cancelled; rows no longer queued (a cancel walk, a purge) are stale and simply dropped.
-local prefix, worker, now = ARGV[1], ARGV[2], ARGV[6]
+--
+-- Sender limits (keyed by provider and sender number; see keys.rs) are applied here, at the
+-- one place every worker of the fleet takes work from, so they hold across processes and a
+-- throttled sender's rows never occupy a worker:
+-- - rate: a GCRA schedule in `gcra:{provider}:{sender}` (its theoretical arrival time, ms).
+--   Each claimed row takes the sender's next slot, returned as `not before`; the worker sends
+--   at that time. Slots are handed out at most `lookahead` ms ahead; when the next slot is
+--   further away, the rest of the run goes back due at that slot (less the lookahead).
+-- - pair: at most one message per recipient and sender per interval (`pair:...:{to}` holds
+--   when the recipient may get the next one); a row that would break it is due again then.
+-- - tier: at most `tier` unique recipients per sender in any tier window (`tier:...`, a
+--   sorted set of recipients by their last claim); at the cap, the rest of the run is due when
+--   the oldest recipient leaves the window.
+-- A row put off keeps its status `queued` and costs no attempt; its campaign records why in
+-- `waiting` and `waiting_until`.
+local prefix, worker, now_text = ARGV[1], ARGV[2], ARGV[6]
+-- `budget` claims at most, looking at `work` rows at most (rows put off cost work, not budget).
 local budget = tonumber(ARGV[3])
-local refs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, budget, 'WITHSCORES')
-local states = {}
+local work = budget * 4
+local now = tonumber(ARGV[4])
+local base = ARGV[7]
+local pair_ms = tonumber(ARGV[10])
+local lookahead = tonumber(ARGV[11])
+local tier_window = tonumber(ARGV[12])
+local refs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, work, 'WITHSCORES')
+local campaigns = {}
+local senders = {}
 local out = {}
-local removed = {}
 local leases = {}
 local processed = 0
+local deferred = {rate = 0, pair = 0, tier = 0}
+
+local function parse_rate(text)
+  local mps, burst = string.match(text or '', '^(%d+%.?%d*):(%d+)$')
+  if not mps then mps, burst = string.match(text or '', '^(%d+%.?%d*)$'), '1' end
+  return tonumber(mps), tonumber(burst)
+end
+
+-- The worker's own rates, `sender=mps:burst` pairs: used for senders without a rate in Redis.
+local own_rates = {}
+for sender, rate in string.gmatch(ARGV[9], '([^,=]+)=([^,]+)') do own_rates[sender] = rate end
+
+local function campaign(camp)
+  local c = campaigns[camp]
+  if c == nil then
+    local f = redis.call('HMGET', camp, 'state', 'provider', 'from')
+    c = {state = f[1] or false, sender = (f[2] or 'seven') .. ':' .. (f[3] or '')}
+    campaigns[camp] = c
+  end
+  return c
+end
+
+-- A sender's limits and schedule, read once per call and written back at the end.
+local function sender(name)
+  local s = senders[name]
+  if s then return s end
+  local cfg = redis.call('HMGET', base .. 'limit:' .. name, 'rate', 'burst', 'tier')
+  local mps, burst = tonumber(cfg[1]), tonumber(cfg[2] or '1')
+  if not mps then
+    local number = string.match(name, ':(.*)$')
+    mps, burst = parse_rate(own_rates[number] or ARGV[8])
+  end
+  s = {interval = 0, tier = tonumber(cfg[3]) or 0}
+  if mps and mps > 0 then
+    s.interval = 1000 / mps
+    s.tolerance = ((burst or 1) - 1) * s.interval
+    s.gcra = base .. 'gcra:' .. name
+    s.tat = tonumber(redis.call('GET', s.gcra)) or 0
+    s.changed = false
+  end
+  if s.tier > 0 then
+    s.tier_key = base .. 'tier:' .. name
+    local cutoff = now - tier_window
+    -- Recipients that left the window, a bounded number per call.
+    local old = redis.call('ZRANGE', s.tier_key, '-inf', '(' .. cutoff, 'BYSCORE', 'LIMIT', 0, 200)
+    if #old > 0 then redis.call('ZREM', s.tier_key, unpack(old)) end
+    s.tier_count = redis.call('ZCOUNT', s.tier_key, '(' .. cutoff, '+inf')
+  end
+  s.pair = base .. 'pair:' .. name .. ':'
+  senders[name] = s
+  return s
+end
+
+local function wait(camp, reason, until_ms)
+  redis.call('HSET', camp, 'waiting', reason, 'waiting_until', rfc3339(until_ms))
+end
+
+local function field(flat, name)
+  for i = 1, #flat, 2 do
+    if flat[i] == name then return flat[i + 1] end
+  end
+  return nil
+end
+
 for j = 1, #refs, 2 do
-  if budget <= 0 then break end
+  if budget <= 0 or work <= 0 then break end
   local ref, score = refs[j], refs[j + 1]
-  removed[#removed + 1] = ref
+  -- Removed before anything is put back: a run put off whole goes back under its own name.
+  redis.call('ZREM', KEYS[1], ref)
   local id, from, to = parse_entry(ref)
   if not id then
     processed = processed + 1
-    budget = budget - 1
+    work = work - 1
   else
     local camp = prefix .. id
-    local state = states[camp]
-    if state == nil then
-      state = redis.call('HGET', camp, 'state') or false
-      states[camp] = state
-    end
+    local c = campaign(camp)
+    local state = c.state
     if state == 'paused' then
       redis.call('ZADD', camp .. ':paused', score, ref)
       processed = processed + 1
-      budget = budget - 1
+      work = work - 1
     else
-      local last = math.min(to, from + budget - 1)
-      -- The rest of the run goes back only for a live campaign: a cancelled one's queued
-      -- rows are the cancel walk's, and a vanished one's entries are stale.
-      if last < to and state and state ~= 'cancelled' then
-        redis.call('ZADD', KEYS[1], score, entry_of(id, last + 1, to))
-      end
-      for row = from, last do
+      local live = state and state ~= 'cancelled'
+      -- Rows from `back_from` on go back: unchanged when the budget ends, due later when a
+      -- limit puts the rest of the run off.
+      local back_from, back_score = to + 1, score
+      local row = from
+      while row <= to do
+        if budget <= 0 or work <= 0 then
+          back_from = row
+          break
+        end
         processed = processed + 1
-        budget = budget - 1
+        work = work - 1
         local mkey = camp .. ':msg:' .. row
         -- A row whose message is not queued (or whose campaign is gone) is stale: dropping
         -- its entry is the repair.
-        if state and redis.call('HGET', mkey, 'status') == 'queued' then
-          if state == 'cancelled' then
-            redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
+        if state == 'cancelled' then
+          if redis.call('HGET', mkey, 'status') == 'queued' then
+            redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now_text)
             move(camp, 'queued', 'cancelled')
-          else
-            if state ~= 'running' then
-              redis.call('HSET', camp, 'state', 'running')
-              redis.call('HSETNX', camp, 'started_at', now)
-              state = 'running'
-              states[camp] = state
+          end
+        elseif state then
+          local flat = redis.call('HGETALL', mkey)
+          if field(flat, 'status') == 'queued' then
+            local s = sender(c.sender)
+            local recipient = field(flat, 'to')
+            local put_off = false
+            -- Pair limit: this row alone waits for the recipient's key to expire.
+            -- The key holds when it frees, on the claimants' clock.
+            if pair_ms > 0 then
+              local frees = tonumber(redis.call('GET', s.pair .. recipient))
+              if frees and frees > now then
+                redis.call('ZADD', KEYS[1], frees, id .. ':' .. row)
+                deferred.pair = deferred.pair + 1
+                wait(camp, 'pair', frees)
+                put_off = true
+              end
             end
-            local single = id .. ':' .. row
-            redis.call('HINCRBY', mkey, 'claims', 1)
-            redis.call('HSET', mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now)
-            leases[#leases + 1] = ARGV[5]
-            leases[#leases + 1] = single
-            move(camp, 'queued', 'claimed')
-            out[#out + 1] = {single, score, redis.call('HGETALL', mkey)}
+            -- Tier cap: a recipient new to the window needs room; without it the rest waits.
+            local new_recipient = false
+            if not put_off and s.tier > 0 then
+              local seen = tonumber(redis.call('ZSCORE', s.tier_key, recipient))
+              new_recipient = not seen or seen <= now - tier_window
+              if new_recipient and s.tier_count >= s.tier then
+                local oldest = redis.call('ZRANGE', s.tier_key, '(' .. (now - tier_window), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+                local opens = math.max(now + 1, (tonumber(oldest[2]) or now) + tier_window + 1)
+                back_from, back_score = row, opens
+                deferred.tier = deferred.tier + (to - row + 1)
+                wait(camp, 'tier', opens)
+                break
+              end
+            end
+            -- Rate: the sender's next slot, if it comes within the lookahead.
+            local slot = now
+            if not put_off and s.interval > 0 then
+              slot = math.max(now, s.tat - s.tolerance)
+              if slot > now + lookahead then
+                back_from, back_score = row, math.floor(slot - lookahead)
+                deferred.rate = deferred.rate + (to - row + 1)
+                wait(camp, 'rate', back_score)
+                break
+              end
+              s.tat = math.max(s.tat, slot) + s.interval
+              s.changed = true
+            end
+            if not put_off then
+              if new_recipient then
+                s.tier_count = s.tier_count + 1
+              end
+              if s.tier > 0 then
+                redis.call('ZADD', s.tier_key, now, recipient)
+              end
+              if pair_ms > 0 then
+                local frees = math.ceil(slot + pair_ms)
+                redis.call('SET', s.pair .. recipient, string.format('%d', frees), 'PX', frees - now + 60000)
+              end
+              if state ~= 'running' then
+                redis.call('HSET', camp, 'state', 'running')
+                redis.call('HSETNX', camp, 'started_at', now_text)
+                state = 'running'
+                c.state = state
+              end
+              local single = id .. ':' .. row
+              budget = budget - 1
+              local claims = redis.call('HINCRBY', mkey, 'claims', 1)
+              redis.call('HSET', mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text)
+              leases[#leases + 1] = ARGV[5]
+              leases[#leases + 1] = single
+              move(camp, 'queued', 'claimed')
+              -- `not before` is 0 for a sender without a rate: no slot to keep.
+              local not_before = s.interval > 0 and string.format('%d', math.ceil(slot)) or '0'
+              out[#out + 1] = {single, score, not_before, claims, flat}
+            end
           end
         end
+        row = row + 1
+      end
+      -- The rest of the run goes back only for a live campaign: a cancelled one's queued
+      -- rows are the cancel walk's, and a vanished one's entries are stale.
+      if live and back_from <= to then
+        redis.call('ZADD', KEYS[1], back_score, entry_of(id, back_from, to))
       end
     end
   end
 end
-if #removed > 0 then redis.call('ZREM', KEYS[1], unpack(removed)) end
+for _, s in pairs(senders) do
+  if s.changed then
+    -- The key outlives the schedule it holds; once it is gone the sender is idle anyway.
+    redis.call('SET', s.gcra, string.format('%.3f', s.tat), 'PX', math.floor(s.tat - now) + 60000)
+  end
+end
 if #leases > 0 then redis.call('ZADD', KEYS[2], unpack(leases)) end
-apply_deltas(now)
+apply_deltas(now_text)
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {processed, nxt[2] or false, out}
+return {processed, nxt[2] or false, out, {deferred.rate, deferred.pair, deferred.tier}}

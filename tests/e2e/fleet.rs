@@ -1,0 +1,247 @@
+//! A fleet of workers within WhatsApp's limits, end to end: rates set with `wacast rate set`
+//! held by three worker processes together, a slow sender that does not hold back a fast one,
+//! and the tier cap and send window as `wacast status` shows them.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{Timelike, Utc};
+use serde_json::Value;
+use tempfile::TempDir;
+use wacast_shared::campaign::{CampaignId, CampaignState};
+use wacast_shared::testing::{TestRedis, counters_match_messages};
+
+use crate::support::*;
+
+/// A second registered sender.
+const OTHER_SENDER: &str = "4915112345679";
+
+/// Runs `wacast` with `args` against the test's Redis and returns its stdout (it must succeed).
+fn wacast(redis: &TestRedis, args: &[&str]) -> String {
+    let output = Command::new(bin("wacast"))
+        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
+        .args(args)
+        .output()
+        .expect("wacast runs");
+    assert!(
+        output.status.success(),
+        "wacast {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("output is UTF-8")
+}
+
+fn status_json(redis: &TestRedis, id: &str) -> Value {
+    serde_json::from_str(&wacast(redis, &["status", id, "--format", "json"]))
+        .expect("status prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_together_keep_one_senders_rate() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let gateway = spawn_gateway(&[]);
+    let dir = TempDir::new().unwrap();
+    let csv = write_csv(dir.path(), 3000);
+    // The operator's rate for the fleet; each worker's own flags (5,000/s) would allow far more.
+    wacast(&redis, &["rate", "set", SENDER, "60", "5"]);
+    enqueue(&redis.url, &redis.prefix, &csv, "fleet", &[]);
+    let id = CampaignId::parse("fleet").unwrap();
+    let _workers: Vec<_> = (0..3)
+        .map(|_| spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &[]))
+        .collect();
+    wait_for(&queue, &id, Duration::from_secs(120), "completed", |r| {
+        r.state == CampaignState::Completed
+    })
+    .await;
+    let stats = gateway_stats(&gateway).await;
+    let sender = &stats["senders"][SENDER];
+    assert_eq!(sender["accepted"], 3000);
+    assert_eq!(stats["duplicates"]["foreign_ids"], 0);
+    let max = sender["max_per_second_sliding"].as_u64().unwrap();
+    assert!(
+        max <= 65,
+        "at most 60 + burst 5 in any one second, saw {max}"
+    );
+    let span_s = (stats["last_accept_at_ms"].as_f64().unwrap()
+        - stats["first_accept_at_ms"].as_f64().unwrap())
+        / 1000.0;
+    let mean = 2999.0 / span_s;
+    eprintln!("fleet: max {max} in one second, mean {mean:.2}/s");
+    assert!(
+        (mean - 60.0).abs() / 60.0 <= 0.02,
+        "the mean rate is within 2% of 60/s: {mean:.2}/s"
+    );
+    if let Err(problems) = counters_match_messages(&queue, &id).await {
+        panic!("{problems}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_sender_does_not_hold_back_a_fast_one() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let senders = format!("{SENDER},{OTHER_SENDER}");
+    let gateway = spawn_gateway(&["--senders", &senders]);
+    let dir = TempDir::new().unwrap();
+    let csv = write_csv(dir.path(), 1000);
+    wacast(&redis, &["rate", "set", SENDER, "5"]);
+    wacast(&redis, &["rate", "set", OTHER_SENDER, "unlimited"]);
+    // The slow campaign first, so that its rows are first in the queue.
+    enqueue(&redis.url, &redis.prefix, &csv, "slow", &[]);
+    let template = [
+        "--template",
+        "order_confirmation",
+        "--language",
+        "de",
+        "--body",
+        "name,order_id",
+        "--button",
+        "order_id",
+    ];
+    let output = Command::new(bin("wacast"))
+        .args([
+            "enqueue",
+            "--redis-url",
+            &redis.url,
+            "--prefix",
+            &redis.prefix,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .args(["--from", OTHER_SENDER, "--id", "fast"])
+        .args(template)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let started = Instant::now();
+    let _worker = spawn_worker(
+        &redis.url,
+        &redis.prefix,
+        &gateway.url(),
+        &["--concurrency", "32"],
+    );
+    let fast = CampaignId::parse("fast").unwrap();
+    wait_for(&queue, &fast, Duration::from_secs(20), "completed", |r| {
+        r.state == CampaignState::Completed
+    })
+    .await;
+    let took = started.elapsed();
+    let slow = queue
+        .load_campaign(&CampaignId::parse("slow").unwrap())
+        .await
+        .unwrap();
+    // At 5/s the slow campaign needs 200 s; the fast one needs no more than the worker's start
+    // and its own sending.
+    assert!(
+        took < Duration::from_secs(10),
+        "fast campaign took {took:?}"
+    );
+    let slow_sent = slow.counters.sent;
+    let allowed = 5 * took.as_secs() + 6;
+    assert!(
+        slow_sent <= allowed,
+        "the slow sender kept its rate meanwhile: {slow_sent} sent in {took:?}"
+    );
+    assert!(slow_sent >= 1, "the slow sender is not starved either");
+    let status = status_json(&redis, "slow");
+    assert_eq!(status["waiting"]["reason"], "rate", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_tier_holds_new_recipients_and_status_says_so() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let gateway = spawn_gateway(&[]);
+    let dir = TempDir::new().unwrap();
+    let csv = write_csv(dir.path(), 10);
+    wacast(&redis, &["tier", "set", SENDER, "3"]);
+    enqueue(&redis.url, &redis.prefix, &csv, "tiered", &[]);
+    let id = CampaignId::parse("tiered").unwrap();
+    let _worker = spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &[]);
+    let record = wait_for(&queue, &id, Duration::from_secs(20), "3 sent", |r| {
+        r.counters.sent == 3
+    })
+    .await;
+    // Nothing more goes out: the other seven wait for the tier, queued, not failed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let record = queue.load_campaign(&record.campaign.id).await.unwrap();
+    assert_eq!(record.counters.sent, 3);
+    assert_eq!(record.counters.queued, 7);
+    let status = status_json(&redis, "tiered");
+    assert_eq!(status["waiting"]["reason"], "tier", "{status}");
+    let text = wacast(&redis, &["status", "tiered"]);
+    assert!(
+        text.contains("waiting") && text.contains("messaging tier"),
+        "{text}"
+    );
+    let list = wacast(&redis, &["rate", "list"]);
+    assert!(list.contains("3/3"), "the tier is shown full: {list}");
+    assert_eq!(gateway_stats(&gateway).await["accepted"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_outside_the_send_window_wait_for_its_opening() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let gateway = spawn_gateway(&[]);
+    let dir = TempDir::new().unwrap();
+    let csv = write_csv(dir.path(), 5);
+    // A window that opens two hours from now (UTC), for an hour.
+    let now = Utc::now();
+    let opens = (now.hour() + 2) % 24;
+    let window = format!("{opens:02}:00-{:02}:00", (opens + 1) % 24);
+    let output = Command::new(bin("wacast"))
+        .args([
+            "enqueue",
+            "--redis-url",
+            &redis.url,
+            "--prefix",
+            &redis.prefix,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .args(["--from", SENDER, "--id", "windowed", "--window", &window])
+        .args(["--window-tz", "UTC", "--template", "order_confirmation"])
+        .args([
+            "--language",
+            "de",
+            "--body",
+            "name,order_id",
+            "--button",
+            "order_id",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let _worker = spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &[]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let id = CampaignId::parse("windowed").unwrap();
+    let record = queue.load_campaign(&id).await.unwrap();
+    assert_eq!(
+        record.counters.queued, 5,
+        "nothing goes out before the window opens"
+    );
+    assert_eq!(gateway_stats(&gateway).await["accepted"], 0);
+    let status = status_json(&redis, "windowed");
+    assert_eq!(status["window"], format!("{window} UTC"));
+    assert_eq!(status["waiting"]["reason"], "window", "{status}");
+    let until = status["waiting"]["until"].as_str().unwrap();
+    assert!(until.contains(&format!("T{opens:02}:00:00")), "{until}");
+    // Every row is due at the opening.
+    let due: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(queue.keys().due())
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut queue.connection())
+        .await
+        .unwrap();
+    let opening = chrono::DateTime::parse_from_rfc3339(until)
+        .unwrap()
+        .timestamp_millis() as f64;
+    assert!(
+        !due.is_empty() && due.iter().all(|(_, score)| *score == opening),
+        "{due:?}"
+    );
+}
