@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sending figures of wacast-worker (see scripts/bench_worker.py for what each line means).
+# Sending figures of wacast-worker (see scripts/bench_worker.py for what each line means);
+# `bench-worker.sh fleet` prints the fleet figures instead.
 # Environment: BENCH_WORKER_RUNS (default 3), BENCH_WORKER_MESSAGES (default 100000),
 # BENCH_NO_BUILD=1 to reuse release binaries.
 set -euo pipefail
@@ -10,4 +11,4 @@ ensure_redis_server
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     cargo build --release --quiet --workspace --bins >&2
 fi
-exec python3 scripts/bench_worker.py "${CARGO_TARGET_DIR:-$root/target}/release"
+exec python3 scripts/bench_worker.py "${CARGO_TARGET_DIR:-$root/target}/release" "$@"

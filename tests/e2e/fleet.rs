@@ -89,31 +89,14 @@ async fn a_slow_sender_does_not_hold_back_a_fast_one() {
     wacast(&redis, &["rate", "set", OTHER_SENDER, "unlimited"]);
     // The slow campaign first, so that its rows are first in the queue.
     enqueue(&redis.url, &redis.prefix, &csv, "slow", &[]);
-    let template = [
-        "--template",
-        "order_confirmation",
-        "--language",
-        "de",
-        "--body",
-        "name,order_id",
-        "--button",
-        "order_id",
-    ];
-    let output = Command::new(bin("wacast"))
-        .args([
-            "enqueue",
-            "--redis-url",
-            &redis.url,
-            "--prefix",
-            &redis.prefix,
-        ])
-        .arg("--csv")
-        .arg(&csv)
-        .args(["--from", OTHER_SENDER, "--id", "fast"])
-        .args(template)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    enqueue_from(
+        &redis.url,
+        &redis.prefix,
+        &csv,
+        "fast",
+        OTHER_SENDER,
+        &TEMPLATE,
+    );
     let started = Instant::now();
     let _worker = spawn_worker(
         &redis.url,
@@ -191,29 +174,14 @@ async fn rows_outside_the_send_window_wait_for_its_opening() {
     let now = Utc::now();
     let opens = (now.hour() + 2) % 24;
     let window = format!("{opens:02}:00-{:02}:00", (opens + 1) % 24);
-    let output = Command::new(bin("wacast"))
-        .args([
-            "enqueue",
-            "--redis-url",
-            &redis.url,
-            "--prefix",
-            &redis.prefix,
-        ])
-        .arg("--csv")
-        .arg(&csv)
-        .args(["--from", SENDER, "--id", "windowed", "--window", &window])
-        .args(["--window-tz", "UTC", "--template", "order_confirmation"])
-        .args([
-            "--language",
-            "de",
-            "--body",
-            "name,order_id",
-            "--button",
-            "order_id",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    let window_flags = ["--window", &window, "--window-tz", "UTC"];
+    enqueue(
+        &redis.url,
+        &redis.prefix,
+        &csv,
+        "windowed",
+        &[&TEMPLATE[..], &window_flags[..]].concat(),
+    );
     let _worker = spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &[]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let id = CampaignId::parse("windowed").unwrap();

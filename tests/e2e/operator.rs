@@ -52,17 +52,7 @@ async fn cancel_deletes_what_seven_holds_and_records_every_answer() {
         text.push_str(&format!("{},Customer {i},ORD-{i},{delay}\n", recipient(i)));
     }
     std::fs::write(&csv, text).unwrap();
-    let template = [
-        "--template",
-        "order_confirmation",
-        "--language",
-        "de",
-        "--body",
-        "name,order_id",
-        "--button",
-        "order_id",
-    ];
-    let handoff = [&template[..], &["--delay", "+10m", "--handoff-ahead", "30"]].concat();
+    let handoff = [&TEMPLATE[..], &["--delay", "+10m", "--handoff-ahead", "30"]].concat();
     enqueue(&redis.url, &redis.prefix, &csv, "held", &handoff);
     let id = CampaignId::parse("held").unwrap();
 

@@ -60,25 +60,40 @@ pub(crate) fn write_csv(dir: &Path, rows: usize) -> PathBuf {
     path
 }
 
-/// Enqueues `csv` as campaign `id` with the real CLI: the seed's `order_confirmation` template
-/// (two body parameters, one URL button) unless `content` flags are given.
+/// The content flags of the seed's `order_confirmation` template (two body parameters, one URL
+/// button), filled from [`write_csv`]'s columns.
+pub(crate) const TEMPLATE: [&str; 8] = [
+    "--template",
+    "order_confirmation",
+    "--language",
+    "de",
+    "--body",
+    "name,order_id",
+    "--button",
+    "order_id",
+];
+
+/// Enqueues `csv` as campaign `id` from [`SENDER`] with the real CLI: [`TEMPLATE`] unless
+/// `content` flags are given.
 pub(crate) fn enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, content: &[&str]) {
-    let template = [
-        "--template",
-        "order_confirmation",
-        "--language",
-        "de",
-        "--body",
-        "name,order_id",
-        "--button",
-        "order_id",
-    ];
+    enqueue_from(redis_url, prefix, csv, id, SENDER, content);
+}
+
+/// [`enqueue`] from another sender.
+pub(crate) fn enqueue_from(
+    redis_url: &str,
+    prefix: &str,
+    csv: &Path,
+    id: &str,
+    from: &str,
+    content: &[&str],
+) {
     let content = if content.is_empty() {
-        &template[..]
+        &TEMPLATE[..]
     } else {
         content
     };
-    run_enqueue(redis_url, prefix, csv, id, content);
+    run_enqueue(redis_url, prefix, csv, id, from, content);
 }
 
 /// Enqueues `csv` as campaign `id` through Bird on the mock's workspace and channel, with the
@@ -119,16 +134,17 @@ pub(crate) fn enqueue_bird(
         prefix,
         csv,
         id,
+        SENDER,
         &[&target[..], content, extra].concat(),
     );
 }
 
-fn run_enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, flags: &[&str]) {
+fn run_enqueue(redis_url: &str, prefix: &str, csv: &Path, id: &str, from: &str, flags: &[&str]) {
     let output = Command::new(bin("wacast"))
         .args(["enqueue", "--redis-url", redis_url, "--prefix", prefix])
         .arg("--csv")
         .arg(csv)
-        .args(["--from", SENDER, "--id", id, "--format", "json"])
+        .args(["--from", from, "--id", id, "--format", "json"])
         .args(flags)
         .output()
         .expect("wacast runs");
@@ -192,7 +208,7 @@ pub(crate) fn spawn_worker_with_keys(
 ) -> ChildGuard {
     let mut command = worker_command(redis_url, prefix, gateway, keys);
     command
-        .args(["--lease", "5s", "--default-rate", "5000:100"])
+        .args(["--lease", "5s", "--default-rate", "unlimited"])
         .args(extra)
         .env("RUST_LOG", "info");
     ChildGuard::spawn_daemon(command).expect("wacast-worker starts")
