@@ -263,7 +263,7 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
             _ => halted.insert(campaign.clone(), now),
         };
     }
-    tracing::error!(%campaign, %reason, "The provider refuses this account; pausing the campaign. Fix the cause, then run `wacast resume`.");
+    tracing::error!(%campaign, %reason, "No message of this campaign can be sent until the cause is fixed (a refused or missing key, a missing permission); pausing the campaign. Fix the cause, then run `wacast resume`.");
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
 }
 
