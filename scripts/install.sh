@@ -80,11 +80,15 @@ fi
 cat <<MSG
 
 Installed. Nothing was started. Next steps:
-  1. Edit $sysconfdir/wacast/worker.env: the Redis URL, sender rates (see the comments).
+  1. Edit $sysconfdir/wacast/worker.env: the Redis URL, default sender rates (see the
+     comments; `wacast rate set` changes a sender's rate for every worker at once).
      Redis itself: see $prefix/share/doc/wacast/redis.conf (appendonly yes, noeviction).
-  2. Write the seven API key, readable by root only (the unit hands it to the worker):
+  2. Write the key of each provider your campaigns use, readable by root only (the unit hands
+     them to the worker; a worker needs at least one):
        install -m 0600 /dev/null $sysconfdir/wacast/seven-api-key
-       editor $sysconfdir/wacast/seven-api-key        # one line: the key
+       editor $sysconfdir/wacast/seven-api-key        # one line: seven's API key
+       install -m 0600 /dev/null $sysconfdir/wacast/bird-access-key
+       editor $sysconfdir/wacast/bird-access-key      # one line: Bird's access key
   3. Load the units:
        systemctl daemon-reload
   4. Start a worker, and more instances if you like (each claims its own share of the work);
