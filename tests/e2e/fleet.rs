@@ -213,3 +213,54 @@ async fn rows_outside_the_send_window_wait_for_its_opening() {
         "{due:?}"
     );
 }
+
+/// Regression, found by the chaos soak: a message waiting for its rate slot was already
+/// `sending`, so a worker killed meanwhile left messages `unknown` that were never sent. A
+/// message now waits `claimed`: a killed worker's waiting messages are claimed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_while_waiting_for_slots_leaves_no_unsent_message_unknown() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let gateway = spawn_gateway(&[]);
+    let dir = TempDir::new().unwrap();
+    let csv = write_csv(dir.path(), 40);
+    enqueue(&redis.url, &redis.prefix, &csv, "slotted", &[]);
+    let id = CampaignId::parse("slotted").unwrap();
+    // At 5/s a slot comes every 200 ms and is handed out 250 ms ahead: some message is always
+    // waiting for one.
+    let rate = format!("{SENDER}=5");
+    let mut first = spawn_worker(
+        &redis.url,
+        &redis.prefix,
+        &gateway.url(),
+        &["--rate", &rate],
+    );
+    wait_for(&queue, &id, Duration::from_secs(20), "5 sent", |r| {
+        r.counters.sent >= 5
+    })
+    .await;
+    first.signal("STOP").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.kill();
+    wacast(&redis, &["rate", "set", SENDER, "unlimited"]);
+    let _second = spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &[]);
+    let record = wait_for(&queue, &id, Duration::from_secs(30), "completed", |r| {
+        r.state == CampaignState::Completed
+    })
+    .await;
+    let stats = gateway_stats(&gateway).await;
+    let hashes = message_hashes(&queue, &id, 40).await;
+    for (i, hash) in hashes.iter().enumerate() {
+        if hash.get("status").map(String::as_str) == Some("unknown") {
+            let foreign_id = format!("{id}.{}", i + 1);
+            assert_eq!(
+                stats["foreign_ids"][&foreign_id],
+                1,
+                "row {} is unknown but its request never reached the gateway",
+                i + 1
+            );
+        }
+    }
+    assert_eq!(record.counters.sent + record.counters.unknown, 40);
+    assert_eq!(stats["duplicates"]["foreign_ids"], 0);
+}

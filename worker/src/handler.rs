@@ -1,11 +1,11 @@
 //! The apalis task function: one claimed message from lease to recorded outcome.
 //!
 //! claim (backend, which applies the sender limits) → expired? → inside the send window? →
-//! render → mark `sending` (the fence: the campaign's pause or cancel and a lost lease are
-//! checked here, atomically) → wait for the rate slot the claim gave (sent within 20 ms of it,
-//! or back to the queue) → request → classify (the provider client) → record (ack, or retry later). Marking and recording go
-//! through the recorder (`record.rs`), which batches them across tasks; each message is still
-//! fenced on its own.
+//! render → wait for the rate slot the claim gave → mark `sending` (the fence: the campaign's
+//! pause or cancel and a lost lease are checked here, atomically) → still within 20 ms of the
+//! slot (else back to the queue, unsent)? → request → classify (the provider client) → record
+//! (ack, or retry later). Marking and recording go through the recorder (`record.rs`), which
+//! batches them across tasks; each message is still fenced on its own.
 //!
 //! Nothing here returns an error to apalis: every path ends in a recorded outcome or leaves the
 //! message to its lease, which the reaper resolves (`claimed` → queued again, `sending` →
@@ -125,20 +125,11 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         }
     };
 
-    match with_redis_retry(ctx, "mark sending", || ctx.recorder.mark_sending(&lease)).await {
-        Some(SendPermit::Send) => {}
-        Some(permit) => {
-            tracing::debug!(message = %lease.reference(), ?permit, "Not sending.");
-            return;
-        }
-        // Redis stayed unreachable: the lease runs out and the message is claimed again.
-        None => return,
-    }
-
     // The claim gave the message its sender's next slot (the rate holds across the fleet): it
-    // is sent at that moment, and not much after it, because messages held up and then sent
-    // together (by a process the machine stalled, say) would exceed the rate. One that missed
-    // its slot goes back to the queue for a new one, unsent.
+    // waits for that moment still `claimed` (a worker killed while it waits leaves it to be
+    // claimed again, not `unknown`), is marked `sending`, and goes out only if that was in
+    // time: messages held up and then sent together (by a process the machine stalled, say)
+    // would exceed the rate, so one that missed its slot goes back for a new one, unsent.
     if let Some(slot) = not_before_ms {
         let wait = Duration::from_millis(u64::try_from(slot - now_ms()).unwrap_or(0));
         if !wait.is_zero() {
@@ -152,16 +143,29 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
             }
         }
         metrics.rate_limit_wait.record(wait.as_secs_f64());
-        if now_ms() - slot > SLOT_TOLERANCE_MS {
-            metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
-            defer(ctx, &lease, Duration::ZERO, "missed its rate slot").await;
-            return;
-        }
         if expired(spec, &message, Utc::now()) {
             metrics.expired.increment(1);
             record(ctx, &lease, Terminal::Expired).await;
             return;
         }
+    }
+
+    match with_redis_retry(ctx, "mark sending", || ctx.recorder.mark_sending(&lease)).await {
+        Some(SendPermit::Send) => {}
+        Some(permit) => {
+            tracing::debug!(message = %lease.reference(), ?permit, "Not sending.");
+            return;
+        }
+        // Redis stayed unreachable: the lease runs out and the message is claimed again.
+        None => return,
+    }
+
+    if let Some(slot) = not_before_ms
+        && now_ms() - slot > SLOT_TOLERANCE_MS
+    {
+        metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+        defer(ctx, &lease, Duration::ZERO, "missed its rate slot").await;
+        return;
     }
 
     ctx.in_flight.increment(1.0);
