@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: formatting, clippy with warnings as errors, and every test of the
-# workspace. Tests start their own redis-server on free ports, so only the binary is needed.
+# The one test command: formatting, clippy with warnings as errors, every test of the
+# workspace, the systemd unit checks and a one-minute chaos soak. Tests start their own
+# redis-server on free ports, so only the binary is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -16,3 +17,5 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== systemd units"
 scripts/check-units.sh
+echo "== chaos soak, short (scripts/chaos.sh without --short is the long one)"
+scripts/chaos.sh --short

@@ -1,10 +1,12 @@
 //! `mock-gateway` as a process: every seed example (here), every validation rule and error code
 //! (`validation`), every injected fault (`faults`), deletes and the counters of `/stats`
-//! (`counters`). The helpers here are shared by the submodules.
+//! (`counters`), the journal of requests (`journal`). The helpers here are shared by the
+//! submodules.
 
 mod bird;
 mod counters;
 mod faults;
+mod journal;
 mod validation;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -10,7 +10,11 @@
 //!   line it prints (servers print their address there) and kills it when dropped, so that a
 //!   failing test never leaves processes behind.
 //! - [`MockGatewayProcess`]: `mock-gateway` started through a `ChildGuard`, with its address.
+//! - [`chaos`]: the chaos soak (`src/bin/chaos.rs`, run by `scripts/chaos.sh`): Redis restarts,
+//!   killed workers, pauses, a cancel and a rate change under a faulty gateway, then a check of
+//!   every message.
 
+pub mod chaos;
 pub mod gateway;
 
 use std::ffi::OsStr;
@@ -152,14 +156,24 @@ impl ChildGuard {
 
     /// Sends SIGTERM, as systemd does on stop, so the child can shut down gracefully.
     pub fn terminate(&self) -> anyhow::Result<()> {
+        self.signal("TERM")
+    }
+
+    /// Sends the signal named `signal` (`TERM`, `STOP`, `CONT`, …) with `kill`.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
         let status = Command::new("kill")
-            .args(["-TERM", &self.id().to_string()])
+            .args([&format!("-{signal}"), &self.id().to_string()])
             .status()
             .context("failed to run kill")?;
         if !status.success() {
-            bail!("kill -TERM {} failed: {status}", self.id());
+            bail!("kill -{signal} {} failed: {status}", self.id());
         }
         Ok(())
+    }
+
+    /// The child's exit status if it has exited, without waiting.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
     }
 
     /// Waits up to `timeout` for the child to exit; `None` if it is still running.

@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let server = Server::bind(config)
             .await
-            .context("failed to bind the listening socket")?;
+            .context("failed to bind the listening socket or create the journal")?;
         let addr = server.local_addr()?;
         let mut stdout = std::io::stdout().lock();
         // Tests and scripts read this line to learn the port; flush so they see it at once.

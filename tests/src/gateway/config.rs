@@ -124,6 +124,11 @@ pub struct Args {
     #[arg(long, env = "MOCK_BIRD_CHANNEL", value_delimiter = ',', default_value = DEFAULT_CHANNEL)]
     pub bird_channel: Vec<String>,
 
+    /// Write one JSON line per message request on arrival and one per accepted message to this
+    /// file (created or truncated), for checking a long run afterwards; see `journal.rs`.
+    #[arg(long, env = "MOCK_JOURNAL")]
+    pub journal: Option<PathBuf>,
+
     /// Extra approved Bird templates, JSON or TOML (.toml): entries of project_id, version,
     /// locale and the names of their parameters. One per template example of the seed is built in.
     #[arg(long, env = "MOCK_BIRD_TEMPLATES")]
@@ -217,6 +222,8 @@ pub struct Config {
     pub keep_messages: usize,
     /// Bird's endpoint.
     pub bird: BirdSettings,
+    /// Where to write the journal of message requests, if anywhere.
+    pub journal: Option<PathBuf>,
 }
 
 impl Args {
@@ -287,6 +294,7 @@ impl Args {
             },
             keep_messages: self.keep_messages,
             bird,
+            journal: self.journal,
         })
     }
 }

@@ -19,6 +19,8 @@
 //!   `?summary=true` leaves out the per-recipient maps), `POST /stats/reset`,
 //!   `GET /messages?foreign_id=&to=&from=&label=` (accepted messages with their request bodies),
 //!   `POST /windows` with `{"open": [numbers], "close": [numbers]}`.
+//! - `--journal FILE`: a JSON line per message request on arrival and per accepted message (see
+//!   [`journal`]), for checking a long run message by message.
 //! - Bird's `POST /workspaces/{workspaceId}/channels/{channelId}/messages` (`seeds/002_…`), with
 //!   Bird's own answers and error shapes: see [`bird`].
 //!
@@ -45,6 +47,7 @@
 pub mod bird;
 pub mod config;
 pub(crate) mod control;
+pub mod journal;
 pub(crate) mod routes;
 pub(crate) mod state;
 pub mod stats;
@@ -59,6 +62,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::gateway::config::Config;
+use crate::gateway::journal::Journal;
 use crate::gateway::state::AppState;
 
 /// The first stdout line of `mock-gateway` starts with this, followed by the bound address.
@@ -72,12 +76,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `config.bind:config.port`.
+    /// Binds `config.bind:config.port` and creates the journal file, if one is configured.
     pub async fn bind(config: Config) -> io::Result<Server> {
+        let journal = config.journal.as_deref().map(Journal::create).transpose()?;
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(config)),
+            state: Arc::new(AppState::new(config, journal)),
         })
     }
 

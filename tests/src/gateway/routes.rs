@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::gateway::control;
+use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, StoredMessage, unix_ms};
 use crate::gateway::stats::{Accept, Endpoint};
 use crate::gateway::validate::{
@@ -273,6 +274,9 @@ async fn send_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(journal) = &state.journal {
+        journal.seven_request(&body);
+    }
     if let Some(response) = admit(&state, Endpoint::Messages, Shape::Messages, &headers).await {
         return response;
     }
@@ -356,6 +360,9 @@ async fn send_message(
         }
         (id, inner.balance)
     };
+    if let Some(journal) = &state.journal {
+        journal.accepted(Provider::Seven, message.from, message.foreign_id);
+    }
 
     let encoding = if message.text.is_ascii() {
         "gsm"

@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::gateway::config::Config;
+use crate::gateway::journal::Journal;
 use crate::gateway::stats::Stats;
 
 /// The first message id handed out; ids then count up by one.
@@ -97,11 +98,13 @@ impl Inner {
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) next_id: AtomicU64,
+    /// `--journal`: written outside `inner`'s lock, which stays free of I/O.
+    pub(crate) journal: Option<Journal>,
     inner: Mutex<Inner>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config) -> AppState {
+    pub(crate) fn new(config: Config, journal: Option<Journal>) -> AppState {
         let rng = match config.faults.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -119,6 +122,7 @@ impl AppState {
         AppState {
             config,
             next_id: AtomicU64::new(FIRST_ID),
+            journal,
             inner: Mutex::new(inner),
         }
     }

@@ -24,6 +24,9 @@
 //! outside the 24-hour window with a 202 and fails it later, so the mock's windows do not apply
 //! either.
 //!
+//! `--journal` records Bird's requests and accepted messages with the channel as the sender and
+//! the `reference` as the id.
+//!
 //! Refusals count in `/stats` `rejections` as `bird_<status>` (`bird_401`, `bird_422`, …).
 //! `GET /messages` lists seven's messages only.
 //!
@@ -52,6 +55,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::bird::templates::BirdTemplates;
 use crate::gateway::bird::validate::{ValidBird, is_uuid};
+use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, unix_ms};
 use crate::gateway::stats::{Accept, Endpoint};
 
@@ -210,6 +214,9 @@ pub(crate) async fn send_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(journal) = &state.journal {
+        journal.bird_request(&channel, &body);
+    }
     if let Some(response) = inject_faults(&state).await {
         return response;
     }
@@ -326,6 +333,9 @@ fn accept(state: &AppState, channel: &str, request: &Value, message: &ValidBird<
             now_unix_ms: now_ms,
         });
         inner.stats.bird_accepted(message.reference);
+    }
+    if let Some(journal) = &state.journal {
+        journal.accepted(Provider::Bird, channel, message.reference);
     }
 
     let at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
