@@ -7,9 +7,13 @@
 #   ingest_peak_rss_mb <n> MB                       maximum resident set size (/usr/bin/time -v)
 #   redis_bytes_per_queued_message <n> bytes        (used_memory after - before) / messages
 #
-# Everything else goes to stderr. Environment: BENCH_INGEST_ROWS (default 1000000),
-# BENCH_INGEST_RUNS (default 3), BENCH_NO_BUILD=1 to reuse the release binary, CARGO_TARGET_DIR
-# as cargo reads it. Only a redis-server on 127.0.0.1 that this script starts is contacted.
+# Everything else goes to stderr, with each run's CPU time per row of Redis (INFO cpu) and of
+# the producer (/usr/bin/time): unlike wall-clock time, these hardly depend on what else the
+# machine is doing, so they are the figures to compare when changing the hot path.
+#
+# Environment: BENCH_INGEST_ROWS (default 1000000), BENCH_INGEST_RUNS (default 3),
+# BENCH_NO_BUILD=1 to reuse the release binary, CARGO_TARGET_DIR as cargo reads it. Only a
+# redis-server on 127.0.0.1 that this script starts is contacted.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +55,12 @@ with open(path, "w", encoding="utf-8", newline="") as f:
 EOF
 echo "bench-ingest: $(du -h "$csv" | cut -f1) CSV with $rows rows" >&2
 
+# Seconds of CPU the server on port $1 has used (all its threads, user and system).
+redis_cpu() {
+    redis-cli -p "$1" info cpu | tr -d '\r' \
+        | awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" {s += $2} END {print s}'
+}
+
 port="$(start_throwaway_redis "$workdir/redis")"
 url="redis://127.0.0.1:$port"
 
@@ -60,12 +70,15 @@ bytes=()
 for run in $(seq "$runs"); do
     redis-cli -p "$port" flushall >/dev/null
     before="$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')"
+    cpu_before="$(redis_cpu "$port")"
     /usr/bin/time -v -o "$workdir/time.txt" "$wacast" enqueue --csv "$csv" --from 4915112345678 \
         --template order_confirmation --language de --body name,order_id --button order_id \
         --id "bench-$run" --redis-url "$url" --rejects "$workdir/rejects.csv" --format json \
         >"$workdir/summary.json"
     after="$(redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')"
-    python3 - "$workdir/summary.json" "$workdir/time.txt" "$before" "$after" >"$workdir/run.txt" <<'EOF'
+    cpu_after="$(redis_cpu "$port")"
+    python3 - "$workdir/summary.json" "$workdir/time.txt" "$before" "$after" "$cpu_before" "$cpu_after" \
+        >"$workdir/run.txt" <<'EOF'
 import json, re, sys
 summary = json.load(open(sys.argv[1]))
 timing = open(sys.argv[2]).read()
@@ -73,12 +86,18 @@ before, after = int(sys.argv[3]), int(sys.argv[4])
 wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", timing)
 seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
 rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing).group(1))
+producer_cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", timing).group(1))
+                   for kind in ("User", "System"))
+redis_cpu = float(sys.argv[6]) - float(sys.argv[5])
 queued = summary["enqueued"]
 assert queued == summary["rows"], f"expected every row enqueued: {summary}"
-print(round(summary["rows"] / seconds), round(rss_kb / 1024, 1), round((after - before) / queued))
+rows = summary["rows"]
+print(round(rows / seconds), round(rss_kb / 1024, 1), round((after - before) / queued),
+      f"{redis_cpu / rows * 1e6:.2f}", f"{producer_cpu / rows * 1e6:.2f}")
 EOF
-    read -r rate mb per <"$workdir/run.txt"
-    echo "bench-ingest: run $run: $rate rows/s, peak RSS $mb MB, $per bytes per message in Redis" >&2
+    read -r rate mb per redis_us producer_us <"$workdir/run.txt"
+    echo "bench-ingest: run $run: $rate rows/s, peak RSS $mb MB, $per bytes per message in Redis;" \
+        "CPU per row: Redis $redis_us µs, producer $producer_us µs" >&2
     rates+=("$rate")
     rss+=("$mb")
     bytes+=("$per")
