@@ -102,6 +102,9 @@ pub(crate) struct Kill {
     /// Of those, the ones whose request had reached the gateway: requests whose answer will never
     /// be recorded, so at most this many may end `unknown`.
     pub(crate) in_flight: u64,
+    /// The others (`{campaign}.{row}`): marked `sending` and killed before the request was
+    /// written, they end `unknown` though never sent, the one window a crash can leave.
+    pub(crate) unsent: Vec<String>,
 }
 
 /// The workers.
@@ -228,24 +231,27 @@ impl Fleet {
             let journal = Journal::read(journal)?;
             let arrivals = journal.arrivals();
             // The current request is attempt `attempts + 1`; it is in flight if it arrived.
-            let in_flight = sending
+            let unsent: Vec<String> = sending
                 .iter()
                 .filter(|(id, attempts)| {
-                    arrivals.get(id.as_str()).copied().unwrap_or(0) > *attempts
+                    arrivals.get(id.as_str()).copied().unwrap_or(0) <= *attempts
                 })
-                .count();
-            anyhow::Ok((sending.len() as u64, in_flight as u64))
+                .map(|(id, _)| id.clone())
+                .collect();
+            let in_flight = sending.len() - unsent.len();
+            anyhow::Ok((sending.len() as u64, in_flight as u64, unsent))
         }
         .await;
         worker.process.kill();
         self.save_log(&worker);
         // Without the counts the bound on `unknown` would be a guess.
-        let (sending, in_flight) = counted
+        let (sending, in_flight, unsent) = counted
             .with_context(|| format!("cannot count the requests in flight of {}", worker.name))?;
         let kill = Kill {
             worker: worker.name.clone(),
             sending,
             in_flight,
+            unsent,
         };
         self.kills.push(kill.clone());
         self.spawn()?;
