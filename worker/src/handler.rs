@@ -149,6 +149,9 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
             return;
         }
     }
+    if missed_slot(ctx, &lease, not_before_ms).await {
+        return;
+    }
 
     match with_redis_retry(ctx, "mark sending", || ctx.recorder.mark_sending(&lease)).await {
         Some(SendPermit::Send) => {}
@@ -160,11 +163,8 @@ pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
         None => return,
     }
 
-    if let Some(slot) = not_before_ms
-        && now_ms() - slot > SLOT_TOLERANCE_MS
-    {
-        metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
-        defer(ctx, &lease, Duration::ZERO, "missed its rate slot").await;
+    // Marking took a round trip: still in time?
+    if missed_slot(ctx, &lease, not_before_ms).await {
         return;
     }
 
@@ -269,6 +269,21 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
     }
     tracing::error!(%campaign, %reason, "No message of this campaign can be sent until the cause is fixed (a refused or missing key, a missing permission); pausing the campaign. Fix the cause, then run `wacast resume`.");
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
+}
+
+/// Puts the message back in the queue, unsent, if it is more than [`SLOT_TOLERANCE_MS`] past
+/// its rate slot (checked before marking it `sending`, so that a slow wake-up costs no
+/// `sending` state, and after, since marking takes a round trip). Returns whether it did.
+async fn missed_slot(ctx: &Context, lease: &Lease, not_before_ms: Option<i64>) -> bool {
+    let Some(slot) = not_before_ms else {
+        return false;
+    };
+    if now_ms() - slot <= SLOT_TOLERANCE_MS {
+        return false;
+    }
+    metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+    defer(ctx, lease, Duration::ZERO, "missed its rate slot").await;
+    true
 }
 
 /// How late after its rate slot a message may still be sent. At a sender's rate r, messages
