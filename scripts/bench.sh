@@ -23,7 +23,7 @@ declare -A GOALS=(
   [schedule_lateness_first_ms]="le 50"
   [schedule_lateness_p99_ms]="le 600"
   [systemd_exposure]="le 2.0"
-  [fleet_rate_precision]="le 1.0167"
+  [fleet_rate_precision]="le 1.017"
   [fleet_mean_rate_error_pct]="le 2"
 )
 

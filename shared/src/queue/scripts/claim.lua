@@ -200,7 +200,7 @@ for j = 1, #refs, 2 do
               end
               if pair_ms > 0 then
                 local frees = math.ceil(slot + pair_ms)
-                redis.call('SET', s.pair .. recipient, string.format('%d', frees), 'PX', frees - now + 60000)
+                redis.call('SET', s.pair .. recipient, string.format('%d', frees), 'PX', frees - now + 1000)
               end
               if state ~= 'running' then
                 redis.call('HSET', camp, 'state', 'running')
