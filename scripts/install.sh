@@ -81,7 +81,7 @@ cat <<MSG
 
 Installed. Nothing was started. Next steps:
   1. Edit $sysconfdir/wacast/worker.env: the Redis URL, default sender rates (see the
-     comments; `wacast rate set` changes a sender's rate for every worker at once).
+     comments; "wacast rate set" changes a sender's rate for every worker at once).
      Redis itself: see $prefix/share/doc/wacast/redis.conf (appendonly yes, noeviction).
   2. Write the key of each provider your campaigns use, readable by root only (the unit hands
      them to the worker; a worker needs at least one):
