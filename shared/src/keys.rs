@@ -45,7 +45,8 @@
 //!   `burst` and `tier`, `updated_at`), listed in `{prefix}:limits` (set);
 //!   `{prefix}:gcra:{provider}:{sender}` (string: the rate schedule, the theoretical arrival
 //!   time of the sender's next message in ms); `{prefix}:pair:{provider}:{sender}:{to}`
-//!   (string that expires after the pair interval); `{prefix}:tier:{provider}:{sender}` (sorted
+//!   (string: when, in ms, the recipient may get the sender's next message; it expires a second
+//!   after that); `{prefix}:tier:{provider}:{sender}` (sorted
 //!   set: recipients by their last claim, ms). A campaign put off by a limit records why in
 //!   `waiting` (`rate`, `pair`, `tier` or `window`) and until when in `waiting_until`.
 //! - `{prefix}:wake` (pub/sub channel): the earliest due time (ms) of work just made due
@@ -151,7 +152,8 @@ impl Keys {
         format!("{}:gcra:{sender}", self.prefix)
     }
 
-    /// String with an expiry: a message of `sender` to `to` was claimed within the pair interval.
+    /// String: when (ms) `to` may get `sender`'s next message (the pair interval after the last
+    /// one's slot); it expires a second after that.
     pub fn pair(&self, sender: &str, to: &str) -> String {
         format!("{}:pair:{sender}:{to}", self.prefix)
     }

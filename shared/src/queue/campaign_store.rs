@@ -310,7 +310,10 @@ impl Queue {
             .key(&key)
             .arg(action)
             .arg(rfc3339_ms(now_ms()))
-            .arg(crate::queue::truncate(reason, crate::queue::MAX_ERROR_LEN))
+            .arg(crate::queue::truncate(
+                reason,
+                crate::queue::MAX_PAUSE_REASON_LEN,
+            ))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis(action))?;

@@ -97,6 +97,11 @@ pub const WALK_CHUNK: u64 = 1000;
 /// the hash from its compact listpack encoding (values ≤ 64 bytes) to a real hash table.
 pub const MAX_ERROR_LEN: usize = 64;
 
+/// The longest `pause_reason` stored on a campaign. A campaign hash is one per campaign (and
+/// holds the content JSON anyway), so the reason a provider gave can be kept whole enough to act
+/// on.
+pub const MAX_PAUSE_REASON_LEN: usize = 300;
+
 /// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
