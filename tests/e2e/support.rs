@@ -60,18 +60,9 @@ pub(crate) fn write_csv(dir: &Path, rows: usize) -> PathBuf {
     path
 }
 
-/// The content flags of the seed's `order_confirmation` template (two body parameters, one URL
-/// button), filled from [`write_csv`]'s columns.
-pub(crate) const TEMPLATE: [&str; 8] = [
-    "--template",
-    "order_confirmation",
-    "--language",
-    "de",
-    "--body",
-    "name,order_id",
-    "--button",
-    "order_id",
-];
+/// The content flags of the seed's `order_confirmation` template, filled from [`write_csv`]'s
+/// columns.
+pub(crate) const TEMPLATE: [&str; 8] = wacast_tests::ORDER_CONFIRMATION;
 
 /// Enqueues `csv` as campaign `id` from [`SENDER`] with the real CLI: [`TEMPLATE`] unless
 /// `content` flags are given.

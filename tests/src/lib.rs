@@ -15,6 +15,20 @@
 //!   every message.
 
 pub mod chaos;
+
+/// `wacast enqueue`'s content flags for the seed's `order_confirmation` template (two body
+/// parameters, one URL button), filled from the columns `name` and `order_id`: what the tests and
+/// the chaos soak send.
+pub const ORDER_CONFIRMATION: [&str; 8] = [
+    "--template",
+    "order_confirmation",
+    "--language",
+    "de",
+    "--body",
+    "name,order_id",
+    "--button",
+    "order_id",
+];
 pub mod gateway;
 
 use std::ffi::OsStr;

@@ -79,18 +79,13 @@ pub(crate) fn plan(
         from: SENDERS[0],
         gateway_sender: SENDERS[0].to_owned(),
         csv: csv("delayed.csv", &text)?,
-        args: strings(&[
-            "--template",
-            "order_confirmation",
-            "--language",
-            "de",
-            "--body",
-            "name,order_id",
-            "--button",
-            "order_id",
-            "--delay",
-            &format!("+{}s", DELAY.as_secs()),
-        ]),
+        args: strings(
+            &[
+                &crate::ORDER_CONFIRMATION[..],
+                &["--delay", &format!("+{}s", DELAY.as_secs())],
+            ]
+            .concat(),
+        ),
     });
 
     let mut text = String::from("phone,name,order_id,delay,ttl\n");
