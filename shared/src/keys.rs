@@ -44,10 +44,10 @@
 //!   `queue::limits`): `{prefix}:limit:{provider}:{sender}` (hash: the operator's `rate`,
 //!   `burst` and `tier`, `updated_at`), listed in `{prefix}:limits` (set);
 //!   `{prefix}:gcra:{provider}:{sender}` (string: the rate schedule, the theoretical arrival
-//!   time of the sender's next message in ms); `{prefix}:pair:{provider}:{sender}:{to}`
-//!   (string: when, in ms, the recipient may get the sender's next message; it expires a second
-//!   after that); `{prefix}:tier:{provider}:{sender}` (sorted
-//!   set: recipients by their last claim, ms). A campaign put off by a limit records why in
+//!   time of the sender's next message in ms); `{prefix}:pair:{provider}:{sender}`
+//!   (sorted set: recent recipients by when, in ms, each may get the sender's next message;
+//!   gone a second after the last frees); `{prefix}:tier:{provider}:{sender}` (sorted set:
+//!   recipients by their last claim, ms). A campaign put off by a limit records why in
 //!   `waiting` (`rate`, `pair`, `tier` or `window`) and until when in `waiting_until`.
 //! - `{prefix}:wake` (pub/sub channel): the earliest due time (ms) of work just made due
 //!   (enqueue, resume, retry, reap, release), so idle workers wake without polling.
@@ -152,10 +152,10 @@ impl Keys {
         format!("{}:gcra:{sender}", self.prefix)
     }
 
-    /// String: when (ms) `to` may get `sender`'s next message (the pair interval after the last
-    /// one's slot); it expires a second after that.
-    pub fn pair(&self, sender: &str, to: &str) -> String {
-        format!("{}:pair:{sender}:{to}", self.prefix)
+    /// Sorted set: `sender`'s recent recipients, scored by when (ms) each may get its next
+    /// message (the pair interval after the last one's slot).
+    pub fn pair(&self, sender: &str) -> String {
+        format!("{}:pair:{sender}", self.prefix)
     }
 
     /// Sorted set: a sender's recipients by their last claim (ms), for the tier cap.
