@@ -7,11 +7,11 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use tempfile::TempDir;
-use wacast_shared::campaign::{Campaign, CampaignId, CampaignState, ProviderKind};
+use wacast_shared::campaign::{Campaign, CampaignId, CampaignState};
 use wacast_shared::message::RowOverrides;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{NewMessage, now_ms};
-use wacast_shared::testing::{TestRedis, counters_match_messages};
+use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 use crate::support::*;
 
@@ -262,19 +262,14 @@ async fn a_message_past_its_ttl_expires_without_a_request() {
     // A campaign scheduled two hours ago with a one-hour validity: nothing may go out.
     let id = CampaignId::parse("stale").unwrap();
     let campaign = Campaign {
-        id: id.clone(),
-        provider: ProviderKind::Seven,
-        from: PhoneNumber::parse(SENDER, None).unwrap(),
-        content: json!({"type": "template", "template": "hello_world", "language": "de"}),
-        columns: vec![],
-        send_at: Utc::now() - chrono::Duration::hours(2),
         ttl_minutes: 60,
-        label: None,
-        performance_tracking: false,
         created_at: Utc::now(),
-        handoff_ahead_minutes: 0,
-        bird: None,
-        window: None,
+        ..testing::campaign(
+            "stale",
+            json!({"type": "template", "template": "hello_world", "language": "de"}),
+            &[],
+            Utc::now() - chrono::Duration::hours(2),
+        )
     };
     queue.create_campaign(&campaign).await.unwrap();
     let messages: Vec<NewMessage> = (1..=3)

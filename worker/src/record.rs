@@ -208,11 +208,11 @@ mod tests {
     use chrono::Utc;
     use redis::AsyncCommands;
     use serde_json::json;
-    use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
+    use wacast_shared::campaign::{Campaign, CampaignId};
     use wacast_shared::message::RowOverrides;
     use wacast_shared::phone::PhoneNumber;
     use wacast_shared::queue::NewMessage;
-    use wacast_shared::testing::{TestRedis, counters_match_messages};
+    use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
     use super::*;
 
@@ -240,19 +240,8 @@ mod tests {
         let now = Utc::now();
         queue
             .create_campaign(&Campaign {
-                id: id.clone(),
-                provider: ProviderKind::Seven,
-                from: PhoneNumber::from_stored("4915112345678").unwrap(),
-                content: json!({"text": "Hi {{name}}"}),
-                columns: vec!["name".into()],
-                send_at: now,
                 ttl_minutes: 60,
-                label: None,
-                performance_tracking: false,
-                created_at: now,
-                handoff_ahead_minutes: 0,
-                bird: None,
-                window: None,
+                ..testing::campaign("c1", json!({"text": "Hi {{name}}"}), &["name"], now)
             })
             .await
             .unwrap();

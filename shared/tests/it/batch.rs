@@ -8,35 +8,26 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use redis::AsyncCommands;
 use serde_json::json;
-use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
+use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{
     Lease, MAX_BATCH, MessageStatus, NewMessage, Queue, RetryEntry, RetryKind, SendPermit, Terminal,
 };
-use wacast_shared::testing::{TestRedis, counters_match_messages};
+use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 const LEASE: Duration = Duration::from_secs(30);
 /// A fixed "now" for claims: 2030-01-01T00:00:00Z.
 const T0: i64 = 1_893_456_000_000;
 
 fn campaign() -> Campaign {
-    Campaign {
-        id: CampaignId::parse("batch").unwrap(),
-        provider: ProviderKind::Seven,
-        from: PhoneNumber::from_stored("4915112345678").unwrap(),
-        content: json!({"type": "template", "template": "order", "language": "de",
+    testing::campaign(
+        "batch",
+        json!({"type": "template", "template": "order", "language": "de",
             "components": {"body": ["{{name}}"]}}),
-        columns: vec!["name".into()],
-        send_at: Utc.timestamp_millis_opt(T0).unwrap(),
-        ttl_minutes: 2880,
-        label: None,
-        performance_tracking: false,
-        created_at: Utc.timestamp_millis_opt(T0).unwrap(),
-        handoff_ahead_minutes: 0,
-        bird: None,
-        window: None,
-    }
+        &["name"],
+        Utc.timestamp_millis_opt(T0).unwrap(),
+    )
 }
 
 /// A queue holding the campaign with `rows` messages due at T0, its ingest finished.

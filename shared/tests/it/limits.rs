@@ -13,7 +13,7 @@ use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::queue::{ClaimBatch, Created, NewMessage, Queue};
-use wacast_shared::testing::{TestRedis, counters_match_messages};
+use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 const LEASE: Duration = Duration::from_secs(30);
 /// 2030-01-01T00:00:00Z.
@@ -41,19 +41,13 @@ async fn campaign_due(
     due_ms: i64,
 ) -> CampaignId {
     let spec = Campaign {
-        id: CampaignId::parse(id).unwrap(),
-        provider: ProviderKind::Seven,
         from: from.clone(),
-        content: json!({"type": "text", "text": "hello"}),
-        columns: Vec::new(),
-        send_at: Utc.timestamp_millis_opt(T0).unwrap(),
-        ttl_minutes: 2880,
-        label: None,
-        performance_tracking: false,
-        created_at: Utc::now(),
-        handoff_ahead_minutes: 0,
-        bird: None,
-        window: None,
+        ..testing::campaign(
+            id,
+            json!({"type": "text", "text": "hello"}),
+            &[],
+            Utc.timestamp_millis_opt(T0).unwrap(),
+        )
     };
     assert_eq!(queue.create_campaign(&spec).await.unwrap(), Created::New);
     let rows: Vec<NewMessage> = to

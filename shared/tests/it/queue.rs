@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use redis::AsyncCommands;
 use serde_json::json;
 use tokio::sync::mpsc;
-use wacast_shared::campaign::{Campaign, CampaignId, CampaignState, ProviderKind};
+use wacast_shared::campaign::{Campaign, CampaignId, CampaignState};
 use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
@@ -19,7 +19,7 @@ use wacast_shared::queue::{
     Claimed, Created, Ingest, Lease, MessageStatus, NewMessage, Queue, QueueError, RetryKind,
     SendPermit, Terminal, now_ms,
 };
-use wacast_shared::testing::{TestRedis, counters_match_messages};
+use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 const LEASE: Duration = Duration::from_secs(30);
 /// A fixed "now" for tests that drive time themselves: 2030-01-01T00:00:00Z.
@@ -27,20 +27,15 @@ const T0: i64 = 1_893_456_000_000;
 
 fn campaign(id: &str) -> Campaign {
     Campaign {
-        id: CampaignId::parse(id).unwrap(),
-        provider: ProviderKind::Seven,
-        from: PhoneNumber::from_stored("4915112345678").unwrap(),
-        content: json!({"type": "template", "template": "order", "language": "de",
-            "components": {"body": ["{{name}}", "{{order_id}}"]}}),
-        columns: vec!["name".into(), "order_id".into()],
-        send_at: Utc.timestamp_millis_opt(T0).unwrap(),
-        ttl_minutes: 2880,
         label: Some("spring".into()),
-        performance_tracking: false,
         created_at: Utc::now(),
-        handoff_ahead_minutes: 0,
-        bird: None,
-        window: None,
+        ..testing::campaign(
+            id,
+            json!({"type": "template", "template": "order", "language": "de",
+                "components": {"body": ["{{name}}", "{{order_id}}"]}}),
+            &["name", "order_id"],
+            Utc.timestamp_millis_opt(T0).unwrap(),
+        )
     }
 }
 

@@ -111,11 +111,14 @@ local function wait(camp, reason, until_ms)
   redis.call('HSET', camp, 'waiting', reason, 'waiting_until', rfc3339(until_ms))
 end
 
-local function field(flat, name)
+-- A message hash's `status` and `to`, from its HGETALL reply, in one pass.
+local function status_and_to(flat)
+  local status, to
   for i = 1, #flat, 2 do
-    if flat[i] == name then return flat[i + 1] end
+    local name = flat[i]
+    if name == 'status' then status = flat[i + 1] elseif name == 'to' then to = flat[i + 1] end
   end
-  return nil
+  return status, to
 end
 
 for j = 1, #refs, 2 do
@@ -158,9 +161,9 @@ for j = 1, #refs, 2 do
           end
         elseif state then
           local flat = redis.call('HGETALL', mkey)
-          if field(flat, 'status') == 'queued' then
+          local status, recipient = status_and_to(flat)
+          if status == 'queued' then
             local s = sender(c.sender)
-            local recipient = field(flat, 'to')
             local put_off = false
             -- Pair limit: this row alone waits for the recipient's key to expire.
             -- The key holds when it frees, on the claimants' clock.
