@@ -79,6 +79,12 @@ async fn snapshot(queue: &Queue, id: &CampaignId, rows: Row) -> BTreeMap<String,
     for (name, key) in hashes {
         let fields: HashMap<String, String> = conn.hgetall(key).await.unwrap();
         for (field, value) in fields.into_iter().filter(|(f, _)| !clock(f)) {
+            // A batch adds its campaign's prices as one sum: the same cost, rounded
+            // differently in a double's last digits.
+            let value = match field.as_str() {
+                "cost" => format!("{:.9}", value.parse::<f64>().unwrap()),
+                _ => value,
+            };
             out.insert(format!("{name} {field}"), value);
         }
     }

@@ -2,8 +2,11 @@
 -- does, with fewer Redis calls (batch.rs explains why both exist; the batch property test
 -- holds them to the same results). The attempt is counted in the same HSET (its old value read
 -- with the owner check), the fields to clear go in one HDEL, a campaign's state is read once
--- (recording never changes it to or from `cancelled`), and the leases go in one ZREM at the
--- end: no entry of the batch reads the lease set.
+-- (recording never changes it to or from `cancelled`), the leases go in one ZREM at the
+-- end (no entry of the batch reads the lease set), fields are deleted only when the owner
+-- check's read found them, and a campaign's prices are added to its `cost` once, summed: one
+-- HINCRBYFLOAT per campaign instead of one per message (the sum may round differently in the
+-- last digits of a double, far below the 1/10000 of a euro prices are given in).
 -- The counters are written once, at the end: no message of the batch goes back from a final
 -- state to an open one, so a campaign complete after some message is complete at the end.
 -- KEYS[1] leases zset
@@ -12,6 +15,7 @@
 -- Returns one answer per message, as ack.lua's (the recorded status, or nil).
 local prefix, now = ARGV[1], ARGV[2]
 local states = {}
+local costs = {}
 local unleased = {}
 local out = {}
 local i = 3
@@ -22,7 +26,8 @@ while i <= #ARGV do
   if id then
     local camp = prefix .. id
     local mkey = camp .. ':msg:' .. row
-    local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims', 'attempts')
+    local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims', 'attempts',
+      'next_attempt_at', 'error', 'error_code')
     local from = m[1]
     if owned(m, ARGV[i + 1], ARGV[i + 2])
         and (from == 'claimed' or from == 'sending' or from == 'unknown') then
@@ -46,10 +51,12 @@ while i <= #ARGV do
         f[#f + 1] = (tonumber(m[4]) or 0) + 1
       end
       redis.call('HSET', mkey, unpack(f))
-      if outcome == 'sent' then
-        redis.call('HDEL', mkey, 'next_attempt_at', 'error', 'error_code')
-      else
-        redis.call('HDEL', mkey, 'next_attempt_at')
+      if m[5] or (outcome == 'sent' and (m[6] or m[7])) then
+        if outcome == 'sent' then
+          redis.call('HDEL', mkey, 'next_attempt_at', 'error', 'error_code')
+        else
+          redis.call('HDEL', mkey, 'next_attempt_at')
+        end
       end
       if outcome == 'failed' or outcome == 'unknown' then
         redis.call('SADD', camp .. ':failed', row)
@@ -57,7 +64,7 @@ while i <= #ARGV do
         redis.call('SREM', camp .. ':failed', row)
       end
       if outcome == 'sent' and price ~= '' then
-        redis.call('HINCRBYFLOAT', camp, 'cost', price)
+        costs[camp] = (costs[camp] or 0) + tonumber(price)
       end
       unleased[#unleased + 1] = ref
       if from ~= outcome then move(camp, from, outcome) end
@@ -68,5 +75,8 @@ while i <= #ARGV do
   i = i + 6 + 2 * n
 end
 if #unleased > 0 then redis.call('ZREM', KEYS[1], unpack(unleased)) end
+for camp, cost in pairs(costs) do
+  redis.call('HINCRBYFLOAT', camp, 'cost', string.format('%.17g', cost))
+end
 apply_deltas(now)
 return out

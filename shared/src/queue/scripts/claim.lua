@@ -111,14 +111,20 @@ local function wait(camp, reason, until_ms)
   redis.call('HSET', camp, 'waiting', reason, 'waiting_until', rfc3339(until_ms))
 end
 
--- A message hash's `status` and `to`, from its HGETALL reply, in one pass.
-local function status_and_to(flat)
-  local status, to
+-- A message hash's `status`, `to` and `claims`, from its HGETALL reply, in one pass.
+local function status_to_claims(flat)
+  local status, to, claims
   for i = 1, #flat, 2 do
     local name = flat[i]
-    if name == 'status' then status = flat[i + 1] elseif name == 'to' then to = flat[i + 1] end
+    if name == 'status' then
+      status = flat[i + 1]
+    elseif name == 'to' then
+      to = flat[i + 1]
+    elseif name == 'claims' then
+      claims = flat[i + 1]
+    end
   end
-  return status, to
+  return status, to, claims
 end
 
 for j = 1, #refs, 2 do
@@ -161,7 +167,7 @@ for j = 1, #refs, 2 do
           end
         elseif state then
           local flat = redis.call('HGETALL', mkey)
-          local status, recipient = status_and_to(flat)
+          local status, recipient, claims = status_to_claims(flat)
           if status == 'queued' then
             local s = sender(c.sender)
             local put_off = false
@@ -225,8 +231,10 @@ for j = 1, #refs, 2 do
               end
               local single = id .. ':' .. row
               budget = budget - 1
-              local claims = redis.call('HINCRBY', mkey, 'claims', 1)
-              redis.call('HSET', mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text)
+              -- The claim number is counted in the same HSET (one Redis call less per row
+              -- than an HINCRBY): the script holds Redis, so nothing changes it in between.
+              claims = (tonumber(claims) or 0) + 1
+              redis.call('HSET', mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text, 'claims', claims)
               leases[#leases + 1] = ARGV[5]
               leases[#leases + 1] = single
               move(camp, 'queued', 'claimed')
