@@ -33,7 +33,10 @@ impl CampaignCache {
         let cell = {
             // Inserts and lookups only: a poisoned map is still consistent.
             let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(prepared.entry(id.clone()).or_default())
+            match prepared.get(id) {
+                Some(cell) => Arc::clone(cell),
+                None => Arc::clone(prepared.entry(id.clone()).or_default()),
+            }
         };
         // A failed load leaves the cell empty: the next message tries again.
         cell.get_or_try_init(|| async {

@@ -16,7 +16,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apalis_core::task::data::Data;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use wacast_shared::campaign::{Campaign, CampaignId};
@@ -58,7 +57,7 @@ pub struct Context {
 }
 
 /// The task function registered with `WorkerBuilder::build`.
-pub async fn handle(task: Claimed, ctx: Data<Arc<Context>>) {
+pub async fn handle(task: Claimed, ctx: Arc<Context>) {
     let ctx: &Context = &ctx;
     let Claimed {
         message,

@@ -113,11 +113,13 @@ pub async fn run(
     };
     let monitor = Monitor::new()
         .register(move |_| {
+            // The handler captures the context rather than taking it as apalis `Data`, which
+            // would insert it into, and look it up from, every task's extensions.
+            let ctx = Arc::clone(&ctx);
             WorkerBuilder::new(worker_id.clone())
                 .backend(QueueBackend::new(queue.clone(), fetch.clone()))
-                .data(Arc::clone(&ctx))
                 .catch_panic()
-                .build(handler::handle)
+                .build(move |task| handler::handle(task, Arc::clone(&ctx)))
         })
         .shutdown_timeout(config.shutdown_timeout);
     let result = monitor.run_with_signal(signal).await;

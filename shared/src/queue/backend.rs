@@ -38,7 +38,7 @@
 //! process start (host, pid and a random part), so that leases of a dead process are never
 //! mistaken for a live one's.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +53,7 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use apalis_core::worker::context::WorkerContext;
+use foldhash::{HashSet, HashSetExt};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
@@ -108,7 +109,8 @@ struct Shared {
     in_flight: AtomicUsize,
     /// Woken when a slot frees, for `poll_ready`.
     ready: AtomicWaker,
-    /// The leases held, for the heartbeat.
+    /// The leases held, for the heartbeat. Every message inserts and removes its lease:
+    /// hashed with foldhash, not SipHash (the worker's own data, not an attacker's).
     held: Mutex<HashSet<Lease>>,
     wake: Arc<Wake>,
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use crate::queue::lifecycle::ack_fields;
+use crate::queue::scripts;
 use crate::queue::{
     Lease, MAX_ERROR_LEN, MessageStatus, Queue, QueueError, RetryKind, SendPermit, millis, now_ms,
     rfc3339_ms, truncate,
@@ -112,23 +113,26 @@ impl Queue {
     ) -> Result<Vec<SendPermit>, QueueError> {
         let calls = leases.chunks(MAX_BATCH).map(|chunk| async move {
             let now = now_ms();
-            let mut invocation = BATCH_SCRIPTS.mark_sending.prepare_invoke();
-            invocation
-                .key(self.keys.leases())
-                .arg(self.keys.campaign_prefix())
+            let mut cmd = scripts::evalsha(
+                &BATCH_SCRIPTS.mark_sending,
+                &[&self.keys.leases()],
+                4 + 3 * chunk.len(),
+                64 + chunk.len() * 96,
+            );
+            cmd.arg(self.keys.campaign_prefix())
                 .arg(now.saturating_add(millis(duration)))
                 .arg(now)
                 .arg(rfc3339_ms(now));
+            let mut reference = String::new();
             for lease in chunk {
-                invocation
-                    .arg(lease.reference().to_string())
+                cmd.arg(reference_of(&mut reference, lease))
                     .arg(lease.worker())
                     .arg(lease.claim());
             }
-            let answers: Vec<String> = invocation
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(QueueError::redis("mark sending"))?;
+            let answers: Vec<String> =
+                scripts::run(&BATCH_SCRIPTS.mark_sending, &cmd, &mut self.conn())
+                    .await
+                    .map_err(QueueError::redis("mark sending"))?;
             self.check_len("mark sending", answers.len(), chunk.len())?;
             Ok(answers
                 .iter()
@@ -151,26 +155,27 @@ impl Queue {
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
             let now = rfc3339_ms(now_ms());
-            let mut invocation = BATCH_SCRIPTS.ack.prepare_invoke();
-            invocation
-                .key(self.keys.leases())
-                .arg(self.keys.campaign_prefix())
-                .arg(&now);
+            let mut cmd = scripts::evalsha(
+                &BATCH_SCRIPTS.ack,
+                &[&self.keys.leases()],
+                2 + 10 * chunk.len(),
+                64 + chunk.len() * 160,
+            );
+            cmd.arg(self.keys.campaign_prefix()).arg(&now);
+            let mut reference = String::new();
             for (lease, outcome) in chunk {
                 let (price, fields) = ack_fields(outcome, &now);
-                invocation
-                    .arg(lease.reference().to_string())
+                cmd.arg(reference_of(&mut reference, lease))
                     .arg(lease.worker())
                     .arg(lease.claim())
                     .arg(outcome.status().as_str())
                     .arg(price)
                     .arg(fields.len());
                 for (name, value) in fields {
-                    invocation.arg(name).arg(value);
+                    cmd.arg(name).arg(value);
                 }
             }
-            let answers: Vec<Value> = invocation
-                .invoke_async(&mut self.conn())
+            let answers: Vec<Value> = scripts::run(&BATCH_SCRIPTS.ack, &cmd, &mut self.conn())
                 .await
                 .map_err(QueueError::redis("ack"))?;
             self.statuses("ack", answers, chunk.iter().map(|(lease, _)| *lease))
@@ -185,16 +190,18 @@ impl Queue {
         entries: &[RetryEntry<'_>],
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
-            let mut invocation = BATCH_SCRIPTS.retry.prepare_invoke();
-            invocation
-                .key(self.keys.leases())
-                .key(self.keys.due())
-                .arg(self.keys.campaign_prefix())
+            let mut cmd = scripts::evalsha(
+                &BATCH_SCRIPTS.retry,
+                &[&self.keys.leases(), &self.keys.due()],
+                3 + 7 * chunk.len(),
+                64 + chunk.len() * 160,
+            );
+            cmd.arg(self.keys.campaign_prefix())
                 .arg(rfc3339_ms(now_ms()))
                 .arg(self.keys.wake());
+            let mut reference = String::new();
             for entry in chunk {
-                invocation
-                    .arg(entry.lease.reference().to_string())
+                cmd.arg(reference_of(&mut reference, entry.lease))
                     .arg(entry.lease.worker())
                     .arg(entry.lease.claim())
                     .arg(entry.due_ms)
@@ -205,8 +212,7 @@ impl Queue {
                     })
                     .arg(rfc3339_ms(entry.due_ms));
             }
-            let answers: Vec<Value> = invocation
-                .invoke_async(&mut self.conn())
+            let answers: Vec<Value> = scripts::run(&BATCH_SCRIPTS.retry, &cmd, &mut self.conn())
                 .await
                 .map_err(QueueError::redis("retry"))?;
             self.statuses("retry", answers, chunk.iter().map(|entry| entry.lease))
@@ -254,6 +260,18 @@ impl Queue {
             detail: format!("{got} answers for {sent} messages"),
         })
     }
+}
+
+/// A lease's message reference (`campaign:row`), written into `buf`: one buffer per batch
+/// instead of a new string per message.
+fn reference_of<'a>(buf: &'a mut String, lease: &Lease) -> &'a str {
+    use std::fmt::Write as _;
+    let reference = lease.reference();
+    buf.clear();
+    buf.push_str(reference.campaign.as_str());
+    // Writing to a String cannot fail.
+    let _ = write!(buf, ":{}", reference.row);
+    buf
 }
 
 /// Runs the calls of a batch's chunks together (pipelined on the one connection, so that other

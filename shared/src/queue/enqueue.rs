@@ -19,13 +19,13 @@
 
 use std::fmt::Write as _;
 
-use redis::{AsyncCommands, Cmd, ErrorKind, ServerErrorKind, Value};
+use redis::{AsyncCommands, Value};
 
 use crate::campaign::{CampaignId, CampaignState};
 use crate::keys::message_ref;
 use crate::message::{Row, RowOverrides};
 use crate::phone::PhoneNumber;
-use crate::queue::scripts::SCRIPTS;
+use crate::queue::scripts::{self, SCRIPTS};
 use crate::queue::{Queue, QueueError};
 
 /// One accepted row, ready to be enqueued.
@@ -99,18 +99,20 @@ impl Queue {
         let mut key = self.keys.message_prefix(id);
         let prefix_len = key.len();
 
-        // Built as one command rather than a `ScriptInvocation`, which allocates every argument
-        // on its own and copies them all once more: thousands of arguments per chunk.
-        let n_args = 17 + 3 * runs.len() + 3 * overrides.len() + messages.len() * (2 + n_values);
-        let mut cmd = Cmd::with_capacity(n_args, 256 + messages.len() * (prefix_len + 64));
-        cmd.arg("EVALSHA")
-            .arg(SCRIPTS.enqueue.get_hash())
-            .arg(4)
-            .arg(self.keys.campaign(id))
-            .arg(self.keys.due())
-            .arg(self.keys.paused(id))
-            .arg(self.keys.optout())
-            .arg(&key)
+        let n_args = 13 + 3 * runs.len() + 3 * overrides.len() + messages.len() * (2 + n_values);
+        let (campaign, due, paused, optout) = (
+            self.keys.campaign(id),
+            self.keys.due(),
+            self.keys.paused(id),
+            self.keys.optout(),
+        );
+        let mut cmd = scripts::evalsha(
+            &SCRIPTS.enqueue,
+            &[&campaign, &due, &paused, &optout],
+            n_args,
+            192 + messages.len() * (prefix_len + 64),
+        );
+        cmd.arg(&key)
             .arg(&ref_prefix)
             .arg(n_values)
             .arg(messages.len())
@@ -140,20 +142,9 @@ impl Queue {
                 cmd.arg(value.as_str());
             }
         }
-        let mut conn = self.conn();
-        let reply: Vec<Value> = match cmd.query_async(&mut conn).await {
-            // Redis forgot the script (restarted, SCRIPT FLUSH): load it and send the chunk again.
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                SCRIPTS
-                    .enqueue
-                    .load_async(&mut conn)
-                    .await
-                    .map_err(QueueError::redis("enqueue"))?;
-                cmd.query_async(&mut conn).await
-            }
-            other => other,
-        }
-        .map_err(QueueError::redis("enqueue"))?;
+        let reply: Vec<Value> = scripts::run(&SCRIPTS.enqueue, &cmd, &mut self.conn())
+            .await
+            .map_err(QueueError::redis("enqueue"))?;
         parse_reply(id, first.row, n_values, reply)
     }
 

@@ -1,7 +1,6 @@
 //! A message's life after enqueue: claim, mark sending, ack, retry, and the lease machinery
 //! (reap, release, extend) that keeps the delivery promise when workers die or stop.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
 use crate::queue::backend::Slot;
 use crate::queue::limits::{ClaimLimits, Deferrals};
-use crate::queue::scripts::SCRIPTS;
+use crate::queue::scripts::{self, SCRIPTS};
 use crate::queue::{MAX_ERROR_LEN, Queue, QueueError, millis, now_ms, rfc3339_ms, truncate};
 
 /// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
@@ -293,11 +292,13 @@ impl Queue {
         if n == 0 {
             return Ok(ClaimBatch::default());
         }
-        let reply: Value = SCRIPTS
-            .claim
-            .key(self.keys.due())
-            .key(self.keys.leases())
-            .arg(self.keys.campaign_prefix())
+        let mut cmd = scripts::evalsha(
+            &SCRIPTS.claim,
+            &[&self.keys.due(), &self.keys.leases()],
+            12,
+            256,
+        );
+        cmd.arg(self.keys.campaign_prefix())
             .arg(worker)
             .arg(n)
             .arg(now_ms)
@@ -308,8 +309,8 @@ impl Queue {
             .arg(limits.sender_rates_arg())
             .arg(millis(limits.pair_interval))
             .arg(millis(limits.lookahead))
-            .arg(millis(limits.tier_window))
-            .invoke_async(&mut self.conn())
+            .arg(millis(limits.tier_window));
+        let reply: Value = scripts::run(&SCRIPTS.claim, &cmd, &mut self.conn())
             .await
             .map_err(QueueError::redis("claim"))?;
         let bad = |detail: &str| QueueError::Corrupt {
@@ -639,13 +640,6 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     let Value::Array(flat) = fields else {
         return Err((None, "message fields are not an array".into()));
     };
-    let mut fields = HashMap::with_capacity(flat.len() / 2);
-    let mut flat = flat.iter();
-    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
-        if let (Some(name), Some(value)) = (text(name), text(value)) {
-            fields.insert(name, value);
-        }
-    }
     // The fields were read before the claim; its number comes separately.
     let claim = match claims {
         Value::Int(n) => u64::try_from(n).ok(),
@@ -664,7 +658,7 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     let not_before_ms = text(&not_before)
         .and_then(|s| parse_score(&s))
         .filter(|ms| *ms > 0);
-    match message_from_fields(campaign, row, &fields) {
+    match message_from_fields(campaign, row, &flat) {
         Ok(message) => Ok(Claimed {
             message,
             lease,
@@ -676,55 +670,68 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     }
 }
 
-/// A message hash's fields as a [`QueuedMessage`].
+/// A message hash's fields, as HGETALL lists them (name, value, ...), as a [`QueuedMessage`].
+/// One pass over the reply, keeping only the fields a message is made of: this runs for every
+/// message a worker claims.
 fn message_from_fields(
     campaign: CampaignId,
     row: Row,
-    fields: &HashMap<String, String>,
+    flat: &[Value],
 ) -> Result<QueuedMessage, String> {
-    let to = fields.get("to").ok_or("no `to` field")?;
-    let to = PhoneNumber::from_stored(to).map_err(|e| format!("bad `to`: {e}"))?;
+    fn utf8<'a>(name: &[u8], value: &'a [u8]) -> Result<&'a str, String> {
+        std::str::from_utf8(value)
+            .map_err(|_| format!("`{}` is not UTF-8", String::from_utf8_lossy(name)))
+    }
+    let mut to = None;
     let mut values: Vec<String> = Vec::new();
-    for (name, value) in fields {
-        let Some(index) = name.strip_prefix('p').and_then(|n| n.parse::<usize>().ok()) else {
+    let mut overrides = RowOverrides::default();
+    let mut attempts = 0;
+    for pair in flat.chunks_exact(2) {
+        let (Value::BulkString(name), Value::BulkString(value)) = (&pair[0], &pair[1]) else {
             continue;
         };
-        if index == 0 || index > fields.len() {
-            return Err(format!("bad value field {name:?}"));
+        match name.as_slice() {
+            b"to" => {
+                let text = utf8(name, value)?;
+                to = Some(PhoneNumber::from_stored(text).map_err(|e| format!("bad `to`: {e}"))?);
+            }
+            b"send_at" => {
+                let at = DateTime::parse_from_rfc3339(utf8(name, value)?)
+                    .map_err(|e| format!("bad `send_at`: {e}"))?;
+                overrides.send_at = Some(at.with_timezone(&Utc));
+            }
+            b"ttl" => {
+                let ttl = utf8(name, value)?.parse();
+                overrides.ttl_minutes = Some(ttl.map_err(|e| format!("bad `ttl`: {e}"))?);
+            }
+            b"attempts" => {
+                let n = utf8(name, value)?.parse();
+                attempts = n.map_err(|e| format!("bad `attempts`: {e}"))?;
+            }
+            b"label" => overrides.label = Some(utf8(name, value)?.to_owned()),
+            b"language" => overrides.language = Some(utf8(name, value)?.to_owned()),
+            [b'p', digits @ ..] => {
+                let index = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|index| (1..=flat.len() / 2).contains(index))
+                    .ok_or_else(|| {
+                        format!("bad value field {:?}", String::from_utf8_lossy(name))
+                    })?;
+                if values.len() < index {
+                    values.resize(index, String::new());
+                }
+                values[index - 1] = utf8(name, value)?.to_owned();
+            }
+            _ => {}
         }
-        if values.len() < index {
-            values.resize(index, String::new());
-        }
-        values[index - 1] = value.clone();
     }
-    let send_at = fields
-        .get("send_at")
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| format!("bad `send_at`: {e}"))
-        })
-        .transpose()?;
-    let ttl_minutes = fields
-        .get("ttl")
-        .map(|t| t.parse().map_err(|e| format!("bad `ttl`: {e}")))
-        .transpose()?;
-    let attempts = fields
-        .get("attempts")
-        .map(|a| a.parse().map_err(|e| format!("bad `attempts`: {e}")))
-        .transpose()?
-        .unwrap_or(0);
     Ok(QueuedMessage {
         campaign,
         row,
-        to,
+        to: to.ok_or("no `to` field")?,
         values,
-        overrides: RowOverrides {
-            send_at,
-            ttl_minutes,
-            label: fields.get("label").cloned(),
-            language: fields.get("language").cloned(),
-        },
+        overrides,
         attempts,
     })
 }

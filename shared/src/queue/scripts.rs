@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::aio::ConnectionManager;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 
 macro_rules! script {
     ($name:literal) => {
@@ -49,3 +50,33 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     resume_chunk: script!("resume_chunk"),
     cancel_chunk: script!("cancel_chunk"),
 });
+
+/// An EVALSHA of `script` with `keys` as its keys, for the arguments to follow, built as one
+/// command rather than a `redis::ScriptInvocation`, which allocates every argument on its own
+/// and copies them all once more when it is sent. The hot calls (claim, and the batches a
+/// worker sends for every message) and the enqueue of thousands of rows are built this way.
+/// `args` and `bytes` size the command's buffers.
+pub(crate) fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(3 + keys.len() + args, 64 + bytes);
+    cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys.len());
+    for key in keys {
+        cmd.arg(*key);
+    }
+    cmd
+}
+
+/// Runs a command built by [`evalsha`]; when Redis has forgotten the script (a restart, a
+/// `SCRIPT FLUSH`) it loads it and sends the command once more.
+pub(crate) async fn run<T: FromRedisValue>(
+    script: &Script,
+    cmd: &Cmd,
+    conn: &mut ConnectionManager,
+) -> RedisResult<T> {
+    match cmd.query_async(conn).await {
+        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            script.load_async(conn).await?;
+            cmd.query_async(conn).await
+        }
+        other => other,
+    }
+}
