@@ -176,7 +176,16 @@ pub fn sender_name(provider: ProviderKind, sender: &PhoneNumber) -> String {
 
 /// A message's reference in the due and lease sets: `{campaign}:{row}`.
 pub fn message_ref(id: &CampaignId, row: Row) -> String {
-    format!("{id}:{row}")
+    let mut out = String::new();
+    write_message_ref(&mut out, id, row);
+    out
+}
+
+/// [`message_ref`] appended to `out`, for callers that reuse one buffer for many messages.
+pub fn write_message_ref(out: &mut String, id: &CampaignId, row: Row) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{id}:{row}");
 }
 
 /// Splits a message reference back into campaign and row.

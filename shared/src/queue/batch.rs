@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use redis::{Script, Value};
 
+use crate::keys::write_message_ref;
 use crate::queue::lifecycle::ack_fields;
 use crate::queue::scripts;
 use crate::queue::{
@@ -265,12 +266,9 @@ impl Queue {
 /// A lease's message reference (`campaign:row`), written into `buf`: one buffer per batch
 /// instead of a new string per message.
 fn reference_of<'a>(buf: &'a mut String, lease: &Lease) -> &'a str {
-    use std::fmt::Write as _;
     let reference = lease.reference();
     buf.clear();
-    buf.push_str(reference.campaign.as_str());
-    // Writing to a String cannot fail.
-    let _ = write!(buf, ":{}", reference.row);
+    write_message_ref(buf, &reference.campaign, reference.row);
     buf
 }
 

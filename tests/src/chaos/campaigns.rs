@@ -139,19 +139,7 @@ pub(crate) fn plan(
             (args, DEFAULT_CHANNEL.to_owned())
         }
         // seven only sends freetext into an open window: a template, as the first campaign.
-        Provider::Seven => (
-            strings(&[
-                "--template",
-                "order_confirmation",
-                "--language",
-                "de",
-                "--body",
-                "name,order_id",
-                "--button",
-                "order_id",
-            ]),
-            SENDERS[2].to_owned(),
-        ),
+        Provider::Seven => (strings(&crate::ORDER_CONFIRMATION), SENDERS[2].to_owned()),
     };
     plans.push(Plan {
         role: Role::Third,
