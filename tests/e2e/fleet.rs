@@ -58,10 +58,12 @@ async fn three_workers_together_keep_one_senders_rate() {
     let sender = &stats["senders"][SENDER];
     assert_eq!(sender["accepted"], 3000);
     assert_eq!(stats["duplicates"]["foreign_ids"], 0);
+    // The promise: the rate plus its burst, plus what the worker's 20 ms slot tolerance
+    // (`SLOT_TOLERANCE_MS` in worker/src/handler.rs) lets through: 60/s × 20 ms, rounded up.
     let max = sender["max_per_second_sliding"].as_u64().unwrap();
     assert!(
-        max <= 65,
-        "at most 60 + burst 5 in any one second, saw {max}"
+        max <= 60 + 5 + 2,
+        "at most 60 + burst 5 + the slot tolerance's 2 in any one second, saw {max}"
     );
     let span_s = (stats["last_accept_at_ms"].as_f64().unwrap()
         - stats["first_accept_at_ms"].as_f64().unwrap())
