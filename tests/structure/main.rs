@@ -8,7 +8,8 @@
 //! goes from a module to the deepest module a path names: `use crate::queue::Queue` in
 //! `queue/lifecycle.rs` is an edge `queue::lifecycle → queue`, so the item must live in a
 //! module of its own for `queue`'s re-exports not to form a circle with it. Test modules
-//! (`#[cfg(test)]`) are left out: they import their parent by design.
+//! (`#[cfg(test)]`) are left out: they import their parent by design. Subtrees count too: a
+//! module that uses `bird::message` depends on `bird`, so `bird` must not use it back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,7 +33,10 @@ struct Crate {
 
 impl Crate {
     fn load(name: &'static str) -> Crate {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name).join("src");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(name)
+            .join("src");
         let mut modules = BTreeMap::new();
         collect_modules(&src, &src, &mut modules);
         Crate { name, src, modules }
@@ -44,11 +48,33 @@ impl Crate {
             let text = std::fs::read_to_string(file).expect("a source file is readable");
             let code = strip_comments_and_strings(&without_test_modules(&text));
             for (path, line) in paths_in(&code) {
-                if let Some(to) = self.resolve(module, &path) {
-                    if &to != module {
-                        edges.push(Edge { from: module.clone(), to, line });
+                let Some(to) = self.resolve(module, &path) else {
+                    continue;
+                };
+                if &to == module {
+                    continue;
+                }
+                // A module that uses something inside a sibling's subtree depends on that
+                // sibling as a whole (`request` → `bird::message` is `request` → `bird`), so
+                // the two subtrees, lifted to the children of their common parent, must not
+                // depend on each other either.
+                let common = module.iter().zip(&to).take_while(|(a, b)| a == b).count();
+                if common < module.len() && common < to.len() {
+                    let from_sub = module[..=common].to_vec();
+                    let to_sub = to[..=common].to_vec();
+                    if (&from_sub, &to_sub) != (module, &to) {
+                        edges.push(Edge {
+                            from: from_sub,
+                            to: to_sub,
+                            line,
+                        });
                     }
                 }
+                edges.push(Edge {
+                    from: module.clone(),
+                    to,
+                    line,
+                });
             }
         }
         edges
@@ -124,7 +150,9 @@ fn without_test_modules(text: &str) -> String {
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if line.trim() == "#[cfg(test)]"
-            && lines.peek().is_some_and(|next| next.trim_start().starts_with("mod "))
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod "))
         {
             break;
         }
@@ -356,7 +384,11 @@ fn expand(tokens: &[String], pos: &mut usize, prefix: Vec<String>, out: &mut Vec
 }
 
 fn show(module: &ModPath) -> String {
-    if module.is_empty() { "(root)".to_string() } else { module.join("::") }
+    if module.is_empty() {
+        "(root)".to_string()
+    } else {
+        module.join("::")
+    }
 }
 
 #[test]
@@ -364,11 +396,18 @@ fn no_module_imports_one_that_imports_it_back() {
     let mut circles = Vec::new();
     for name in ["shared", "producer", "worker"] {
         let krate = Crate::load(name);
-        assert!(krate.modules.len() > 5, "{} has modules under {}", name, krate.src.display());
+        assert!(
+            krate.modules.len() > 5,
+            "{} has modules under {}",
+            name,
+            krate.src.display()
+        );
         let edges = krate.edges();
         let mut first_edge: BTreeMap<(ModPath, ModPath), Edge> = BTreeMap::new();
         for edge in edges {
-            first_edge.entry((edge.from.clone(), edge.to.clone())).or_insert(edge);
+            first_edge
+                .entry((edge.from.clone(), edge.to.clone()))
+                .or_insert(edge);
         }
         let pairs: BTreeSet<_> = first_edge.keys().cloned().collect();
         for (from, to) in &pairs {
@@ -385,10 +424,17 @@ fn no_module_imports_one_that_imports_it_back() {
             }
         }
         for cycle in longer_cycles(&pairs) {
-            circles.push(format!("{name}: {}", cycle.iter().map(show).collect::<Vec<_>>().join(" → ")));
+            circles.push(format!(
+                "{name}: {}",
+                cycle.iter().map(show).collect::<Vec<_>>().join(" → ")
+            ));
         }
     }
-    assert!(circles.is_empty(), "modules that import each other:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "modules that import each other:\n{}",
+        circles.join("\n")
+    );
 }
 
 /// Cycles of three or more modules (two-module circles are reported with their lines).
@@ -430,24 +476,50 @@ fn the_queue_imports_nothing_from_provider() {
     let offending: Vec<String> = krate
         .edges()
         .into_iter()
-        .filter(|e| e.from.first().map(String::as_str) == Some("queue") && e.to.starts_with(&provider))
-        .map(|e| format!("{} (line {}) imports {}", show(&e.from), e.line, show(&e.to)))
+        .filter(|e| {
+            e.from.first().map(String::as_str) == Some("queue") && e.to.starts_with(&provider)
+        })
+        .map(|e| {
+            format!(
+                "{} (line {}) imports {}",
+                show(&e.from),
+                e.line,
+                show(&e.to)
+            )
+        })
         .collect();
-    assert!(offending.is_empty(), "the queue imports provider code:\n{}", offending.join("\n"));
+    assert!(
+        offending.is_empty(),
+        "the queue imports provider code:\n{}",
+        offending.join("\n")
+    );
 }
 
 #[test]
 fn the_reader_sees_the_imports_it_must() {
     // The checker itself: a test that cannot fail is a defect, so it must see a known circle.
     let code = "use crate::queue::{lifecycle::{self, Claimed}, Queue as Q};\nfn f() { super::x::y(); backend::Slot::new(); }\n";
-    let paths: Vec<Vec<String>> = paths_in(&strip_comments_and_strings(code)).into_iter().map(|p| p.0).collect();
+    let paths: Vec<Vec<String>> = paths_in(&strip_comments_and_strings(code))
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    assert!(paths.contains(&s(&["crate", "queue", "lifecycle", "Claimed"])), "{paths:?}");
-    assert!(paths.contains(&s(&["crate", "queue", "lifecycle"])), "{paths:?}");
-    assert!(paths.contains(&s(&["crate", "queue", "Queue"])), "{paths:?}");
+    assert!(
+        paths.contains(&s(&["crate", "queue", "lifecycle", "Claimed"])),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&s(&["crate", "queue", "lifecycle"])),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&s(&["crate", "queue", "Queue"])),
+        "{paths:?}"
+    );
     assert!(paths.contains(&s(&["super", "x", "y"])), "{paths:?}");
     assert!(paths.contains(&s(&["backend", "Slot", "new"])), "{paths:?}");
-    let stripped = strip_comments_and_strings("let a = \"crate::x\"; // crate::y\nlet b = 'c'; fn g<'a>() {}");
+    let stripped =
+        strip_comments_and_strings("let a = \"crate::x\"; // crate::y\nlet b = 'c'; fn g<'a>() {}");
     assert!(!stripped.contains("crate::"), "{stripped}");
     assert!(stripped.contains("fn g<'a>"), "{stripped}");
 }
