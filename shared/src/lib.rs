@@ -5,6 +5,7 @@
 //! - [`phone`]: `PhoneNumber`, an E.164 newtype; parsing is the only way in.
 //! - [`campaign`]: `CampaignId`, `Campaign` (what every row of an upload shares) and its state.
 //! - [`message`]: `QueuedMessage`, one row's data as the queue stores and hands it out.
+//! - [`schedule`]: a row's times (send time, ttl, expiry, due and hand-off), computed once.
 //! - [`render`]: campaign + row values → a provider message; pure, no I/O.
 //! - [`window`]: send windows (hours of the day, in one zone or the recipient's).
 //! - [`keys`]: the Redis key schema, one documented function per key.
@@ -12,18 +13,26 @@
 //!   writes queue state.
 //! - [`provider`]: the provider seam (a row → its provider's request; one client per provider),
 //!   the seven and Bird clients, and the outcome taxonomy.
+//! - [`duration`], [`error_chain`], [`redact`], [`secret`]: one of each for both binaries: the
+//!   duration grammar of every flag, errors as one line, URLs without passwords, provider keys
+//!   from the environment, a file or a systemd credential.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
-//! `phone`, `campaign`, `message`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
-//! and HTTP only in `provider`.
+//! `phone`, `campaign`, `message`, `schedule`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
+//! and HTTP only in `provider`; `secret` reads the environment and key files.
 
 pub mod campaign;
+pub mod duration;
+pub mod error_chain;
 pub mod keys;
 pub mod message;
 pub mod phone;
 pub mod provider;
 pub mod queue;
+pub mod redact;
 pub mod render;
+pub mod schedule;
+pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod window;

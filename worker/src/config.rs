@@ -2,17 +2,19 @@
 //! them before any work starts. `wacast-worker check-config` runs the same validation and exits.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use secrecy::SecretString;
+use wacast_shared::duration::parse_duration;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::provider::ProvidersConfig;
 use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
+use wacast_shared::redact::redact_url;
+use wacast_shared::secret::KeySource;
 
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
@@ -37,8 +39,6 @@ pub mod env {
     pub const LOG_FORMAT: &str = "WACAST_LOG_FORMAT";
     pub const METRICS_ADDR: &str = "WACAST_METRICS_ADDR";
     pub const NAME: &str = "WACAST_WORKER_NAME";
-    /// Set by systemd for units with `LoadCredential=`.
-    pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 }
 
 /// The credential name the unit's `LoadCredential=` uses for the seven API key.
@@ -103,7 +103,7 @@ pub struct Args {
     /// At most one message per recipient and sender in this interval, across all campaigns and
     /// workers (WhatsApp refuses a second one within about 6 s); a message that would break it
     /// waits. 0 turns it off.
-    #[arg(long, env = env::PAIR_INTERVAL, default_value = "6s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = env::PAIR_INTERVAL, default_value = "6s", value_parser = parse_duration, global = true)]
     pub pair_interval: Duration,
 
     /// Most requests in flight at once in this process; a fetch never claims more than the free
@@ -125,17 +125,17 @@ pub struct Args {
 
     /// How long SIGTERM waits for requests in flight before exiting; keep it below systemd's
     /// TimeoutStopSec.
-    #[arg(long, env = env::SHUTDOWN_TIMEOUT, default_value = "25s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = env::SHUTDOWN_TIMEOUT, default_value = "25s", value_parser = parse_duration, global = true)]
     pub shutdown_timeout: Duration,
 
     /// Lease on a claimed message. A worker that dies holding it loses it after this long:
     /// `claimed` messages go back to the queue, `sending` ones become `unknown`. Renewed while
     /// the worker lives.
-    #[arg(long, env = env::LEASE, default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = env::LEASE, default_value = "60s", value_parser = parse_duration, global = true)]
     pub lease: Duration,
 
     /// Timeout of one provider request, connect included.
-    #[arg(long, env = env::REQUEST_TIMEOUT, default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = env::REQUEST_TIMEOUT, default_value = "30s", value_parser = parse_duration, global = true)]
     pub request_timeout: Duration,
 
     /// Log format on stderr.
@@ -300,64 +300,17 @@ where
         .with_context(|| format!("{flag} {text:?} is not a URL"))
 }
 
-/// Where one provider's key comes from.
-struct KeySource {
-    /// For messages: `seven API key`.
-    what: &'static str,
-    /// The environment variable that holds the key itself.
-    env: &'static str,
-    /// The systemd credential's name.
-    credential: &'static str,
-}
-
 const SEVEN_KEY: KeySource = KeySource {
     what: "seven API key",
     env: env::SEVEN_API_KEY,
-    credential: CREDENTIAL_NAME,
+    credential: Some(CREDENTIAL_NAME),
 };
 
 const BIRD_KEY: KeySource = KeySource {
     what: "Bird access key",
     env: env::BIRD_ACCESS_KEY,
-    credential: BIRD_CREDENTIAL_NAME,
+    credential: Some(BIRD_CREDENTIAL_NAME),
 };
-
-impl KeySource {
-    /// The key from its environment variable, else the key file given, else the systemd
-    /// credential; `None` when none holds one. A key file named on purpose must hold a key; a
-    /// credential may be empty, as the unit's `SetCredential=` default for a provider this
-    /// host does not use is.
-    fn read(&self, file: Option<&Path>) -> anyhow::Result<Option<SecretString>> {
-        if let Ok(key) = std::env::var(self.env)
-            && !key.trim().is_empty()
-        {
-            return Ok(Some(SecretString::from(key.trim().to_string())));
-        }
-        if let Some(path) = file {
-            let key = read_key_file(path, self.what)?;
-            if key.is_empty() {
-                bail!("the {} file {} is empty", self.what, path.display());
-            }
-            return Ok(Some(SecretString::from(key)));
-        }
-        let Some(dir) = std::env::var_os(env::CREDENTIALS_DIRECTORY) else {
-            return Ok(None);
-        };
-        let path = PathBuf::from(dir).join(self.credential);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let key = read_key_file(&path, self.what)?;
-        Ok((!key.is_empty()).then(|| SecretString::from(key)))
-    }
-}
-
-/// A key file's one line, trimmed.
-fn read_key_file(path: &Path, what: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read the {what} from {}", path.display()))?;
-    Ok(text.trim().to_string())
-}
 
 /// A worker id unique per process start: a restarted worker never inherits its predecessor's
 /// leases, so orphan recovery can tell them apart.
@@ -371,53 +324,4 @@ fn worker_id(name: &str) -> String {
         std::process::id(),
         &random[random.len() - 6..]
     )
-}
-
-/// A Redis URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***{}", &url[..scheme_end], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_file_is_read_trimmed_and_an_empty_one_is_refused() {
-        // A variable no test environment sets, so that only the file counts.
-        let source = KeySource {
-            what: "test key",
-            env: "WACAST_TEST_KEY_THAT_IS_NEVER_SET",
-            credential: "test-key",
-        };
-        let dir = std::env::temp_dir().join(format!("wacast-key-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("key");
-        std::fs::write(&file, "ak-123\n").unwrap();
-        let key = source.read(Some(&file)).unwrap().expect("a key");
-        assert_eq!(secrecy::ExposeSecret::expose_secret(&key), "ak-123");
-        std::fs::write(&file, " \n").unwrap();
-        let error = source.read(Some(&file)).unwrap_err().to_string();
-        assert!(
-            error.contains("test key file") && error.contains("is empty"),
-            "{error}"
-        );
-        let missing = source.read(Some(&dir.join("missing"))).unwrap_err();
-        assert!(format!("{missing:#}").contains("failed to read the test key"));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn redis_passwords_are_redacted() {
-        assert_eq!(
-            redact_url("redis://user:secret@host:6379/0"),
-            "redis://***@host:6379/0"
-        );
-        assert_eq!(redact_url("redis://127.0.0.1"), "redis://127.0.0.1");
-    }
 }

@@ -30,12 +30,14 @@ use apalis::layers::WorkerBuilderExt;
 use apalis_core::monitor::Monitor;
 use apalis_core::worker::builder::WorkerBuilder;
 use tokio::sync::watch;
+use wacast_shared::error_chain::error_chain;
 use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
+use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 use crate::handler::Context;
 use crate::metrics::Health;
 use crate::record::Recorder;
@@ -55,7 +57,7 @@ pub async fn run(
     if let Err(error) = queue.load_batch_scripts().await {
         // Each batch loads its script itself if need be; this only saves the first ones a
         // round trip.
-        tracing::warn!(error = %handler::chain(&error), "Cannot load the queue's scripts yet.");
+        tracing::warn!(error = %error_chain(&error), "Cannot load the queue's scripts yet.");
     }
     let providers =
         Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
@@ -143,7 +145,7 @@ async fn connect(config: &Config, health: &Health) -> Queue {
             }
             Err(error) => {
                 health.set(false);
-                tracing::error!(redis = %redact_url(&config.redis_url), error = %handler::chain(&error), retry_in_ms = backoff.as_millis(), "Cannot connect to Redis; retrying.");
+                tracing::error!(redis = %redact_url(&config.redis_url), error = %error_chain(&error), retry_in_ms = backoff.as_millis(), "Cannot connect to Redis; retrying.");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
