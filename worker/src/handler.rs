@@ -1,11 +1,20 @@
-//! The apalis task function: one claimed message from lease to recorded outcome.
+//! The apalis task function: one claimed message from lease to recorded outcome, in the steps
+//! `Task::run` takes one after another:
 //!
-//! claim (backend, which applies the sender limits) → expired? → inside the send window? →
-//! render → wait for the rate slot the claim gave → mark `sending` (the fence: the campaign's
-//! pause or cancel and a lost lease are checked here, atomically) → still within 20 ms of the
-//! slot (else back to the queue, unsent)? → request → classify (the provider client) → record
-//! (ack, or retry later). Marking and recording go through the recorder (`record.rs`), which
-//! batches them across tasks; each message is still fenced on its own.
+//! 1. `load_campaign`: the campaign's spec, renderer and metrics (cached per process).
+//! 2. `check_validity`: its send time plus ttl passed? Then `expired`.
+//! 3. `check_window`: outside the campaign's send window? Then due again at the opening.
+//! 4. `render`: the provider's validated request for the row, or `failed` (`render`).
+//! 5. `wait_for_slot`: the rate slot the claim gave it (sender limits hold fleet-wide, decided
+//!    by the claim in the backend); a message more than 20 ms late goes back unsent.
+//! 6. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
+//!    here, atomically; then the slot once more.
+//! 7. `send`: the request, through whichever provider the campaign uses.
+//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`.
+//!
+//! A step that ends the message's turn early returns `Settled`. Marking and recording go
+//! through the recorder (`record.rs`), which batches them across tasks; each message is still
+//! fenced on its own.
 //!
 //! Nothing here returns an error to apalis: every path ends in a recorded outcome or leaves the
 //! message to its lease, which the reaper resolves (`claimed` → queued again, `sending` →
@@ -18,17 +27,20 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use wacast_shared::campaign::{Campaign, CampaignId};
+use wacast_shared::campaign::CampaignId;
+use wacast_shared::error_chain::error_chain;
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
 use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::request::Rendered;
 use wacast_shared::queue::backend::DEFERRED_METRIC;
 use wacast_shared::queue::{
     Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal, now_ms,
 };
+use wacast_shared::schedule::Schedule;
 use wacast_shared::window::{SendWindow, ZoneCache};
 
-use crate::campaigns::CampaignCache;
+use crate::campaigns::{CampaignCache, Prepared};
 use crate::metrics::{Health, name};
 use crate::record::{RecordError, Recorder};
 use crate::retry::RetryPolicy;
@@ -56,173 +68,267 @@ pub struct Context {
     pub stopping: watch::Receiver<bool>,
 }
 
-/// The task function registered with `WorkerBuilder::build`.
+/// The task function registered with `WorkerBuilder::build`: the steps of the module's doc,
+/// in order. Each step either hands the message on to the next or settles it (records an
+/// outcome, puts it back in the queue, or leaves it to its lease).
 pub async fn handle(task: Claimed, ctx: Arc<Context>) {
-    let ctx: &Context = &ctx;
     let Claimed {
         message,
         lease,
         not_before_ms,
         ..
     } = task;
-    let campaign = match ctx.campaigns.get(&ctx.queue, &message.campaign).await {
-        Ok(c) => c,
-        Err(error) => {
-            // Without its spec the message cannot be rendered; try again shortly.
-            tracing::warn!(campaign = %message.campaign, error = %chain(&error), "Cannot load the campaign; the message waits.");
-            defer(ctx, &lease, Duration::from_secs(1), "campaign unreadable").await;
-            return;
-        }
+    let task = Task {
+        ctx: &ctx,
+        message: &message,
+        lease: &lease,
+        slot_ms: not_before_ms,
     };
-    let spec = &campaign.spec;
-    let metrics = &campaign.metrics;
+    // Every way a task ends is recorded in Redis or left to the lease: nothing to return.
+    let _settled = task.run().await;
+}
 
-    if expired(spec, &message, Utc::now()) {
-        metrics.expired.increment(1);
-        record(ctx, &lease, Terminal::Expired).await;
-        return;
+/// The message's turn in this task ended before the last step: what happened is recorded in
+/// Redis (an outcome, a deferral) or left to the lease.
+struct Settled;
+
+/// What a step gives the next one, or [`Settled`].
+type Step<T = ()> = Result<T, Settled>;
+
+/// One claimed message on its way, with what every step needs.
+struct Task<'a> {
+    ctx: &'a Context,
+    message: &'a QueuedMessage,
+    lease: &'a Lease,
+    /// The rate slot the claim gave the message (Redis milliseconds), if its sender is limited.
+    slot_ms: Option<i64>,
+}
+
+impl Task<'_> {
+    /// The steps, in order.
+    async fn run(&self) -> Step {
+        let campaign = self.load_campaign().await?;
+        self.check_validity(&campaign).await?;
+        self.check_window(&campaign).await?;
+        let request = self.render(&campaign).await?;
+        self.wait_for_slot(&campaign).await?;
+        self.mark_sending().await?;
+        let outcome = self.send(&campaign, &request).await;
+        self.record_outcome(&campaign, outcome).await;
+        Ok(())
     }
-    if let Some(window) = &spec.window
-        && let Some(opens) = outside_window(ctx, window, &message, Utc::now())
-    {
-        match opens {
-            Ok(opens) => {
-                // Due again at the opening: a retry that fell into the night, or a campaign
-                // resumed outside its hours.
+
+    /// The campaign's spec, renderer and metrics. Without them the message cannot be rendered:
+    /// it waits a second and is tried again.
+    async fn load_campaign(&self) -> Step<Arc<Prepared>> {
+        let id = &self.message.campaign;
+        match self.ctx.campaigns.get(&self.ctx.queue, id).await {
+            Ok(campaign) => Ok(campaign),
+            Err(error) => {
+                tracing::warn!(campaign = %id, error = %error_chain(&error), "Cannot load the campaign; the message waits.");
+                Err(self
+                    .defer(Duration::from_secs(1), "campaign unreadable")
+                    .await)
+            }
+        }
+    }
+
+    /// Ends the message `expired` when its send time plus its ttl has passed.
+    async fn check_validity(&self, campaign: &Prepared) -> Step {
+        if !Schedule::of(&campaign.spec, &self.message.overrides).is_expired(Utc::now()) {
+            return Ok(());
+        }
+        campaign.metrics.expired.increment(1);
+        Err(self.record(Terminal::Expired).await)
+    }
+
+    /// Outside the campaign's send window the message is due again at the next opening (a
+    /// retry that fell into the night, or a campaign resumed outside its hours); a window that
+    /// never opens for this recipient fails it.
+    async fn check_window(&self, campaign: &Prepared) -> Step {
+        let spec = &campaign.spec;
+        let Some(window) = &spec.window else {
+            return Ok(());
+        };
+        match outside_window(self.ctx, window, self.message, Utc::now()) {
+            None => Ok(()),
+            Some(Ok(opens)) => {
                 metrics::counter!(DEFERRED_METRIC, "reason" => "window").increment(1);
                 let until = opens.timestamp_millis();
-                with_redis_retry(ctx, "note waiting", || {
-                    ctx.queue.note_waiting(&spec.id, "window", until)
+                with_redis_retry(self.ctx, "note waiting", || {
+                    self.ctx.queue.note_waiting(&spec.id, "window", until)
                 })
                 .await;
                 let delay = (opens - Utc::now()).to_std().unwrap_or_default();
-                defer(ctx, &lease, delay, "outside the send window").await;
+                Err(self.defer(delay, "outside the send window").await)
             }
-            Err(reason) => {
-                metrics.failed("window");
+            Some(Err(reason)) => {
+                campaign.metrics.failed("window");
                 let code = "window".into();
-                record(ctx, &lease, Terminal::Failed { code, reason }).await;
+                Err(self.record(Terminal::Failed { code, reason }).await)
             }
         }
-        return;
     }
 
-    let request = match campaign.request(&message, Utc::now()) {
-        Ok(request) => request,
-        Err(reason) => {
-            metrics.failed("render");
-            record(
-                ctx,
-                &lease,
-                Terminal::Failed {
-                    code: "render".into(),
-                    reason,
-                },
-            )
-            .await;
-            return;
+    /// The provider's validated request for this row; a row that cannot become one fails.
+    async fn render(&self, campaign: &Prepared) -> Step<Rendered> {
+        match campaign.request(self.message, Utc::now()) {
+            Ok(request) => Ok(request),
+            Err(reason) => {
+                campaign.metrics.failed("render");
+                let code = "render".into();
+                Err(self.record(Terminal::Failed { code, reason }).await)
+            }
         }
-    };
+    }
 
-    // The claim gave the message its sender's next slot (the rate holds across the fleet): it
-    // waits for that moment still `claimed` (a worker killed while it waits leaves it to be
-    // claimed again, not `unknown`), is marked `sending`, and goes out only if that was in
-    // time: messages held up and then sent together (by a process the machine stalled, say)
-    // would exceed the rate, so one that missed its slot goes back for a new one, unsent.
-    if let Some(slot) = not_before_ms {
-        let wait = Duration::from_millis(u64::try_from(slot - now_ms()).unwrap_or(0));
-        if !wait.is_zero() {
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = stopped(ctx.stopping.clone()) => {
-                    // Not sent, and the worker is stopping: hand it back for another worker.
-                    defer(ctx, &lease, Duration::ZERO, "worker stopping").await;
-                    return;
+    /// Waits for the rate slot the claim gave the message (the rate holds across the fleet).
+    /// It waits still `claimed`, so that a worker killed meanwhile leaves it to be claimed
+    /// again, not `unknown`; a worker that stops hands it back. Messages held up and then sent
+    /// together (by a process the machine stalled, say) would exceed the rate, so one that
+    /// missed its slot goes back for a new one, unsent.
+    async fn wait_for_slot(&self, campaign: &Prepared) -> Step {
+        if let Some(slot) = self.slot_ms {
+            let wait = Duration::from_millis(u64::try_from(slot - now_ms()).unwrap_or(0));
+            if !wait.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stopped(self.ctx.stopping.clone()) => {
+                        // Not sent, and the worker is stopping: hand it back for another worker.
+                        return Err(self.defer(Duration::ZERO, "worker stopping").await);
+                    }
                 }
             }
+            campaign.metrics.rate_limit_wait.record(wait.as_secs_f64());
+            self.check_validity(campaign).await?;
         }
-        metrics.rate_limit_wait.record(wait.as_secs_f64());
-        if expired(spec, &message, Utc::now()) {
-            metrics.expired.increment(1);
-            record(ctx, &lease, Terminal::Expired).await;
-            return;
-        }
-    }
-    if missed_slot(ctx, &lease, not_before_ms).await {
-        return;
+        self.check_slot().await
     }
 
-    match with_redis_retry(ctx, "mark sending", || ctx.recorder.mark_sending(&lease)).await {
-        Some(SendPermit::Send) => {}
-        Some(permit) => {
-            tracing::debug!(message = %lease.reference(), ?permit, "Not sending.");
-            return;
-        }
-        // Redis stayed unreachable: the lease runs out and the message is claimed again.
-        None => return,
-    }
-
-    // Marking took a round trip: still in time?
-    if missed_slot(ctx, &lease, not_before_ms).await {
-        return;
-    }
-
-    ctx.in_flight.increment(1.0);
-    let started = Instant::now();
-    let outcome = ctx.providers.send(&request).await;
-    metrics
-        .request_duration
-        .record(started.elapsed().as_secs_f64());
-    ctx.in_flight.decrement(1.0);
-
-    let attempts = message.attempts + 1;
-    let terminal = match outcome {
-        Outcome::Sent { provider_id, price } => {
-            metrics.sent.increment(1);
-            Terminal::Sent { provider_id, price }
-        }
-        Outcome::Failed { code, reason } => {
-            tracing::debug!(message = %lease.reference(), to = %message.to.masked(), %code, %reason, "Message failed.");
-            metrics.failed(&code);
-            Terminal::Failed { code, reason }
-        }
-        Outcome::Unknown { reason } => {
-            tracing::warn!(message = %lease.reference(), to = %message.to.masked(), %reason, "Outcome unknown; not resent automatically.");
-            metrics.unknown.increment(1);
-            Terminal::Unknown { reason }
-        }
-        Outcome::Retry { after, reason } if ctx.retry.may_retry(attempts) => {
-            let delay = ctx.retry.delay(attempts, after);
-            tracing::debug!(message = %lease.reference(), attempts, ?delay, %reason, "Retrying later.");
-            if after.is_some() {
-                metrics.retried_rate_limited.increment(1);
-            } else {
-                metrics.retried_transient.increment(1);
+    /// Marks the message `sending`: the fence. Only a claim still this worker's, of a campaign
+    /// neither paused nor cancelled, gets the permit; marking takes a round trip, so the slot
+    /// is checked again after it.
+    async fn mark_sending(&self) -> Step {
+        let ctx = self.ctx;
+        match with_redis_retry(ctx, "mark sending", || {
+            ctx.recorder.mark_sending(self.lease)
+        })
+        .await
+        {
+            Some(SendPermit::Send) => {}
+            Some(permit) => {
+                tracing::debug!(message = %self.lease.reference(), ?permit, "Not sending.");
+                return Err(Settled);
             }
-            let due = now_ms() + millis(delay);
-            with_redis_retry(ctx, "retry", || {
-                ctx.recorder
-                    .retry(&lease, due, &reason, RetryKind::AfterAttempt)
-            })
-            .await;
-            return;
+            // Redis stayed unreachable: the lease runs out and the message is claimed again.
+            None => return Err(Settled),
         }
-        Outcome::Retry { reason, .. } => {
-            metrics.failed("attempts");
-            Terminal::Failed {
-                code: "attempts".into(),
-                reason: format!("gave up after {attempts} attempts: {reason}"),
+        self.check_slot().await
+    }
+
+    /// The request, through whichever provider the campaign uses.
+    async fn send(&self, campaign: &Prepared, request: &Rendered) -> Outcome {
+        self.ctx.in_flight.increment(1.0);
+        let started = Instant::now();
+        let outcome = self.ctx.providers.send(request).await;
+        campaign
+            .metrics
+            .request_duration
+            .record(started.elapsed().as_secs_f64());
+        self.ctx.in_flight.decrement(1.0);
+        outcome
+    }
+
+    /// Records what the send came to: a final state, a retry later (while attempts remain),
+    /// or, for a refusal that stops every message of the campaign, a pause.
+    async fn record_outcome(&self, campaign: &Prepared, outcome: Outcome) {
+        let (ctx, message, lease) = (self.ctx, self.message, self.lease);
+        let metrics = &campaign.metrics;
+        let attempts = message.attempts + 1;
+        let terminal = match outcome {
+            Outcome::Sent { provider_id, price } => {
+                metrics.sent.increment(1);
+                Terminal::Sent { provider_id, price }
             }
+            Outcome::Failed { code, reason } => {
+                tracing::debug!(message = %lease.reference(), to = %message.to.masked(), %code, %reason, "Message failed.");
+                metrics.failed(&code);
+                Terminal::Failed { code, reason }
+            }
+            Outcome::Unknown { reason } => {
+                tracing::warn!(message = %lease.reference(), to = %message.to.masked(), %reason, "Outcome unknown; not resent automatically.");
+                metrics.unknown.increment(1);
+                Terminal::Unknown { reason }
+            }
+            Outcome::Retry { after, reason } if ctx.retry.may_retry(attempts) => {
+                let delay = ctx.retry.delay(attempts, after);
+                tracing::debug!(message = %lease.reference(), attempts, ?delay, %reason, "Retrying later.");
+                if after.is_some() {
+                    metrics.retried_rate_limited.increment(1);
+                } else {
+                    metrics.retried_transient.increment(1);
+                }
+                let due = now_ms() + millis(delay);
+                with_redis_retry(ctx, "retry", || {
+                    ctx.recorder
+                        .retry(lease, due, &reason, RetryKind::AfterAttempt)
+                })
+                .await;
+                return;
+            }
+            Outcome::Retry { reason, .. } => {
+                metrics.failed("attempts");
+                Terminal::Failed {
+                    code: "attempts".into(),
+                    reason: format!("gave up after {attempts} attempts: {reason}"),
+                }
+            }
+            Outcome::Halt { reason } => {
+                halt(ctx, &campaign.spec.id, &reason).await;
+                // The provider refused the request without sending it: the message waits in
+                // the paused campaign and goes out after `wacast resume`.
+                self.defer(Duration::ZERO, &reason).await;
+                return;
+            }
+        };
+        self.record(terminal).await;
+    }
+
+    /// Puts the message back in the queue, unsent, if it is more than [`SLOT_TOLERANCE_MS`]
+    /// past its rate slot (checked before marking it `sending`, so that a slow wake-up costs
+    /// no `sending` state, and after, since marking takes a round trip).
+    async fn check_slot(&self) -> Step {
+        let Some(slot) = self.slot_ms else {
+            return Ok(());
+        };
+        if now_ms() - slot <= SLOT_TOLERANCE_MS {
+            return Ok(());
         }
-        Outcome::Halt { reason } => {
-            halt(ctx, &spec.id, &reason).await;
-            // The provider refused the request without sending it: the message waits in the
-            // paused campaign and goes out after `wacast resume`.
-            defer(ctx, &lease, Duration::ZERO, &reason).await;
-            return;
-        }
-    };
-    record(ctx, &lease, terminal).await;
+        metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+        Err(self.defer(Duration::ZERO, "missed its rate slot").await)
+    }
+
+    /// Records a final outcome; the message is settled.
+    async fn record(&self, terminal: Terminal) -> Settled {
+        let ctx = self.ctx;
+        with_redis_retry(ctx, "record outcome", || {
+            ctx.recorder.ack(self.lease, &terminal)
+        })
+        .await;
+        Settled
+    }
+
+    /// Puts the message back in the queue without counting an attempt; it is settled.
+    async fn defer(&self, delay: Duration, reason: &str) -> Settled {
+        let ctx = self.ctx;
+        let due = now_ms() + millis(delay);
+        with_redis_retry(ctx, "defer", || {
+            ctx.recorder
+                .retry(self.lease, due, reason, RetryKind::Deferred)
+        })
+        .await;
+        Settled
+    }
 }
 
 /// When the message may go if `now` is outside its campaign's send window: the next opening,
@@ -244,16 +350,6 @@ fn outside_window(
     }
 }
 
-/// Whether the message's validity ended: its send time plus its ttl is past.
-fn expired(campaign: &Campaign, message: &QueuedMessage, now: DateTime<Utc>) -> bool {
-    let send_at = message.overrides.send_at.unwrap_or(campaign.send_at);
-    let ttl = message
-        .overrides
-        .ttl_minutes
-        .unwrap_or(campaign.ttl_minutes);
-    now > send_at + chrono::Duration::minutes(i64::from(ttl))
-}
-
 /// Pauses a campaign the provider refuses for every message (bad key, missing scope), logging
 /// one ERROR instead of failing every row. The many tasks that meet the same refusal at once
 /// pause it once: the others' messages follow the campaign's state into its paused set.
@@ -270,21 +366,6 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
 }
 
-/// Puts the message back in the queue, unsent, if it is more than [`SLOT_TOLERANCE_MS`] past
-/// its rate slot (checked before marking it `sending`, so that a slow wake-up costs no
-/// `sending` state, and after, since marking takes a round trip). Returns whether it did.
-async fn missed_slot(ctx: &Context, lease: &Lease, not_before_ms: Option<i64>) -> bool {
-    let Some(slot) = not_before_ms else {
-        return false;
-    };
-    if now_ms() - slot <= SLOT_TOLERANCE_MS {
-        return false;
-    }
-    metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
-    defer(ctx, lease, Duration::ZERO, "missed its rate slot").await;
-    true
-}
-
 /// How late after its rate slot a message may still be sent. At a sender's rate r, messages
 /// sent up to this late add at most r × 20 ms to any one second (about one at 60/s); later
 /// ones would add what a stall held up.
@@ -293,20 +374,6 @@ const SLOT_TOLERANCE_MS: i64 = 20;
 /// How long after pausing a campaign for a `Halt` this process pauses it again on the next one
 /// (the operator may have resumed it without fixing the cause).
 const HALT_REPEAT: Duration = Duration::from_secs(10);
-
-/// Records a final outcome.
-async fn record(ctx: &Context, lease: &Lease, terminal: Terminal) {
-    with_redis_retry(ctx, "record outcome", || ctx.recorder.ack(lease, &terminal)).await;
-}
-
-/// Puts a message back in the queue without counting an attempt.
-async fn defer(ctx: &Context, lease: &Lease, delay: Duration, reason: &str) {
-    let due = now_ms() + millis(delay);
-    with_redis_retry(ctx, "defer", || {
-        ctx.recorder.retry(lease, due, reason, RetryKind::Deferred)
-    })
-    .await;
-}
 
 /// Runs a queue call until it succeeds or a lease's worth of time has passed. Redis trouble
 /// is never a reason to drop an outcome: a restart takes seconds, and the message's lease (kept
@@ -328,12 +395,12 @@ where
             Err(error) if error.is_redis() && Instant::now() + backoff < deadline => {
                 ctx.health.set(false);
                 metrics::counter!(name::REDIS_ERRORS).increment(1);
-                tracing::warn!(action, error = %chain(&error), retry_in_ms = backoff.as_millis(), "Redis call failed; retrying.");
+                tracing::warn!(action, error = %error_chain(&error), retry_in_ms = backoff.as_millis(), "Redis call failed; retrying.");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
             Err(error) => {
-                tracing::error!(action, error = %chain(&error), "Queue call failed; the message's lease will resolve it.");
+                tracing::error!(action, error = %error_chain(&error), "Queue call failed; the message's lease will resolve it.");
                 return None;
             }
         }
@@ -364,16 +431,4 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// An error with its whole chain of causes, for log fields.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
