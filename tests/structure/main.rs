@@ -26,7 +26,6 @@ struct Edge {
 }
 
 struct Crate {
-    name: &'static str,
     src: PathBuf,
     modules: BTreeMap<ModPath, PathBuf>,
 }
@@ -39,7 +38,7 @@ impl Crate {
             .join("src");
         let mut modules = BTreeMap::new();
         collect_modules(&src, &src, &mut modules);
-        Crate { name, src, modules }
+        Crate { src, modules }
     }
 
     fn edges(&self) -> Vec<Edge> {
