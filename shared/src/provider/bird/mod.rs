@@ -32,9 +32,10 @@ use secrecy::SecretString;
 use crate::campaign::ProviderKind;
 use crate::provider::bird::message::BirdMessage;
 use crate::provider::bird::validate::is_uuid;
+use crate::provider::client::Provider;
+use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
 use crate::provider::outcome::{APPLICATION_JSON, Outcome, Trouble, exchange, request_body};
 use crate::provider::request::BirdRequest;
-use crate::provider::{ClientError, KeyProblem, Provider, endpoint, http_client, key_header};
 
 /// Bird's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.bird.com";

@@ -18,12 +18,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use secrecy::SecretString;
 
 use crate::campaign::ProviderKind;
+use crate::provider::client::Provider;
+use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
 use crate::provider::outcome::{
     APPLICATION_JSON, Answer, Outcome, Trouble, exchange, request_body,
 };
 use crate::provider::seven::message::{Event, SevenMessage};
 use crate::provider::validate::ValidationError;
-use crate::provider::{ClientError, KeyProblem, Provider, endpoint, http_client, key_header};
 
 /// seven's API host.
 pub const DEFAULT_BASE_URL: &str = "https://gateway.seven.io";
