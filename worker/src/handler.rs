@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
-use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::outcome::{Outcome, Sent};
 use wacast_shared::queue::backend::DEFERRED_METRIC;
 use wacast_shared::queue::{
     Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal, now_ms,
@@ -177,7 +177,7 @@ pub async fn handle(task: Claimed, ctx: Arc<Context>) {
 
     let attempts = message.attempts + 1;
     let terminal = match outcome {
-        Outcome::Sent { provider_id, price } => {
+        Outcome::Done(Sent { provider_id, price }) => {
             metrics.sent.increment(1);
             Terminal::Sent { provider_id, price }
         }

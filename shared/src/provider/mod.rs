@@ -1,14 +1,19 @@
 //! The provider clients (seven, Bird), the seam that hides which one a campaign uses, and the one
 //! taxonomy of what a send came to.
 //!
-//! # Outcomes, and why there are five
+//! # Outcomes: one type, five classes
 //!
 //! wacast promises that every accepted row ends in exactly one recorded state and that no
 //! recipient gets the same campaign message twice by wacast's own doing. Everything a provider
 //! client can observe is therefore sorted by one question first: *could the provider have
-//! accepted this request?* Then by a second: *would trying again help?*
+//! done what was asked?* Then by a second: *would trying again help?* The answer is one
+//! [`outcome::Outcome<T>`] for every request to every provider; only what a provider says when
+//! it did what was asked, `T`, differs by request: [`outcome::Sent`] (its id and price) for a
+//! send, Bird's [`bird::BirdSent`] (its id and status) from Bird's own client, seven's
+//! [`seven::Deletion`] for a delete, and `()` for seven's events.
 //!
-//! - [`Sent`](outcome::Outcome::Sent): the provider said yes. Record its id and price; done.
+//! - [`Done`](outcome::Outcome::Done): the provider said yes. For a send, record its id and
+//!   price; done.
 //! - [`Retry`](outcome::Outcome::Retry): surely not accepted, and likely to work later: the
 //!   connection could not be made (refused, DNS, TLS, connect timeout), the provider is
 //!   rate limiting (429, honouring `Retry-After`) or failing (408, 5xx, which the contract in
@@ -16,8 +21,8 @@
 //!   backoff.
 //! - [`Failed`](outcome::Outcome::Failed): surely not accepted, and the same request would be
 //!   refused again: an invalid number, no open 24-hour window (seven's 7002001), a template
-//!   error, or a message our own validation refused (`code = "invalid"`) before any request.
-//!   Record the code and the reason an operator can act on.
+//!   error, or a request refused before it was made (`code = "invalid"`). Record the code and
+//!   the reason an operator can act on.
 //! - [`Halt`](outcome::Outcome::Halt): surely not accepted, and *no* message of this account
 //!   will be until someone acts: authentication failed (seven 900, HTTP 401), the key lacks a
 //!   permission (902, HTTP 403), or the endpoint is misconfigured (a redirect). Failing every
@@ -40,13 +45,13 @@
 //! [`request::Renderer`] turns a campaign's row into its provider's validated request, a
 //! [`request::Rendered`]; [`Providers`] holds one client per configured provider and sends a
 //! `Rendered` through the right one, each client being a [`client::Provider`]; what comes back is an
-//! [`Outcome`] either way. A provider without a key in this process is a `Halt`: its campaigns
+//! `Outcome<Sent>` either way. A provider without a key in this process is a `Halt`: its campaigns
 //! pause with a reason that says which key to configure, rather than failing their rows.
 //!
 //! # Layout
 //!
-//! - [`outcome`]: [`outcome::Outcome`], the exchange, transport-error classification,
-//!   `Retry-After`.
+//! - [`outcome`]: [`outcome::Outcome`] and [`outcome::Sent`], the exchange, transport-error
+//!   classification, `Retry-After`.
 //! - [`request`]: a campaign and a row → the provider's validated request.
 //! - [`validate`]: the one validation error type, WhatsApp's limits and the field checks both
 //!   providers' validation is made of.

@@ -1,4 +1,4 @@
-//! [`Outcome`]: what one send attempt came to, the same for every provider; and the
+//! [`Outcome`]: what one request came to, the same for every provider and request; and the
 //! provider-agnostic pieces of an exchange and its classification: the body of a request
 //! validated first, the exchange itself, transport errors, `Retry-After`, and a bounded body
 //! read. Each client adds only its endpoint, its authentication and its reading of the answer.
@@ -18,98 +18,75 @@ use crate::provider::validate::ValidationError;
 /// Every request and answer of both providers is JSON.
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// What one send attempt came to. Every response, and every failure to get one, is classified
-/// into exactly one of these, once, by the provider's client.
+/// What one request to a provider came to. Every response, and every failure to get one, is
+/// classified into exactly one of these, once, by the provider's client. `T` is what the
+/// provider said when it did what was asked: [`Sent`] for a send (Bird's client says more, in
+/// its `BirdSent`), a `Deletion` for seven's delete, `()` for seven's events. The other classes
+/// are the same for every request (see the [module essay](crate::provider)).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The provider accepted the message.
-    Sent {
-        /// The provider's id for it (empty if the provider accepted without giving one).
-        provider_id: String,
-        /// What it cost, if the provider said.
-        price: Option<f64>,
-    },
-    /// Surely not sent, and worth trying again later.
+pub enum Outcome<T> {
+    /// The provider did what was asked, and said this.
+    Done(T),
+    /// Surely not done, and worth trying again later.
     Retry {
         /// How long the provider asked us to wait (`Retry-After`), unclamped.
         after: Option<Duration>,
         /// What happened.
         reason: String,
     },
-    /// Not sent, and sending the same request again would fail the same way.
+    /// Not done, and the same request again would fail the same way.
     Failed {
-        /// The provider's error code, the HTTP status, or `invalid` for a message refused by
-        /// validation before any request.
+        /// The provider's error code, the HTTP status, or `invalid` for a request refused
+        /// before it was made.
         code: String,
         /// What happened and what to do.
         reason: String,
     },
-    /// Not sent, and no message of this account will be until an operator acts (bad API key,
+    /// Not done, and no request of this account will be until an operator acts (bad API key,
     /// missing permission, misconfigured endpoint): pause the campaign.
     Halt {
         /// What happened and what to do.
         reason: String,
     },
-    /// The request may have reached the provider, and no answer says whether it was accepted.
-    /// Never resent automatically.
+    /// The request may have reached the provider, and no answer says what became of it. Never
+    /// resent automatically.
     Unknown {
         /// What happened.
         reason: String,
     },
 }
 
-impl Outcome {
-    /// The class as one lowercase word: `sent`, `retry`, `failed`, `halt`, `unknown`.
-    pub fn as_str(&self) -> &'static str {
+impl<T> Outcome<T> {
+    /// The same class, with what the provider said turned by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
         match self {
-            Outcome::Sent { .. } => "sent",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Halt { .. } => "halt",
-            Outcome::Unknown { .. } => "unknown",
+            Outcome::Done(done) => Outcome::Done(f(done)),
+            Outcome::Retry { after, reason } => Outcome::Retry { after, reason },
+            Outcome::Failed { code, reason } => Outcome::Failed { code, reason },
+            Outcome::Halt { reason } => Outcome::Halt { reason },
+            Outcome::Unknown { reason } => Outcome::Unknown { reason },
         }
     }
 }
 
-/// The non-success classes, shared by every endpoint's outcome type.
+/// What a provider said of a message it accepted: what the worker records.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Trouble {
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    Failed {
-        code: String,
-        reason: String,
-    },
-    Halt {
-        reason: String,
-    },
-    Unknown {
-        reason: String,
-    },
-}
-
-impl From<Trouble> for Outcome {
-    fn from(trouble: Trouble) -> Self {
-        match trouble {
-            Trouble::Retry { after, reason } => Outcome::Retry { after, reason },
-            Trouble::Failed { code, reason } => Outcome::Failed { code, reason },
-            Trouble::Halt { reason } => Outcome::Halt { reason },
-            Trouble::Unknown { reason } => Outcome::Unknown { reason },
-        }
-    }
+pub struct Sent {
+    /// The provider's id for it (empty if the provider accepted without giving one).
+    pub provider_id: String,
+    /// What it cost, if the provider said.
+    pub price: Option<f64>,
 }
 
 /// The JSON body of a request that passed its provider's `validation`. A request refused by
 /// validation, or one that cannot be written, is `Failed` with `code = "invalid"` without any
 /// exchange: for the caller it is the same thing as the provider's refusal, a request that will
 /// not go out as it stands.
-pub(crate) fn request_body<T: Serialize>(
+pub(crate) fn request_body<R: Serialize, T>(
     validation: Result<(), ValidationError>,
-    request: &T,
-) -> Result<Vec<u8>, Trouble> {
-    let invalid = |reason: String| Trouble::Failed {
+    request: &R,
+) -> Result<Vec<u8>, Outcome<T>> {
+    let invalid = |reason: String| Outcome::Failed {
         code: "invalid".into(),
         reason,
     };
@@ -129,7 +106,10 @@ pub(crate) struct Answer {
 /// Sends one request (its endpoint, authentication and body set by the client) and reads the
 /// answer, at most `max_body` bytes of it. `Err` only when no response came, classified by
 /// [`transport_trouble`].
-pub(crate) async fn exchange(request: RequestBuilder, max_body: usize) -> Result<Answer, Trouble> {
+pub(crate) async fn exchange<T>(
+    request: RequestBuilder,
+    max_body: usize,
+) -> Result<Answer, Outcome<T>> {
     let response = request
         .header(ACCEPT, APPLICATION_JSON)
         .send()
@@ -168,9 +148,9 @@ pub(crate) async fn exchange(request: RequestBuilder, max_body: usize) -> Result
 /// reqwest reports none of these phases directly; `is_connect` is the only reliable signal, and
 /// the total `timeout` must exceed `connect_timeout` so that a stalled connect is always
 /// reported as a connect error (see [`crate::provider::http_client`]).
-pub(crate) fn transport_trouble(error: &reqwest::Error) -> Trouble {
+pub(crate) fn transport_trouble<T>(error: &reqwest::Error) -> Outcome<T> {
     if error.is_connect() {
-        Trouble::Retry {
+        Outcome::Retry {
             after: None,
             reason: format!(
                 "could not connect, nothing was sent: {}",
@@ -179,18 +159,18 @@ pub(crate) fn transport_trouble(error: &reqwest::Error) -> Trouble {
         }
     } else if error.is_builder() {
         // The request could not even be built: every request would fail alike.
-        Trouble::Halt {
+        Outcome::Halt {
             reason: format!("could not build the request: {}", error_chain(error)),
         }
     } else if error.is_timeout() {
-        Trouble::Unknown {
+        Outcome::Unknown {
             reason: format!(
                 "no answer in time after the request was sent, it may have been accepted: {}",
                 error_chain(error)
             ),
         }
     } else {
-        Trouble::Unknown {
+        Outcome::Unknown {
             reason: format!(
                 "the exchange broke after the request was sent, it may have been accepted: {}",
                 error_chain(error)

@@ -7,7 +7,7 @@ use crate::campaign::ProviderKind;
 use crate::provider::bird::{BirdClients, BirdConfigError, BirdCredentials};
 use crate::provider::client::Provider;
 use crate::provider::http::ClientError;
-use crate::provider::outcome::Outcome;
+use crate::provider::outcome::{Outcome, Sent};
 use crate::provider::request::Rendered;
 use crate::provider::seven::{SevenClient, SevenConfig};
 
@@ -89,7 +89,7 @@ impl Providers {
     /// Sends a request through its provider's client and classifies what happened. A provider
     /// this process has no key for is a `Halt`: every message of the campaign would meet the
     /// same gap, and only an operator can fill it.
-    pub async fn send(&self, request: &Rendered) -> Outcome {
+    pub async fn send(&self, request: &Rendered) -> Outcome<Sent> {
         match request {
             Rendered::Seven(message) => via(self.seven.as_ref(), message).await,
             Rendered::Bird(request) => via(self.bird.as_ref(), request).await,
@@ -97,7 +97,7 @@ impl Providers {
     }
 }
 
-async fn via<P: Provider>(client: Option<&P>, request: &P::Request) -> Outcome {
+async fn via<P: Provider>(client: Option<&P>, request: &P::Request) -> Outcome<Sent> {
     match client {
         Some(client) => client.send(request).await,
         None => Outcome::Halt {

@@ -19,9 +19,9 @@ use wacast_shared::provider::bird::message::{
     SendOptions, Template, TemplateParameter, Text, tag, validity_seconds,
 };
 use wacast_shared::provider::bird::{
-    BirdClient, BirdClients, BirdConfig, BirdConfigError, BirdCredentials, BirdOutcome, BirdStatus,
+    BirdClient, BirdClients, BirdConfig, BirdConfigError, BirdCredentials, BirdSent, BirdStatus,
 };
-use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::outcome::{Outcome, Sent};
 use wacast_shared::provider::validate::ValidationError;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -127,10 +127,10 @@ async fn check_sends(message: BirdMessage, example: Value) {
     );
     assert_eq!(
         outcome,
-        BirdOutcome::Sent {
+        Outcome::Done(BirdSent {
             provider_id: MESSAGE_ID.into(),
             status: BirdStatus::Accepted
-        }
+        })
     );
     let parsed: BirdMessage = serde_json::from_value(example.clone()).unwrap();
     assert_eq!(
@@ -660,13 +660,13 @@ async fn one_set_of_credentials_sends_on_every_workspace_and_channel() {
     let text = text_message("Hi", vec![]);
     for channel in [CHANNEL, other_channel, CHANNEL, other_channel] {
         let outcome = clients.send(WORKSPACE, channel, &text).await;
-        assert!(matches!(outcome, BirdOutcome::Sent { .. }), "{outcome:?}");
+        assert!(matches!(outcome, Outcome::Done(_)), "{outcome:?}");
     }
     // An id that is not a UUID is the campaign's fault, the same for every message: a halt,
     // with no request.
     let outcome = clients.send(WORKSPACE, "my-channel", &text).await;
     assert!(
-        matches!(&outcome, BirdOutcome::Halt { reason } if reason.contains("my-channel")),
+        matches!(&outcome, Outcome::Halt { reason } if reason.contains("my-channel")),
         "{outcome:?}"
     );
     let refused = BirdClients::new(&BirdCredentials::new(SecretString::from(String::new())));
@@ -770,10 +770,10 @@ async fn sends_delivery_options_in_bird_s_types_and_reads_a_scheduled_answer() {
     let outcome = client(&server.uri()).send(&message).await;
     assert_eq!(
         outcome,
-        BirdOutcome::Sent {
+        Outcome::Done(BirdSent {
             provider_id: MESSAGE_ID.into(),
             status: BirdStatus::Scheduled
-        }
+        })
     );
     let requests = server.received_requests().await.unwrap();
     let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
@@ -783,11 +783,11 @@ async fn sends_delivery_options_in_bird_s_types_and_reads_a_scheduled_answer() {
 
     // The provider-agnostic view keeps the id; Bird states no price.
     assert_eq!(
-        Outcome::from(outcome),
-        Outcome::Sent {
+        outcome.map(Sent::from),
+        Outcome::Done(Sent {
             provider_id: MESSAGE_ID.into(),
             price: None
-        }
+        })
     );
 }
 
@@ -1212,15 +1212,15 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         let reason = match (&case.want, &outcome) {
             (
                 Want::Sent(want),
-                BirdOutcome::Sent {
+                Outcome::Done(BirdSent {
                     provider_id,
                     status,
-                },
+                }),
             ) => {
                 assert_eq!((provider_id.as_str(), status), (MESSAGE_ID, want), "{name}");
                 String::new()
             }
-            (Want::Retry(expect), BirdOutcome::Retry { after, reason }) => {
+            (Want::Retry(expect), Outcome::Retry { after, reason }) => {
                 match (expect, after) {
                     (None, None) => {}
                     (Some((lo, hi)), Some(after)) => assert!(
@@ -1231,12 +1231,12 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
                 }
                 reason.clone()
             }
-            (Want::Failed(want), BirdOutcome::Failed { code, reason }) => {
+            (Want::Failed(want), Outcome::Failed { code, reason }) => {
                 assert_eq!(code, want, "{name}");
                 reason.clone()
             }
-            (Want::Halt, BirdOutcome::Halt { reason })
-            | (Want::Unknown, BirdOutcome::Unknown { reason }) => reason.clone(),
+            (Want::Halt, Outcome::Halt { reason })
+            | (Want::Unknown, Outcome::Unknown { reason }) => reason.clone(),
             (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
         };
         for part in case.reason_has {
@@ -1665,7 +1665,7 @@ async fn messages_that_would_be_refused_make_no_request() {
         assert_eq!(message.validate(), Err(expect.clone()), "{name}");
         assert_eq!(
             client.send(&message).await,
-            BirdOutcome::Failed {
+            Outcome::Failed {
                 code: "invalid".into(),
                 reason: expect.to_string()
             },

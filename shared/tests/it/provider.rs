@@ -7,14 +7,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::outcome::{Outcome, Sent};
 use wacast_shared::provider::seven::message::{
     ButtonMessage, ButtonParameter, Components, Contact, ContactName, ContactPhone, Contacts,
     Conversation, Delay, Document, Event, Link, ListMessage, ListRow, ListSection, Location, Media,
     MessageBody, PhoneKind, Reaction, ReplyButton, SendOptions, SevenMessage, Template,
     TemplateButton, TemplateButtonKind, Text,
 };
-use wacast_shared::provider::seven::{DeleteOutcome, EventOutcome, SevenClient, SevenConfig};
+use wacast_shared::provider::seven::{Deletion, SevenClient, SevenConfig};
 use wacast_shared::provider::validate::ValidationError;
 use wacast_shared::provider::{ClientError, http_client};
 use wiremock::matchers::{header, method, path};
@@ -103,10 +103,10 @@ async fn check_sends(message: SevenMessage, example: Value) {
     );
     assert_eq!(
         outcome,
-        Outcome::Sent {
+        Outcome::Done(Sent {
             provider_id: "12345678".into(),
             price: Some(0.0735)
-        }
+        })
     );
     let parsed: SevenMessage = serde_json::from_value(example.clone()).unwrap();
     assert_eq!(
@@ -588,7 +588,7 @@ async fn check_event(event: Event, example: Value) {
     assert_eq!(requests.len(), 1);
     let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(sent, example);
-    assert_eq!(outcome, EventOutcome::Accepted);
+    assert_eq!(outcome, Outcome::Done(()));
     let parsed: Event = serde_json::from_value(example).unwrap();
     assert_eq!(parsed, event);
 }
@@ -650,7 +650,7 @@ async fn an_event_error_body_is_a_failure() {
         emoji: String::new(),
     });
     let outcome = client(&server.uri()).send_event(&event).await;
-    let EventOutcome::Failed { code, reason } = outcome else {
+    let Outcome::Failed { code, reason } = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
     assert_eq!(code, "400");
@@ -691,25 +691,19 @@ async fn deletes_a_scheduled_message_and_reads_each_of_seven_s_answers() {
     }
     let client = client(&server.uri());
 
-    assert_eq!(client.delete("11").await, DeleteOutcome::Deleted);
+    assert_eq!(client.delete("11").await, Outcome::Done(Deletion::Deleted));
     assert_eq!(
         client.delete("12").await,
-        DeleteOutcome::AlreadySent {
+        Outcome::Done(Deletion::AlreadySent {
             reason: "Message already sent. WhatsApp does not support message revocation.".into()
-        }
+        })
     );
-    assert_eq!(client.delete("13").await, DeleteOutcome::NotFound);
-    assert!(matches!(
-        client.delete("14").await,
-        DeleteOutcome::Retry { .. }
-    ));
-    assert!(matches!(
-        client.delete("15").await,
-        DeleteOutcome::Halt { .. }
-    ));
+    assert_eq!(client.delete("13").await, Outcome::Done(Deletion::NotFound));
+    assert!(matches!(client.delete("14").await, Outcome::Retry { .. }));
+    assert!(matches!(client.delete("15").await, Outcome::Halt { .. }));
     assert!(matches!(
         client.delete(" ").await,
-        DeleteOutcome::Failed { ref code, .. } if code == "invalid"
+        Outcome::Failed { ref code, .. } if code == "invalid"
     ));
 }
 
@@ -1074,10 +1068,10 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         let reason = match (&case.want, &outcome) {
             (
                 Want::Sent(id, price),
-                Outcome::Sent {
+                Outcome::Done(Sent {
                     provider_id,
                     price: got,
-                },
+                }),
             ) => {
                 assert_eq!((provider_id.as_str(), *got), (*id, *price), "{name}");
                 String::new()
@@ -1431,7 +1425,7 @@ async fn events_that_would_be_refused_make_no_request() {
         let outcome = client.send_event(&event).await;
         assert_eq!(
             outcome,
-            EventOutcome::Failed {
+            Outcome::Failed {
                 code: "invalid".into(),
                 reason: want.to_string()
             }

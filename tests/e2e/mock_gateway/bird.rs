@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wacast_shared::provider::bird::message::BirdMessage;
-use wacast_shared::provider::bird::{BirdClient, BirdConfig, BirdOutcome, BirdStatus};
+use wacast_shared::provider::bird::{BirdClient, BirdConfig, BirdSent, BirdStatus};
+use wacast_shared::provider::outcome::Outcome;
 use wacast_tests::MockGatewayProcess;
 use wacast_tests::gateway::bird::templates::{
     BUILTIN_BUTTON_VARIABLE, BUILTIN_IMAGE_BUTTON, BUILTIN_TEXT,
@@ -377,10 +378,10 @@ async fn wacast_s_typed_client_and_the_mock_agree_on_every_example() {
         let message: BirdMessage = serde_json::from_value(body.clone())
             .unwrap_or_else(|err| panic!("{name}: the typed client cannot read it: {err}"));
         match client.send(&message).await {
-            BirdOutcome::Sent {
+            Outcome::Done(BirdSent {
                 provider_id,
                 status: BirdStatus::Accepted,
-            } => assert!(is_uuid(&provider_id), "{name}: {provider_id}"),
+            }) => assert!(is_uuid(&provider_id), "{name}: {provider_id}"),
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -389,7 +390,7 @@ async fn wacast_s_typed_client_and_the_mock_agree_on_every_example() {
     let message: BirdMessage =
         serde_json::from_value(text("Hi")).expect("the typed client reads it");
     assert!(
-        matches!(wrong_key.send(&message).await, BirdOutcome::Halt { ref reason } if reason.contains("HTTP 401")),
+        matches!(wrong_key.send(&message).await, Outcome::Halt { ref reason } if reason.contains("HTTP 401")),
     );
     let unknown = template(
         ("11111111-2222-4333-8444-555555555555", BUILTIN_TEXT.1, "en"),
@@ -397,7 +398,7 @@ async fn wacast_s_typed_client_and_the_mock_agree_on_every_example() {
     );
     let message: BirdMessage = serde_json::from_value(unknown).expect("the typed client reads it");
     match client.send(&message).await {
-        BirdOutcome::Failed { code, reason } => {
+        Outcome::Failed { code, reason } => {
             assert_eq!(code, "InvalidPayload");
             assert!(reason.contains("no approved template"), "{reason}");
         }
@@ -898,7 +899,7 @@ async fn bird_answers_5xx_reproducibly_with_a_seed_and_the_client_retries() {
         .send(&message)
         .await;
     assert!(
-        matches!(outcome, BirdOutcome::Retry { after: None, .. }),
+        matches!(outcome, Outcome::Retry { after: None, .. }),
         "{outcome:?}"
     );
     let stats = gateway.stats().await;
@@ -948,7 +949,7 @@ async fn bird_rate_limits_answer_429_with_retry_after_globally_and_per_channel()
     let client = typed_client(&gateway, DEFAULT_ACCESS_KEY);
     let mut saw_retry = false;
     for _ in 0..10 {
-        if let BirdOutcome::Retry { after, .. } = client.send(&message).await {
+        if let Outcome::Retry { after, .. } = client.send(&message).await {
             assert_eq!(after, Some(Duration::from_secs(1)));
             saw_retry = true;
             break;
@@ -1003,7 +1004,7 @@ async fn bird_latency_delays_answers_and_a_hang_is_unknown_to_the_client() {
         .send(&message)
         .await;
     assert!(
-        matches!(outcome, BirdOutcome::Unknown { ref reason } if reason.contains("no answer in time")),
+        matches!(outcome, Outcome::Unknown { ref reason } if reason.contains("no answer in time")),
         "{outcome:?}"
     );
     let stats = gateway.stats().await;

@@ -12,9 +12,9 @@
 //!   campaign names its own channel.
 //!
 //! Unlike seven's, Bird's 202 answer has a `status` (`accepted`, or `scheduled` for a message
-//! with `scheduledFor`) and no price: [`BirdOutcome::Sent`] carries the status, and
-//! `From<BirdOutcome> for Outcome` gives the provider-agnostic class for callers that treat
-//! every provider alike.
+//! with `scheduledFor`) and no price: a Bird send is `Done` with a [`BirdSent`], which carries
+//! the status, and `From<BirdSent> for Sent` gives the provider-agnostic part for callers that
+//! treat every provider alike.
 
 pub mod message;
 mod reply;
@@ -34,7 +34,7 @@ use crate::provider::bird::message::BirdMessage;
 use crate::provider::bird::validate::is_uuid;
 use crate::provider::client::Provider;
 use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
-use crate::provider::outcome::{APPLICATION_JSON, Outcome, Trouble, exchange, request_body};
+use crate::provider::outcome::{APPLICATION_JSON, Outcome, Sent, exchange, request_body};
 use crate::provider::request::BirdRequest;
 
 /// Bird's API host.
@@ -159,67 +159,23 @@ impl BirdStatus {
     }
 }
 
-/// What one Bird send came to: [`Outcome`]'s classes, with Bird's status when it accepted.
+/// What Bird said of a message it accepted: the `Done` of a Bird send's [`Outcome`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum BirdOutcome {
-    /// Bird created the message.
-    Sent {
-        /// Bird's message id (a UUID).
-        provider_id: String,
-        /// `accepted` or `scheduled`.
-        status: BirdStatus,
-    },
-    /// Surely not sent, and worth trying again later.
-    Retry {
-        /// How long Bird asked us to wait (`Retry-After`), unclamped.
-        after: Option<Duration>,
-        /// What happened.
-        reason: String,
-    },
-    /// Not sent, and sending the same request again would fail the same way.
-    Failed {
-        /// Bird's error code (`InvalidPayload`), a failure status, the HTTP status, or
-        /// `invalid` for a message refused by validation before any request.
-        code: String,
-        /// What happened and what to do.
-        reason: String,
-    },
-    /// Not sent, and no message on this channel will be until an operator acts.
-    Halt {
-        /// What happened and what to do.
-        reason: String,
-    },
-    /// The request may have reached Bird, and no answer says whether it was accepted.
-    Unknown {
-        /// What happened.
-        reason: String,
-    },
+pub struct BirdSent {
+    /// Bird's message id (a UUID).
+    pub provider_id: String,
+    /// `accepted` or `scheduled`.
+    pub status: BirdStatus,
 }
 
-impl From<Trouble> for BirdOutcome {
-    fn from(trouble: Trouble) -> Self {
-        match trouble {
-            Trouble::Retry { after, reason } => BirdOutcome::Retry { after, reason },
-            Trouble::Failed { code, reason } => BirdOutcome::Failed { code, reason },
-            Trouble::Halt { reason } => BirdOutcome::Halt { reason },
-            Trouble::Unknown { reason } => BirdOutcome::Unknown { reason },
-        }
-    }
-}
-
-impl From<BirdOutcome> for Outcome {
-    /// The provider-agnostic class. Bird states no price, and the status has no place in
-    /// `Outcome` (yet): read it from the `BirdOutcome` before converting if it is wanted.
-    fn from(outcome: BirdOutcome) -> Self {
-        match outcome {
-            BirdOutcome::Sent { provider_id, .. } => Outcome::Sent {
-                provider_id,
-                price: None,
-            },
-            BirdOutcome::Retry { after, reason } => Outcome::Retry { after, reason },
-            BirdOutcome::Failed { code, reason } => Outcome::Failed { code, reason },
-            BirdOutcome::Halt { reason } => Outcome::Halt { reason },
-            BirdOutcome::Unknown { reason } => Outcome::Unknown { reason },
+/// The provider-agnostic part, what the worker records: Bird states no price, and the status
+/// has no place in [`Sent`] (yet): read it from the `BirdSent` before converting if it is
+/// wanted.
+impl From<BirdSent> for Sent {
+    fn from(sent: BirdSent) -> Self {
+        Sent {
+            provider_id: sent.provider_id,
+            price: None,
         }
     }
 }
@@ -248,13 +204,13 @@ impl BirdClient {
     }
 
     /// Validates and sends one message, and classifies what happened. Never fails: provider
-    /// trouble is a [`BirdOutcome`], and a message refused by [`BirdMessage::validate`] is
-    /// `BirdOutcome::Failed { code: "invalid", .. }` without any request, because for the
+    /// trouble is an [`Outcome`], and a message refused by [`BirdMessage::validate`] is
+    /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the
     /// caller it is the same thing: a message that will not go out as it stands.
-    pub async fn send(&self, message: &BirdMessage) -> BirdOutcome {
+    pub async fn send(&self, message: &BirdMessage) -> Outcome<BirdSent> {
         let body = match request_body(message.validate(), message) {
             Ok(body) => body,
-            Err(trouble) => return trouble.into(),
+            Err(trouble) => return trouble,
         };
         let request = self
             .http
@@ -264,7 +220,7 @@ impl BirdClient {
             .body(body);
         match exchange(request, MAX_BODY).await {
             Ok(answer) => reply::classify_send(&answer),
-            Err(trouble) => trouble.into(),
+            Err(trouble) => trouble,
         }
     }
 
@@ -396,10 +352,10 @@ impl BirdClients {
         workspace_id: &str,
         channel_id: &str,
         message: &BirdMessage,
-    ) -> BirdOutcome {
+    ) -> Outcome<BirdSent> {
         match self.client(workspace_id, channel_id) {
             Ok(client) => client.send(message).await,
-            Err(error) => BirdOutcome::Halt {
+            Err(error) => Outcome::Halt {
                 reason: error.to_string(),
             },
         }
@@ -415,7 +371,7 @@ impl Provider for BirdClients {
     const KIND: ProviderKind = ProviderKind::Bird;
     type Request = BirdRequest;
 
-    async fn send(&self, request: &BirdRequest) -> Outcome {
+    async fn send(&self, request: &BirdRequest) -> Outcome<Sent> {
         let target = &request.target;
         BirdClients::send(
             self,
@@ -424,7 +380,7 @@ impl Provider for BirdClients {
             &request.message,
         )
         .await
-        .into()
+        .map(Sent::from)
     }
 }
 

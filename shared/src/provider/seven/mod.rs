@@ -20,9 +20,7 @@ use secrecy::SecretString;
 use crate::campaign::ProviderKind;
 use crate::provider::client::Provider;
 use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
-use crate::provider::outcome::{
-    APPLICATION_JSON, Answer, Outcome, Trouble, exchange, request_body,
-};
+use crate::provider::outcome::{APPLICATION_JSON, Answer, Outcome, Sent, exchange, request_body};
 use crate::provider::seven::message::{Event, SevenMessage};
 use crate::provider::validate::ValidationError;
 
@@ -79,9 +77,11 @@ impl fmt::Debug for SevenConfig {
     }
 }
 
-/// What a delete request came to.
+/// What seven did with a message it was asked to delete: the `Done` of a delete's
+/// [`Outcome`]. Whatever else can happen to a delete (retry later, refused, an access problem,
+/// no answer) is one of `Outcome`'s other classes; deleting again is always safe.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DeleteOutcome {
+pub enum Deletion {
     /// The scheduled message was deleted and will not be sent.
     Deleted,
     /// Too late: seven already sent it, and WhatsApp cannot revoke a message.
@@ -91,83 +91,6 @@ pub enum DeleteOutcome {
     },
     /// seven has no such message for this account.
     NotFound,
-    /// Worth trying again later.
-    Retry {
-        /// How long seven asked us to wait.
-        after: Option<Duration>,
-        /// What happened.
-        reason: String,
-    },
-    /// seven refused the request for another reason.
-    Failed {
-        /// seven's code or the HTTP status.
-        code: String,
-        /// What happened.
-        reason: String,
-    },
-    /// An access problem an operator must fix.
-    Halt {
-        /// What happened and what to do.
-        reason: String,
-    },
-    /// No answer says whether it was deleted; deleting again is safe.
-    Unknown {
-        /// What happened.
-        reason: String,
-    },
-}
-
-impl From<Trouble> for DeleteOutcome {
-    fn from(trouble: Trouble) -> Self {
-        match trouble {
-            Trouble::Retry { after, reason } => DeleteOutcome::Retry { after, reason },
-            Trouble::Failed { code, reason } => DeleteOutcome::Failed { code, reason },
-            Trouble::Halt { reason } => DeleteOutcome::Halt { reason },
-            Trouble::Unknown { reason } => DeleteOutcome::Unknown { reason },
-        }
-    }
-}
-
-/// What an event request came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventOutcome {
-    /// seven accepted the event.
-    Accepted,
-    /// Worth trying again later.
-    Retry {
-        /// How long seven asked us to wait.
-        after: Option<Duration>,
-        /// What happened.
-        reason: String,
-    },
-    /// seven refused the event; sending it again would fail alike.
-    Failed {
-        /// seven's code, the HTTP status, or `invalid` (refused by validation).
-        code: String,
-        /// What happened and what to do.
-        reason: String,
-    },
-    /// An access problem an operator must fix.
-    Halt {
-        /// What happened and what to do.
-        reason: String,
-    },
-    /// The event may have been delivered.
-    Unknown {
-        /// What happened.
-        reason: String,
-    },
-}
-
-impl From<Trouble> for EventOutcome {
-    fn from(trouble: Trouble) -> Self {
-        match trouble {
-            Trouble::Retry { after, reason } => EventOutcome::Retry { after, reason },
-            Trouble::Failed { code, reason } => EventOutcome::Failed { code, reason },
-            Trouble::Halt { reason } => EventOutcome::Halt { reason },
-            Trouble::Unknown { reason } => EventOutcome::Unknown { reason },
-        }
-    }
 }
 
 /// seven's WhatsApp client. Cheap to clone (one shared connection pool); build it once per
@@ -206,20 +129,20 @@ impl SevenClient {
     /// trouble is an [`Outcome`], and a message refused by [`SevenMessage::validate`] is
     /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the caller it
     /// is the same thing: a message that will not go out as it stands.
-    pub async fn send(&self, message: &SevenMessage) -> Outcome {
+    pub async fn send(&self, message: &SevenMessage) -> Outcome<Sent> {
         match self
             .post(&self.messages_url, message.validate(), message)
             .await
         {
             Ok(answer) => reply::classify_send(&answer),
-            Err(trouble) => trouble.into(),
+            Err(trouble) => trouble,
         }
     }
 
     /// Deletes a message scheduled with `delay` that seven has not sent yet.
-    pub async fn delete(&self, provider_id: &str) -> DeleteOutcome {
+    pub async fn delete(&self, provider_id: &str) -> Outcome<Deletion> {
         if provider_id.trim().is_empty() {
-            return DeleteOutcome::Failed {
+            return Outcome::Failed {
                 code: "invalid".into(),
                 reason: "the message id is empty: give seven's id of the message to delete".into(),
             };
@@ -235,26 +158,27 @@ impl SevenClient {
             .header(X_API_KEY, self.api_key.clone());
         match exchange(request, MAX_BODY).await {
             Ok(answer) => reply::classify_delete(&answer),
-            Err(trouble) => trouble.into(),
+            Err(trouble) => trouble,
         }
     }
 
-    /// Validates and sends a read receipt, typing indicator or reaction.
-    pub async fn send_event(&self, event: &Event) -> EventOutcome {
+    /// Validates and sends a read receipt, typing indicator or reaction; `Done` when seven
+    /// accepted it.
+    pub async fn send_event(&self, event: &Event) -> Outcome<()> {
         match self.post(&self.events_url, event.validate(), event).await {
             Ok(answer) => reply::classify_event(&answer),
-            Err(trouble) => trouble.into(),
+            Err(trouble) => trouble,
         }
     }
 
     /// Posts a validated JSON body and reads the answer. `Err` when validation refused it or no
     /// response came.
-    async fn post<T: serde::Serialize>(
+    async fn post<B: serde::Serialize, T>(
         &self,
         url: &Url,
         validation: Result<(), ValidationError>,
-        body: &T,
-    ) -> Result<Answer, Trouble> {
+        body: &B,
+    ) -> Result<Answer, Outcome<T>> {
         let body = request_body(validation, body)?;
         let request = self
             .http
@@ -270,7 +194,7 @@ impl Provider for SevenClient {
     const KIND: ProviderKind = ProviderKind::Seven;
     type Request = SevenMessage;
 
-    fn send(&self, message: &SevenMessage) -> impl Future<Output = Outcome> + Send {
+    fn send(&self, message: &SevenMessage) -> impl Future<Output = Outcome<Sent>> + Send {
         SevenClient::send(self, message)
     }
 }
