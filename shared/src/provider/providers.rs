@@ -4,12 +4,14 @@
 use std::fmt;
 
 use crate::campaign::ProviderKind;
-use crate::provider::bird::{BirdClients, BirdConfigError, BirdCredentials};
+use crate::provider::bird::client::BirdClients;
+use crate::provider::bird::config::{BirdConfigError, BirdCredentials};
 use crate::provider::client::Provider;
 use crate::provider::http::ClientError;
 use crate::provider::outcome::{Outcome, Sent};
 use crate::provider::request::Rendered;
-use crate::provider::seven::{SevenClient, SevenConfig};
+use crate::provider::seven::client::SevenClient;
+use crate::provider::seven::config::SevenConfig;
 
 /// The providers a process sends through: those it has a key for.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +137,7 @@ mod tests {
                     }))
                     .unwrap(),
                 ),
-                ProviderKind::Bird => Rendered::Bird(crate::provider::request::BirdRequest {
+                ProviderKind::Bird => Rendered::Bird(crate::provider::bird::request::BirdRequest {
                     target: std::sync::Arc::new(crate::campaign::BirdTarget {
                         workspace_id: "3f7a1c2e-8b4d-4e6f-9a0b-1c2d3e4f5a6b".into(),
                         channel_id: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b".into(),

@@ -26,6 +26,7 @@ use crate::message::QueuedMessage;
 use crate::provider::bird::message::{
     self as bird_message, BirdMessage, Content as BirdContent, Receiver, SendOptions as BirdOptions,
 };
+use crate::provider::bird::request::BirdRequest;
 use crate::provider::seven::message::{Delay, MessageBody, SendOptions, SevenMessage};
 use crate::provider::validate::ValidationError;
 use crate::render::{self, RenderError};
@@ -67,15 +68,6 @@ impl Serialize for Rendered {
             Rendered::Bird(request) => request.message.serialize(serializer),
         }
     }
-}
-
-/// One Bird send: the workspace and channel it is posted to, and the body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BirdRequest {
-    /// The campaign's workspace and channel.
-    pub target: Arc<BirdTarget>,
-    /// The body.
-    pub message: BirdMessage,
 }
 
 /// A campaign's content read into its provider's typed message once, ready to render rows.

@@ -24,7 +24,7 @@ use crate::keys::Keys;
 use crate::message::Row;
 use crate::phone::PhoneNumber;
 use crate::provider::outcome::Outcome;
-use crate::provider::seven::Deletion;
+use crate::provider::seven::deletion::Deletion;
 use crate::queue::campaign_store::parse_record;
 use crate::queue::{
     CONNECT_ONCE_TIMEOUT, CampaignRecord, MAX_ERROR_LEN, MessageStatus, Queue, QueueError,

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::provider::bird::{BirdSent, BirdStatus};
+use crate::provider::bird::sent::{BirdSent, BirdStatus};
 use crate::provider::outcome::{Answer, Outcome, excerpt};
 
 /// The longest rendering of an error's details kept in a reason.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::provider::outcome::{Answer, Outcome, Sent, excerpt};
-use crate::provider::seven::Deletion;
+use crate::provider::seven::deletion::Deletion;
 
 /// A scalar as seven may write it.
 #[derive(Debug)]
