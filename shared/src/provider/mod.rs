@@ -50,8 +50,8 @@
 //!
 //! # Layout
 //!
-//! - [`outcome`]: [`outcome::Outcome`] and [`outcome::Sent`], the exchange, transport-error
-//!   classification, `Retry-After`.
+//! - [`outcome`]: [`outcome::Outcome`] and [`outcome::Sent`].
+//! - [`exchange`]: one request and its answer, transport-error classification, `Retry-After`.
 //! - [`request`]: a campaign and a row → the provider's validated request.
 //! - [`validate`]: the one validation error type, WhatsApp's limits and the field checks both
 //!   providers' validation is made of.
@@ -64,6 +64,7 @@
 
 pub mod bird;
 pub mod client;
+pub mod exchange;
 pub mod http;
 pub mod outcome;
 pub mod providers;

@@ -17,8 +17,9 @@ use crate::provider::bird::request::BirdRequest;
 use crate::provider::bird::sent::BirdSent;
 use crate::provider::bird::validate::is_uuid;
 use crate::provider::client::Provider;
+use crate::provider::exchange::{APPLICATION_JSON, exchange, request_body};
 use crate::provider::http::{KeyProblem, endpoint, http_client, key_header};
-use crate::provider::outcome::{APPLICATION_JSON, Outcome, Sent, exchange, request_body};
+use crate::provider::outcome::{Outcome, Sent};
 
 /// Bird answers with the created message, a few kilobytes at most (it echoes the body); anything
 /// past this is not one of its answers.

@@ -22,7 +22,8 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::provider::bird::sent::{BirdSent, BirdStatus};
-use crate::provider::outcome::{Answer, Outcome, excerpt};
+use crate::provider::exchange::{Answer, excerpt};
+use crate::provider::outcome::Outcome;
 
 /// The longest rendering of an error's details kept in a reason.
 const MAX_DETAILS: usize = 400;

@@ -9,8 +9,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::campaign::ProviderKind;
 use crate::provider::client::Provider;
+use crate::provider::exchange::{APPLICATION_JSON, Answer, exchange, request_body};
 use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
-use crate::provider::outcome::{APPLICATION_JSON, Answer, Outcome, Sent, exchange, request_body};
+use crate::provider::outcome::{Outcome, Sent};
 use crate::provider::seven::config::SevenConfig;
 use crate::provider::seven::deletion::Deletion;
 use crate::provider::seven::message::{Event, SevenMessage};

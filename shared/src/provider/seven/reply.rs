@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::provider::outcome::{Answer, Outcome, Sent, excerpt};
+use crate::provider::exchange::{Answer, excerpt};
+use crate::provider::outcome::{Outcome, Sent};
 use crate::provider::seven::deletion::Deletion;
 
 /// A scalar as seven may write it.
