@@ -9,26 +9,18 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
 
 use crate::provider::outcome::{Outcome, error_chain};
-use crate::provider::validate::ValidationError;
+use crate::provider::validate::Valid;
 
 /// Every request and answer of both providers is JSON.
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The JSON body of a request that passed its provider's `validation`. A request refused by
-/// validation, or one that cannot be written, is `Failed` with `code = "invalid"` without any
-/// exchange: for the caller it is the same thing as the provider's refusal, a request that will
-/// not go out as it stands.
-pub(crate) fn request_body<R: Serialize, T>(
-    validation: Result<(), ValidationError>,
-    request: &R,
-) -> Result<Vec<u8>, Outcome<T>> {
-    let invalid = |reason: String| Outcome::Failed {
-        code: "invalid".into(),
-        reason,
-    };
-    validation.map_err(|error| invalid(error.to_string()))?;
-    serde_json::to_vec(request)
-        .map_err(|error| invalid(format!("the request cannot be written as JSON: {error}")))
+/// The JSON body of a validated request. One that cannot be written is
+/// [`Outcome::invalid`] without any exchange: for the caller it is the same thing as the
+/// provider's refusal, a request that will not go out as it stands.
+pub(crate) fn json_body<R: Serialize, T>(request: &Valid<R>) -> Result<Vec<u8>, Outcome<T>> {
+    serde_json::to_vec(request).map_err(|error| {
+        Outcome::invalid(format!("the request cannot be written as JSON: {error}"))
+    })
 }
 
 /// What came back from one exchange that produced a response.

@@ -53,9 +53,9 @@ pub enum ClientError {
 /// `timeout` bounds a whole request, from connecting to the last byte of the answer;
 /// `connect_timeout` bounds connecting (DNS, TCP, TLS) and must be shorter, so that a stalled
 /// connect is always reported as a connect error: the only error that proves nothing was sent
-/// (see [`crate::provider::exchange`]'s `transport_trouble`). Redirects are not followed (a POST redirected is a
-/// misconfiguration, classified `Halt`), and reqwest's own retries are off: resending is the
-/// queue's decision alone.
+/// (see [`crate::provider::exchange`]'s `transport_trouble`). Redirects are not followed (a POST
+/// redirected is a misconfiguration, classified `Halt`), and reqwest's own retries are off:
+/// resending is the queue's decision alone.
 pub fn http_client(
     timeout: Duration,
     connect_timeout: Duration,

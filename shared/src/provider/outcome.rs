@@ -7,6 +7,8 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::provider::validate::ValidationError;
+
 /// What one request to a provider came to. Every response, and every failure to get one, is
 /// classified into exactly one of these, once, by the provider's client. `T` is what the
 /// provider said when it did what was asked: [`Sent`] for a send (Bird's client says more, in
@@ -46,6 +48,15 @@ pub enum Outcome<T> {
 }
 
 impl<T> Outcome<T> {
+    /// A request refused before it was made, for a reason of ours: `Failed` with `code =
+    /// "invalid"`, which is for the caller the same as the provider's refusal.
+    pub fn invalid(reason: String) -> Outcome<T> {
+        Outcome::Failed {
+            code: "invalid".into(),
+            reason,
+        }
+    }
+
     /// The same class, with what the provider said turned by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
         match self {
@@ -55,6 +66,14 @@ impl<T> Outcome<T> {
             Outcome::Halt { reason } => Outcome::Halt { reason },
             Outcome::Unknown { reason } => Outcome::Unknown { reason },
         }
+    }
+}
+
+/// A request its provider's checks refused ([`crate::provider::validate::Valid::new`]), in the
+/// terms of the provider's own refusal, for a caller that reports both alike.
+impl<T> From<ValidationError> for Outcome<T> {
+    fn from(error: ValidationError) -> Self {
+        Outcome::invalid(error.to_string())
     }
 }
 

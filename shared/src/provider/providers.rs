@@ -125,6 +125,7 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
+    use crate::provider::validate::Valid;
 
     #[tokio::test]
     async fn a_provider_without_a_key_halts_with_a_reason_stored_whole() {
@@ -132,9 +133,12 @@ mod tests {
         for kind in ProviderKind::ALL {
             let request = match kind {
                 ProviderKind::Seven => Rendered::Seven(
-                    serde_json::from_value(serde_json::json!({
-                        "from": "4915112345678", "to": "4917612345678", "text": "Hi"
-                    }))
+                    Valid::new(
+                        serde_json::from_value(serde_json::json!({
+                            "from": "4915112345678", "to": "4917612345678", "text": "Hi"
+                        }))
+                        .unwrap(),
+                    )
                     .unwrap(),
                 ),
                 ProviderKind::Bird => Rendered::Bird(crate::provider::bird::request::BirdRequest {
@@ -143,11 +147,14 @@ mod tests {
                         channel_id: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b".into(),
                         tags: Vec::new(),
                     }),
-                    message: serde_json::from_value(serde_json::json!({
-                        "receiver": {"contacts": [{"identifierKey": "phonenumber",
-                                                   "identifierValue": "+4917612345678"}]},
-                        "body": {"type": "text", "text": {"text": "Hi"}}
-                    }))
+                    message: Valid::new(
+                        serde_json::from_value(serde_json::json!({
+                            "receiver": {"contacts": [{"identifierKey": "phonenumber",
+                                                       "identifierValue": "+4917612345678"}]},
+                            "body": {"type": "text", "text": {"text": "Hi"}}
+                        }))
+                        .unwrap(),
+                    )
                     .unwrap(),
                 }),
             };

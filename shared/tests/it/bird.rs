@@ -22,7 +22,7 @@ use wacast_shared::provider::bird::{
     BirdClient, BirdClients, BirdConfig, BirdConfigError, BirdCredentials, BirdSent, BirdStatus,
 };
 use wacast_shared::provider::outcome::{Outcome, Sent};
-use wacast_shared::provider::validate::ValidationError;
+use wacast_shared::provider::validate::{Valid, Validate, ValidationError};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -79,6 +79,11 @@ fn with_body(body: Value) -> Value {
     })
 }
 
+/// `message` through wacast's checks, as every message is before it is sent.
+fn valid<T: Validate>(message: T) -> Valid<T> {
+    Valid::new(message).expect("the message passes wacast's checks")
+}
+
 /// Bird's 202 answer: the created message.
 fn accepted(status: &str) -> ResponseTemplate {
     ResponseTemplate::new(202).set_body_json(json!({
@@ -116,7 +121,7 @@ async fn check_sends(message: BirdMessage, example: Value) {
         .mount(&server)
         .await;
 
-    let outcome = client(&server.uri()).send(&message).await;
+    let outcome = client(&server.uri()).send(&valid(message.clone())).await;
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "one request, got {requests:?}");
@@ -657,7 +662,7 @@ async fn one_set_of_credentials_sends_on_every_workspace_and_channel() {
         connect_timeout: Duration::from_secs(1),
     })
     .unwrap();
-    let text = text_message("Hi", vec![]);
+    let text = valid(text_message("Hi", vec![]));
     for channel in [CHANNEL, other_channel, CHANNEL, other_channel] {
         let outcome = clients.send(WORKSPACE, channel, &text).await;
         assert!(matches!(outcome, Outcome::Done(_)), "{outcome:?}");
@@ -767,7 +772,7 @@ async fn sends_delivery_options_in_bird_s_types_and_reads_a_scheduled_answer() {
         .expect(1)
         .mount(&server)
         .await;
-    let outcome = client(&server.uri()).send(&message).await;
+    let outcome = client(&server.uri()).send(&valid(message.clone())).await;
     assert_eq!(
         outcome,
         Outcome::Done(BirdSent {
@@ -1202,10 +1207,10 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         let client = BirdClient::new(&config(&base_url, request_timeout, connect_timeout)).unwrap();
         let started = Instant::now();
         let outcome = client
-            .send(&body(Body::Text(Text {
+            .send(&valid(body(Body::Text(Text {
                 text: "Hi".into(),
                 actions: vec![],
-            })))
+            }))))
             .await;
         let elapsed = started.elapsed();
 
@@ -1664,7 +1669,10 @@ async fn messages_that_would_be_refused_make_no_request() {
     for (name, message, expect) in cases {
         assert_eq!(message.validate(), Err(expect.clone()), "{name}");
         assert_eq!(
-            client.send(&message).await,
+            match Valid::new(message) {
+                Ok(message) => client.send(&message).await,
+                Err(refused) => Outcome::from(refused),
+            },
             Outcome::Failed {
                 code: "invalid".into(),
                 reason: expect.to_string()
@@ -1717,7 +1725,7 @@ async fn the_access_key_never_prints_and_is_sent_only_as_a_header() {
     assert!(!printed.contains("4917612345678"), "{printed}");
     assert!(printed.contains("5678"), "{printed}");
 
-    client.send(&message).await;
+    client.send(&valid(message.clone())).await;
     let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(
         request.headers.get("authorization").unwrap(),

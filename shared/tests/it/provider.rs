@@ -15,7 +15,7 @@ use wacast_shared::provider::seven::message::{
     TemplateButton, TemplateButtonKind, Text,
 };
 use wacast_shared::provider::seven::{Deletion, SevenClient, SevenConfig};
-use wacast_shared::provider::validate::ValidationError;
+use wacast_shared::provider::validate::{Valid, Validate, ValidationError};
 use wacast_shared::provider::{ClientError, http_client};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -49,6 +49,11 @@ fn message(body: MessageBody) -> SevenMessage {
         body,
         options: SendOptions::default(),
     }
+}
+
+/// `message` through wacast's checks, as every message is before it is sent.
+fn valid<T: Validate>(message: T) -> Valid<T> {
+    Valid::new(message).expect("the message passes wacast's checks")
 }
 
 /// seven's answer to the seed's template example.
@@ -92,7 +97,7 @@ async fn check_sends(message: SevenMessage, example: Value) {
         .mount(&server)
         .await;
 
-    let outcome = client(&server.uri()).send(&message).await;
+    let outcome = client(&server.uri()).send(&valid(message.clone())).await;
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "one request, got {requests:?}");
@@ -582,7 +587,9 @@ async fn check_event(event: Event, example: Value) {
         .mount(&server)
         .await;
 
-    let outcome = client(&server.uri()).send_event(&event).await;
+    let outcome = client(&server.uri())
+        .send_event(&valid(event.clone()))
+        .await;
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1);
@@ -649,7 +656,9 @@ async fn an_event_error_body_is_a_failure() {
         msg_id: "123456789".into(),
         emoji: String::new(),
     });
-    let outcome = client(&server.uri()).send_event(&event).await;
+    let outcome = client(&server.uri())
+        .send_event(&valid(event.clone()))
+        .await;
     let Outcome::Failed { code, reason } = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
@@ -1061,7 +1070,9 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
             SevenClient::new(&config(&base_url, request_timeout, connect_timeout)).unwrap();
         let started = Instant::now();
         let outcome = client
-            .send(&message(MessageBody::Text(Text { text: "Hi".into() })))
+            .send(&valid(message(MessageBody::Text(Text {
+                text: "Hi".into(),
+            }))))
             .await;
         let elapsed = started.elapsed();
 
@@ -1347,7 +1358,10 @@ async fn messages_that_would_be_refused_make_no_request() {
     ];
 
     for (msg, says) in cases {
-        let outcome = client.send(&msg).await;
+        let outcome = match Valid::new(msg.clone()) {
+            Ok(msg) => client.send(&msg).await,
+            Err(refused) => Outcome::from(refused),
+        };
         let Outcome::Failed { code, reason } = &outcome else {
             panic!("{says}: expected a refusal, got {outcome:?}");
         };
@@ -1422,7 +1436,10 @@ async fn events_that_would_be_refused_make_no_request() {
     ];
     for (event, want) in cases {
         assert_eq!(event.validate(), Err(want.clone()), "{event:?}");
-        let outcome = client.send_event(&event).await;
+        let outcome = match Valid::new(event.clone()) {
+            Ok(event) => client.send_event(&event).await,
+            Err(refused) => Outcome::from(refused),
+        };
         assert_eq!(
             outcome,
             Outcome::Failed {
@@ -1472,7 +1489,7 @@ async fn the_api_key_never_prints_and_is_sent_only_as_a_header() {
     }
 
     let msg = message(MessageBody::Text(Text { text: "Hi".into() }));
-    client.send(&msg).await;
+    client.send(&valid(msg.clone())).await;
     let request = &server.received_requests().await.unwrap()[0];
     assert!(!request.url.as_str().contains(KEY));
     assert!(!String::from_utf8_lossy(&request.body).contains(KEY));

@@ -17,9 +17,10 @@ use crate::provider::bird::request::BirdRequest;
 use crate::provider::bird::sent::BirdSent;
 use crate::provider::bird::validate::is_uuid;
 use crate::provider::client::Provider;
-use crate::provider::exchange::{APPLICATION_JSON, exchange, request_body};
+use crate::provider::exchange::{APPLICATION_JSON, exchange, json_body};
 use crate::provider::http::{KeyProblem, endpoint, http_client, key_header};
 use crate::provider::outcome::{Outcome, Sent};
+use crate::provider::validate::Valid;
 
 /// Bird answers with the created message, a few kilobytes at most (it echoes the body); anything
 /// past this is not one of its answers.
@@ -48,12 +49,10 @@ impl BirdClient {
         })
     }
 
-    /// Validates and sends one message, and classifies what happened. Never fails: provider
-    /// trouble is an [`Outcome`], and a message refused by [`BirdMessage::validate`] is
-    /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the
-    /// caller it is the same thing: a message that will not go out as it stands.
-    pub async fn send(&self, message: &BirdMessage) -> Outcome<BirdSent> {
-        let body = match request_body(message.validate(), message) {
+    /// Sends one message, validated when it was made [`Valid`], and classifies what happened.
+    /// Never fails: provider trouble is an [`Outcome`].
+    pub async fn send(&self, message: &Valid<BirdMessage>) -> Outcome<BirdSent> {
+        let body = match json_body(message) {
             Ok(body) => body,
             Err(trouble) => return trouble,
         };
@@ -152,14 +151,14 @@ impl BirdClients {
         Ok(client)
     }
 
-    /// Validates and sends one message on a workspace's channel, and classifies what happened
+    /// Sends one message on a workspace's channel, and classifies what happened
     /// (see [`BirdClient::send`]). Ids that are not UUIDs are a `Halt`: every message of the
     /// campaign would fail alike, and only an operator can fix its spec.
     pub async fn send(
         &self,
         workspace_id: &str,
         channel_id: &str,
-        message: &BirdMessage,
+        message: &Valid<BirdMessage>,
     ) -> Outcome<BirdSent> {
         match self.client(workspace_id, channel_id) {
             Ok(client) => client.send(message).await,

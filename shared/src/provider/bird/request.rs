@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::campaign::BirdTarget;
 use crate::provider::bird::message::BirdMessage;
+use crate::provider::validate::Valid;
 
 /// One Bird send: the workspace and channel it is posted to, and the body.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,5 +12,5 @@ pub struct BirdRequest {
     /// The campaign's workspace and channel.
     pub target: Arc<BirdTarget>,
     /// The body.
-    pub message: BirdMessage,
+    pub message: Valid<BirdMessage>,
 }

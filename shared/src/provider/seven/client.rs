@@ -9,14 +9,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::campaign::ProviderKind;
 use crate::provider::client::Provider;
-use crate::provider::exchange::{APPLICATION_JSON, Answer, exchange, request_body};
+use crate::provider::exchange::{APPLICATION_JSON, Answer, exchange, json_body};
 use crate::provider::http::{ClientError, KeyProblem, endpoint, http_client, key_header};
 use crate::provider::outcome::{Outcome, Sent};
 use crate::provider::seven::config::SevenConfig;
 use crate::provider::seven::deletion::Deletion;
 use crate::provider::seven::message::{Event, SevenMessage};
 use crate::provider::seven::reply;
-use crate::provider::validate::ValidationError;
+use crate::provider::validate::Valid;
 
 /// seven's answers are a few hundred bytes; anything past this is not one.
 const MAX_BODY: usize = 64 * 1024;
@@ -55,15 +55,10 @@ impl SevenClient {
         })
     }
 
-    /// Validates and sends one message, and classifies what happened. Never fails: provider
-    /// trouble is an [`Outcome`], and a message refused by [`SevenMessage::validate`] is
-    /// `Outcome::Failed { code: "invalid", .. }` without any request, because for the caller it
-    /// is the same thing: a message that will not go out as it stands.
-    pub async fn send(&self, message: &SevenMessage) -> Outcome<Sent> {
-        match self
-            .post(&self.messages_url, message.validate(), message)
-            .await
-        {
+    /// Sends one message, validated when it was made [`Valid`], and classifies what happened.
+    /// Never fails: provider trouble is an [`Outcome`].
+    pub async fn send(&self, message: &Valid<SevenMessage>) -> Outcome<Sent> {
+        match self.post(&self.messages_url, message).await {
             Ok(answer) => reply::classify_send(&answer),
             Err(trouble) => trouble,
         }
@@ -72,10 +67,9 @@ impl SevenClient {
     /// Deletes a message scheduled with `delay` that seven has not sent yet.
     pub async fn delete(&self, provider_id: &str) -> Outcome<Deletion> {
         if provider_id.trim().is_empty() {
-            return Outcome::Failed {
-                code: "invalid".into(),
-                reason: "the message id is empty: give seven's id of the message to delete".into(),
-            };
+            return Outcome::invalid(
+                "the message id is empty: give seven's id of the message to delete".into(),
+            );
         }
         let mut url = self.messages_url.clone();
         // Percent-encodes the id, so that it stays one path segment.
@@ -92,24 +86,23 @@ impl SevenClient {
         }
     }
 
-    /// Validates and sends a read receipt, typing indicator or reaction; `Done` when seven
-    /// accepted it.
-    pub async fn send_event(&self, event: &Event) -> Outcome<()> {
-        match self.post(&self.events_url, event.validate(), event).await {
+    /// Sends a read receipt, typing indicator or reaction, validated when it was made
+    /// [`Valid`]; `Done` when seven accepted it.
+    pub async fn send_event(&self, event: &Valid<Event>) -> Outcome<()> {
+        match self.post(&self.events_url, event).await {
             Ok(answer) => reply::classify_event(&answer),
             Err(trouble) => trouble,
         }
     }
 
-    /// Posts a validated JSON body and reads the answer. `Err` when validation refused it or no
+    /// Posts a validated JSON body and reads the answer. `Err` when it cannot be written or no
     /// response came.
     async fn post<B: serde::Serialize, T>(
         &self,
         url: &Url,
-        validation: Result<(), ValidationError>,
-        body: &B,
+        body: &Valid<B>,
     ) -> Result<Answer, Outcome<T>> {
-        let body = request_body(validation, body)?;
+        let body = json_body(body)?;
         let request = self
             .http
             .post(url.clone())
@@ -122,9 +115,9 @@ impl SevenClient {
 
 impl Provider for SevenClient {
     const KIND: ProviderKind = ProviderKind::Seven;
-    type Request = SevenMessage;
+    type Request = Valid<SevenMessage>;
 
-    fn send(&self, message: &SevenMessage) -> impl Future<Output = Outcome<Sent>> + Send {
+    fn send(&self, message: &Valid<SevenMessage>) -> impl Future<Output = Outcome<Sent>> + Send {
         SevenClient::send(self, message)
     }
 }
