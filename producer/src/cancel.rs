@@ -19,8 +19,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use wacast_shared::campaign::{CampaignId, CampaignState, ProviderKind};
 use wacast_shared::message::Row;
+use wacast_shared::provider::outcome::Outcome;
 use wacast_shared::provider::seven::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DeleteOutcome, SevenClient, SevenConfig,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Deletion, SevenClient, SevenConfig,
 };
 use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
 
@@ -184,15 +185,17 @@ async fn record_answer(
     queue: &Queue,
     id: &CampaignId,
     message: &HeldMessage,
-    answer: &DeleteOutcome,
+    answer: &Outcome<Deletion>,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
     let status = queue.record_provider_delete(id, message, answer).await?;
     match answer {
-        DeleteOutcome::Deleted if status == Some(MessageStatus::Cancelled) => tally.deleted += 1,
-        DeleteOutcome::AlreadySent { .. } => tally.already_sent += 1,
-        DeleteOutcome::NotFound => tally.not_found += 1,
-        DeleteOutcome::Halt { reason } => {
+        Outcome::Done(Deletion::Deleted) if status == Some(MessageStatus::Cancelled) => {
+            tally.deleted += 1
+        }
+        Outcome::Done(Deletion::AlreadySent { .. }) => tally.already_sent += 1,
+        Outcome::Done(Deletion::NotFound) => tally.not_found += 1,
+        Outcome::Halt { reason } => {
             tally.failed += 1;
             tally.refused.get_or_insert_with(|| reason.clone());
         }
@@ -203,13 +206,13 @@ async fn record_answer(
 
 /// One delete, tried again a few times when seven asks to or gives no answer (deleting twice is
 /// harmless: the second answer is "not found" or "deleted").
-async fn delete(seven: &SevenClient, provider_id: &str) -> DeleteOutcome {
+async fn delete(seven: &SevenClient, provider_id: &str) -> Outcome<Deletion> {
     let mut attempt = 1;
     loop {
         let answer = seven.delete(provider_id).await;
         let wait = match &answer {
-            DeleteOutcome::Retry { after, .. } => after.unwrap_or(backoff(attempt)),
-            DeleteOutcome::Unknown { .. } => backoff(attempt),
+            Outcome::Retry { after, .. } => after.unwrap_or(backoff(attempt)),
+            Outcome::Unknown { .. } => backoff(attempt),
             _ => return answer,
         };
         if attempt >= DELETE_ATTEMPTS {

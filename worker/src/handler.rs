@@ -31,7 +31,7 @@ use wacast_shared::campaign::CampaignId;
 use wacast_shared::error_chain::error_chain;
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
-use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::outcome::{Outcome, Sent};
 use wacast_shared::provider::request::Rendered;
 use wacast_shared::queue::backend::DEFERRED_METRIC;
 use wacast_shared::queue::{
@@ -227,7 +227,7 @@ impl Task<'_> {
     }
 
     /// The request, through whichever provider the campaign uses.
-    async fn send(&self, campaign: &Prepared, request: &Rendered) -> Outcome {
+    async fn send(&self, campaign: &Prepared, request: &Rendered) -> Outcome<Sent> {
         self.ctx.in_flight.increment(1.0);
         let started = Instant::now();
         let outcome = self.ctx.providers.send(request).await;
@@ -241,12 +241,12 @@ impl Task<'_> {
 
     /// Records what the send came to: a final state, a retry later (while attempts remain),
     /// or, for a refusal that stops every message of the campaign, a pause.
-    async fn record_outcome(&self, campaign: &Prepared, outcome: Outcome) {
+    async fn record_outcome(&self, campaign: &Prepared, outcome: Outcome<Sent>) {
         let (ctx, message, lease) = (self.ctx, self.message, self.lease);
         let metrics = &campaign.metrics;
         let attempts = message.attempts + 1;
         let terminal = match outcome {
-            Outcome::Sent { provider_id, price } => {
+            Outcome::Done(Sent { provider_id, price }) => {
                 metrics.sent.increment(1);
                 Terminal::Sent { provider_id, price }
             }

@@ -1,202 +1,89 @@
-//! [`Outcome`]: what one send attempt came to, the same for every provider; and the
-//! provider-agnostic pieces of an exchange and its classification: the body of a request
-//! validated first, the exchange itself, transport errors, `Retry-After`, and a bounded body
-//! read. Each client adds only its endpoint, its authentication and its reading of the answer.
+//! [`Outcome`]: what one request came to, the same for every provider and request, and
+//! [`Sent`], what a send's `Done` carries.
 //!
 //! See the [module essay](crate::provider) for why each class exists.
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
-
-use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, StatusCode};
-use serde::Serialize;
+use std::time::Duration;
 
 use crate::provider::validate::ValidationError;
 
-/// Every request and answer of both providers is JSON.
-pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-/// What one send attempt came to. Every response, and every failure to get one, is classified
-/// into exactly one of these, once, by the provider's client.
+/// What one request to a provider came to. Every response, and every failure to get one, is
+/// classified into exactly one of these, once, by the provider's client. `T` is what the
+/// provider said when it did what was asked: [`Sent`] for a send (Bird's client says more, in
+/// its `BirdSent`), a `Deletion` for seven's delete, `()` for seven's events. The other classes
+/// are the same for every request (see the [module essay](crate::provider)).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The provider accepted the message.
-    Sent {
-        /// The provider's id for it (empty if the provider accepted without giving one).
-        provider_id: String,
-        /// What it cost, if the provider said.
-        price: Option<f64>,
-    },
-    /// Surely not sent, and worth trying again later.
+pub enum Outcome<T> {
+    /// The provider did what was asked, and said this.
+    Done(T),
+    /// Surely not done, and worth trying again later.
     Retry {
         /// How long the provider asked us to wait (`Retry-After`), unclamped.
         after: Option<Duration>,
         /// What happened.
         reason: String,
     },
-    /// Not sent, and sending the same request again would fail the same way.
+    /// Not done, and the same request again would fail the same way.
     Failed {
-        /// The provider's error code, the HTTP status, or `invalid` for a message refused by
-        /// validation before any request.
+        /// The provider's error code, the HTTP status, or `invalid` for a request refused
+        /// before it was made.
         code: String,
         /// What happened and what to do.
         reason: String,
     },
-    /// Not sent, and no message of this account will be until an operator acts (bad API key,
+    /// Not done, and no request of this account will be until an operator acts (bad API key,
     /// missing permission, misconfigured endpoint): pause the campaign.
     Halt {
         /// What happened and what to do.
         reason: String,
     },
-    /// The request may have reached the provider, and no answer says whether it was accepted.
-    /// Never resent automatically.
+    /// The request may have reached the provider, and no answer says what became of it. Never
+    /// resent automatically.
     Unknown {
         /// What happened.
         reason: String,
     },
 }
 
-impl Outcome {
-    /// The class as one lowercase word: `sent`, `retry`, `failed`, `halt`, `unknown`.
-    pub fn as_str(&self) -> &'static str {
+impl<T> Outcome<T> {
+    /// A request refused before it was made, for a reason of ours: `Failed` with `code =
+    /// "invalid"`, which is for the caller the same as the provider's refusal.
+    pub fn invalid(reason: String) -> Outcome<T> {
+        Outcome::Failed {
+            code: "invalid".into(),
+            reason,
+        }
+    }
+
+    /// The same class, with what the provider said turned by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
         match self {
-            Outcome::Sent { .. } => "sent",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Failed { .. } => "failed",
-            Outcome::Halt { .. } => "halt",
-            Outcome::Unknown { .. } => "unknown",
+            Outcome::Done(done) => Outcome::Done(f(done)),
+            Outcome::Retry { after, reason } => Outcome::Retry { after, reason },
+            Outcome::Failed { code, reason } => Outcome::Failed { code, reason },
+            Outcome::Halt { reason } => Outcome::Halt { reason },
+            Outcome::Unknown { reason } => Outcome::Unknown { reason },
         }
     }
 }
 
-/// The non-success classes, shared by every endpoint's outcome type.
+/// A request its provider's checks refused ([`crate::provider::validate::Valid::new`]), in the
+/// terms of the provider's own refusal, for a caller that reports both alike.
+impl<T> From<ValidationError> for Outcome<T> {
+    fn from(error: ValidationError) -> Self {
+        Outcome::invalid(error.to_string())
+    }
+}
+
+/// What a provider said of a message it accepted: what the worker records.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Trouble {
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    Failed {
-        code: String,
-        reason: String,
-    },
-    Halt {
-        reason: String,
-    },
-    Unknown {
-        reason: String,
-    },
-}
-
-impl From<Trouble> for Outcome {
-    fn from(trouble: Trouble) -> Self {
-        match trouble {
-            Trouble::Retry { after, reason } => Outcome::Retry { after, reason },
-            Trouble::Failed { code, reason } => Outcome::Failed { code, reason },
-            Trouble::Halt { reason } => Outcome::Halt { reason },
-            Trouble::Unknown { reason } => Outcome::Unknown { reason },
-        }
-    }
-}
-
-/// The JSON body of a request that passed its provider's `validation`. A request refused by
-/// validation, or one that cannot be written, is `Failed` with `code = "invalid"` without any
-/// exchange: for the caller it is the same thing as the provider's refusal, a request that will
-/// not go out as it stands.
-pub(crate) fn request_body<T: Serialize>(
-    validation: Result<(), ValidationError>,
-    request: &T,
-) -> Result<Vec<u8>, Trouble> {
-    let invalid = |reason: String| Trouble::Failed {
-        code: "invalid".into(),
-        reason,
-    };
-    validation.map_err(|error| invalid(error.to_string()))?;
-    serde_json::to_vec(request)
-        .map_err(|error| invalid(format!("the request cannot be written as JSON: {error}")))
-}
-
-/// What came back from one exchange that produced a response.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) retry_after: Option<Duration>,
-    /// The body, or why it could not be read.
-    pub(crate) body: Result<Vec<u8>, String>,
-}
-
-/// Sends one request (its endpoint, authentication and body set by the client) and reads the
-/// answer, at most `max_body` bytes of it. `Err` only when no response came, classified by
-/// [`transport_trouble`].
-pub(crate) async fn exchange(request: RequestBuilder, max_body: usize) -> Result<Answer, Trouble> {
-    let response = request
-        .header(ACCEPT, APPLICATION_JSON)
-        .send()
-        .await
-        .map_err(|e| transport_trouble(&e))?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let body = read_body(response, max_body)
-        .await
-        .map_err(|e| error_chain(&e));
-    Ok(Answer {
-        status,
-        retry_after,
-        body,
-    })
-}
-
-/// Classifies a request that produced no response.
-///
-/// Only an error of the connect phase (DNS, TCP connect, TLS handshake, or `connect_timeout`,
-/// which reqwest reports as a connect error) proves that no byte of the request left this
-/// process: nothing was sent, so it is a `Retry`. Anything later is `Unknown`:
-///
-/// - A timeout after connecting means the request was written, or partly written, and no
-///   answer came in time; the provider may be processing it right now.
-/// - An error while writing the body does not prove the provider did not read it: a request
-///   this small usually leaves in one segment, and the peer may reset after reading it.
-/// - A connection closed before any response (a pooled connection the server dropped) is
-///   ambiguous unless hyper itself knows the request was never written, in which case it
-///   retries on a fresh connection before we ever see an error.
-///
-/// reqwest reports none of these phases directly; `is_connect` is the only reliable signal, and
-/// the total `timeout` must exceed `connect_timeout` so that a stalled connect is always
-/// reported as a connect error (see [`crate::provider::http_client`]).
-pub(crate) fn transport_trouble(error: &reqwest::Error) -> Trouble {
-    if error.is_connect() {
-        Trouble::Retry {
-            after: None,
-            reason: format!(
-                "could not connect, nothing was sent: {}",
-                error_chain(error)
-            ),
-        }
-    } else if error.is_builder() {
-        // The request could not even be built: every request would fail alike.
-        Trouble::Halt {
-            reason: format!("could not build the request: {}", error_chain(error)),
-        }
-    } else if error.is_timeout() {
-        Trouble::Unknown {
-            reason: format!(
-                "no answer in time after the request was sent, it may have been accepted: {}",
-                error_chain(error)
-            ),
-        }
-    } else {
-        Trouble::Unknown {
-            reason: format!(
-                "the exchange broke after the request was sent, it may have been accepted: {}",
-                error_chain(error)
-            ),
-        }
-    }
+pub struct Sent {
+    /// The provider's id for it (empty if the provider accepted without giving one).
+    pub provider_id: String,
+    /// What it cost, if the provider said.
+    pub price: Option<f64>,
 }
 
 /// An error and its sources as one line, `outer: inner: innermost`, skipping repeats.
@@ -211,85 +98,4 @@ pub(crate) fn error_chain(error: &dyn StdError) -> String {
         source = cause.source();
     }
     out
-}
-
-/// Reads `Retry-After`: delay-seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00
-/// GMT`), relative to `now`. A date in the past is zero. `None` when absent or unreadable;
-/// clamping is the caller's retry policy.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    // IMF-fixdate, the form HTTP/1.1 senders must use, parses as RFC 2822 with `GMT`.
-    let at: SystemTime = chrono::DateTime::parse_from_rfc2822(value).ok()?.into();
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// The body of a response, read up to `limit` bytes. Providers answer with a few hundred
-/// bytes; a larger body (a proxy's error page) is cut rather than held in memory.
-async fn read_body(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let capacity = response
-        .content_length()
-        .map_or(1024, |n| usize::try_from(n).unwrap_or(limit).min(limit));
-    let mut body = Vec::with_capacity(capacity);
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() == limit {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// A short, printable excerpt of a body, for reasons.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    const MAX: usize = 120;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let mut out: String = text.chars().take(MAX).collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    if out.is_empty() {
-        out.push_str("(empty)");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_450);
-        let check = |value: &str, expect: Option<u64>| {
-            assert_eq!(
-                parse_retry_after(value, now),
-                expect.map(Duration::from_secs),
-                "{value:?}"
-            );
-        };
-        check("120", Some(120));
-        check(" 0 ", Some(0));
-        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
-        check("Wed, 21 Oct 2015 07:28:00 GMT", Some(30));
-        check("Wed, 21 Oct 2015 07:27:00 GMT", Some(0));
-        check("soon", None);
-        check("-5", None);
-        check("", None);
-    }
-
-    #[test]
-    fn excerpts_are_short_and_never_empty() {
-        assert_eq!(excerpt(b"  <html>oops</html>\n"), "<html>oops</html>");
-        assert_eq!(excerpt(b""), "(empty)");
-        let long = "x".repeat(500);
-        assert_eq!(excerpt(long.as_bytes()).chars().count(), 121);
-    }
 }

@@ -14,7 +14,8 @@
 //! `label`, a Bird tag), the send time when the message is handed over ahead of it (seven's
 //! `delay`, Bird's `scheduledFor`), and the row's `language` (seven's template `language`,
 //! Bird's template `locale`). Every request is validated before it is returned, so that a
-//! message its provider would refuse fails here, with the reason, and costs no request.
+//! message its provider would refuse fails here, with the reason, and costs no request; the
+//! request is [`Valid`], so the client that sends it checks nothing again.
 
 use std::sync::Arc;
 
@@ -26,8 +27,9 @@ use crate::message::QueuedMessage;
 use crate::provider::bird::message::{
     self as bird_message, BirdMessage, Content as BirdContent, Receiver, SendOptions as BirdOptions,
 };
+use crate::provider::bird::request::BirdRequest;
 use crate::provider::seven::message::{Delay, MessageBody, SendOptions, SevenMessage};
-use crate::provider::validate::ValidationError;
+use crate::provider::validate::{Valid, ValidationError};
 use crate::render::{self, RenderError};
 
 /// Why a row cannot become its provider's request. The message is recorded `failed` with the
@@ -54,7 +56,7 @@ pub enum RequestError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rendered {
     /// seven's `POST /api/waba/messages` body.
-    Seven(SevenMessage),
+    Seven(Valid<SevenMessage>),
     /// Bird's send request: where to post it and its body.
     Bird(BirdRequest),
 }
@@ -67,15 +69,6 @@ impl Serialize for Rendered {
             Rendered::Bird(request) => request.message.serialize(serializer),
         }
     }
-}
-
-/// One Bird send: the workspace and channel it is posted to, and the body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BirdRequest {
-    /// The campaign's workspace and channel.
-    pub target: Arc<BirdTarget>,
-    /// The body.
-    pub message: BirdMessage,
 }
 
 /// A campaign's content read into its provider's typed message once, ready to render rows.
@@ -186,7 +179,7 @@ fn seven(
     prepared: Option<&MessageBody>,
     message: &QueuedMessage,
     now: DateTime<Utc>,
-) -> Result<SevenMessage, RequestError> {
+) -> Result<Valid<SevenMessage>, RequestError> {
     let body = match prepared {
         Some(prepared) => {
             let mut body = prepared.clone();
@@ -225,8 +218,7 @@ fn seven(
             foreign_id: Some(message.foreign_id()),
         },
     };
-    request.validate()?;
-    Ok(request)
+    Ok(Valid::new_at(request, now)?)
 }
 
 fn bird(
@@ -234,7 +226,7 @@ fn bird(
     prepared: Option<&BirdContent>,
     message: &QueuedMessage,
     now: DateTime<Utc>,
-) -> Result<BirdMessage, RequestError> {
+) -> Result<Valid<BirdMessage>, RequestError> {
     let mut content = match prepared {
         Some(prepared) => {
             let mut content = prepared.clone();
@@ -285,8 +277,7 @@ fn bird(
             ..BirdOptions::default()
         },
     };
-    request.validate_at(now)?;
-    Ok(request)
+    Ok(Valid::new_at(request, now)?)
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
-//! What both providers' checks share: the one [`ValidationError`] a request can fail with,
-//! WhatsApp's limits (both providers render to WhatsApp, so its limits are theirs), and the
-//! field checks every message type is made of.
+//! What both providers' checks share: [`Valid`], the proof that a request passed them (the only
+//! kind a client sends), the one [`ValidationError`] a request can fail with, WhatsApp's limits
+//! (both providers render to WhatsApp, so its limits are theirs), and the field checks every
+//! message type is made of.
 //!
 //! Each provider's `validate.rs` walks its own message types with these pieces and adds the
 //! rules only it has (seven's `label` charset, Bird's UUIDs and 35-day schedule). Lengths are
 //! counted in characters (Unicode scalar values), as WhatsApp counts them; field names in
 //! errors are the wire paths (`buttons[1].title`, `body.text.actions[1].reply.text`).
 
+use std::ops::Deref;
+
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
 
 /// WhatsApp: a text message has at most 4096 characters.
 pub(crate) const MAX_TEXT: usize = 4096;
@@ -249,6 +253,55 @@ pub enum ValidationError {
         "capFrequency is true but meta.extraInformation.useCase is not \"marketing\": Bird caps frequency only for marketing messages, so set the use case or drop capFrequency"
     )]
     CapFrequencyUseCase,
+}
+
+/// A request its provider's checks can be run on: seven's message and event, Bird's message.
+pub trait Validate {
+    /// Checks everything the provider and WhatsApp would refuse that can be known without
+    /// asking them, as of `now` (Bird's `scheduledFor` is compared to it; seven's rules do not
+    /// depend on the time).
+    fn validate_at(&self, now: DateTime<Utc>) -> Check;
+
+    /// [`Validate::validate_at`] as of the current time.
+    fn validate(&self) -> Check {
+        self.validate_at(Utc::now())
+    }
+}
+
+/// A request that passed its provider's checks: the only kind a client sends. It is built only
+/// by validating ([`Valid::new`], [`Valid::new_at`]) and cannot be changed afterwards, so
+/// holding one proves the checks ran, once: [`crate::provider::request::Renderer`] validates
+/// each row's request, and a request built by hand (a test, an event) goes through the same
+/// constructor. It reads as the request it holds, and serialises as it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valid<T>(T);
+
+impl<T: Validate> Valid<T> {
+    /// `request`, if it passes its provider's checks now.
+    pub fn new(request: T) -> Result<Valid<T>, ValidationError> {
+        Valid::new_at(request, Utc::now())
+    }
+
+    /// `request`, if it passes its provider's checks as of `now`.
+    pub fn new_at(request: T, now: DateTime<Utc>) -> Result<Valid<T>, ValidationError> {
+        request.validate_at(now)?;
+        Ok(Valid(request))
+    }
+}
+
+impl<T> Deref for Valid<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The request's own form: a `Valid` request is the body on the wire.
+impl<T: Serialize> Serialize for Valid<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }
 
 /// The result of one check.

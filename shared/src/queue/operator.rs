@@ -23,7 +23,8 @@ use crate::campaign::{CampaignId, CampaignState};
 use crate::keys::Keys;
 use crate::message::Row;
 use crate::phone::PhoneNumber;
-use crate::provider::seven::DeleteOutcome;
+use crate::provider::outcome::Outcome;
+use crate::provider::seven::deletion::Deletion;
 use crate::queue::campaign_store::parse_record;
 use crate::queue::{
     CONNECT_ONCE_TIMEOUT, CampaignRecord, MAX_ERROR_LEN, MessageStatus, Queue, QueueError,
@@ -649,7 +650,7 @@ impl Queue {
         &self,
         id: &CampaignId,
         held: &HeldMessage,
-        answer: &DeleteOutcome,
+        answer: &Outcome<Deletion>,
     ) -> Result<Option<MessageStatus>, QueueError> {
         let (word, detail) = delete_answer(answer);
         let status: Option<String> = SCRIPTS
@@ -711,15 +712,15 @@ impl Queue {
 }
 
 /// The word stored in `provider_delete` for an answer, and its detail.
-fn delete_answer(answer: &DeleteOutcome) -> (&'static str, String) {
+fn delete_answer(answer: &Outcome<Deletion>) -> (&'static str, String) {
     match answer {
-        DeleteOutcome::Deleted => ("deleted", String::new()),
-        DeleteOutcome::AlreadySent { reason } => ("already_sent", reason.clone()),
-        DeleteOutcome::NotFound => ("not_found", String::new()),
-        DeleteOutcome::Failed { code, reason } => ("failed", format!("{code}: {reason}")),
-        DeleteOutcome::Halt { reason } => ("refused", reason.clone()),
-        DeleteOutcome::Retry { reason, .. } => ("retry", reason.clone()),
-        DeleteOutcome::Unknown { reason } => ("unknown", reason.clone()),
+        Outcome::Done(Deletion::Deleted) => ("deleted", String::new()),
+        Outcome::Done(Deletion::AlreadySent { reason }) => ("already_sent", reason.clone()),
+        Outcome::Done(Deletion::NotFound) => ("not_found", String::new()),
+        Outcome::Failed { code, reason } => ("failed", format!("{code}: {reason}")),
+        Outcome::Halt { reason } => ("refused", reason.clone()),
+        Outcome::Retry { reason, .. } => ("retry", reason.clone()),
+        Outcome::Unknown { reason } => ("unknown", reason.clone()),
     }
 }
 
@@ -742,19 +743,19 @@ mod tests {
     #[test]
     fn every_delete_answer_has_a_distinct_word() {
         let answers = [
-            DeleteOutcome::Deleted,
-            DeleteOutcome::AlreadySent { reason: "r".into() },
-            DeleteOutcome::NotFound,
-            DeleteOutcome::Failed {
+            Outcome::Done(Deletion::Deleted),
+            Outcome::Done(Deletion::AlreadySent { reason: "r".into() }),
+            Outcome::Done(Deletion::NotFound),
+            Outcome::Failed {
                 code: "400".into(),
                 reason: "r".into(),
             },
-            DeleteOutcome::Halt { reason: "r".into() },
-            DeleteOutcome::Retry {
+            Outcome::Halt { reason: "r".into() },
+            Outcome::Retry {
                 after: None,
                 reason: "r".into(),
             },
-            DeleteOutcome::Unknown { reason: "r".into() },
+            Outcome::Unknown { reason: "r".into() },
         ];
         let mut words: Vec<&str> = answers.iter().map(|a| delete_answer(a).0).collect();
         words.sort_unstable();

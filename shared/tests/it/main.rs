@@ -2,6 +2,7 @@
 
 mod batch;
 mod bird;
+mod classify;
 mod limits;
 mod provider;
 mod queue;

@@ -1,24 +1,26 @@
 //! The seven client against real HTTP: every seed example on the wire, every class of answer,
 //! every validation refusal, and the API key kept secret.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::outcome::{Outcome, Sent};
 use wacast_shared::provider::seven::message::{
     ButtonMessage, ButtonParameter, Components, Contact, ContactName, ContactPhone, Contacts,
     Conversation, Delay, Document, Event, Link, ListMessage, ListRow, ListSection, Location, Media,
     MessageBody, PhoneKind, Reaction, ReplyButton, SendOptions, SevenMessage, Template,
     TemplateButton, TemplateButtonKind, Text,
 };
-use wacast_shared::provider::seven::{DeleteOutcome, EventOutcome, SevenClient, SevenConfig};
-use wacast_shared::provider::validate::ValidationError;
+use wacast_shared::provider::seven::{Deletion, SevenClient, SevenConfig};
+use wacast_shared::provider::validate::{Valid, Validate, ValidationError};
 use wacast_shared::provider::{ClientError, http_client};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::classify::{
+    Endpoint, Setup, Want, answer, case, check_every_answer, http_date, transport_cases,
+};
 
 const KEY: &str = "sk-test-7f3a9c2e5b1d";
 const FROM: &str = "4915112345678";
@@ -49,6 +51,11 @@ fn message(body: MessageBody) -> SevenMessage {
         body,
         options: SendOptions::default(),
     }
+}
+
+/// `message` through wacast's checks, as every message is before it is sent.
+fn valid<T: Validate>(message: T) -> Valid<T> {
+    Valid::new(message).expect("the message passes wacast's checks")
 }
 
 /// seven's answer to the seed's template example.
@@ -92,7 +99,7 @@ async fn check_sends(message: SevenMessage, example: Value) {
         .mount(&server)
         .await;
 
-    let outcome = client(&server.uri()).send(&message).await;
+    let outcome = client(&server.uri()).send(&valid(message.clone())).await;
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "one request, got {requests:?}");
@@ -103,10 +110,10 @@ async fn check_sends(message: SevenMessage, example: Value) {
     );
     assert_eq!(
         outcome,
-        Outcome::Sent {
+        Outcome::Done(Sent {
             provider_id: "12345678".into(),
             price: Some(0.0735)
-        }
+        })
     );
     let parsed: SevenMessage = serde_json::from_value(example.clone()).unwrap();
     assert_eq!(
@@ -582,13 +589,15 @@ async fn check_event(event: Event, example: Value) {
         .mount(&server)
         .await;
 
-    let outcome = client(&server.uri()).send_event(&event).await;
+    let outcome = client(&server.uri())
+        .send_event(&valid(event.clone()))
+        .await;
 
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1);
     let sent: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(sent, example);
-    assert_eq!(outcome, EventOutcome::Accepted);
+    assert_eq!(outcome, Outcome::Done(()));
     let parsed: Event = serde_json::from_value(example).unwrap();
     assert_eq!(parsed, event);
 }
@@ -649,8 +658,10 @@ async fn an_event_error_body_is_a_failure() {
         msg_id: "123456789".into(),
         emoji: String::new(),
     });
-    let outcome = client(&server.uri()).send_event(&event).await;
-    let EventOutcome::Failed { code, reason } = outcome else {
+    let outcome = client(&server.uri())
+        .send_event(&valid(event.clone()))
+        .await;
+    let Outcome::Failed { code, reason } = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
     assert_eq!(code, "400");
@@ -691,161 +702,45 @@ async fn deletes_a_scheduled_message_and_reads_each_of_seven_s_answers() {
     }
     let client = client(&server.uri());
 
-    assert_eq!(client.delete("11").await, DeleteOutcome::Deleted);
+    assert_eq!(client.delete("11").await, Outcome::Done(Deletion::Deleted));
     assert_eq!(
         client.delete("12").await,
-        DeleteOutcome::AlreadySent {
+        Outcome::Done(Deletion::AlreadySent {
             reason: "Message already sent. WhatsApp does not support message revocation.".into()
-        }
+        })
     );
-    assert_eq!(client.delete("13").await, DeleteOutcome::NotFound);
-    assert!(matches!(
-        client.delete("14").await,
-        DeleteOutcome::Retry { .. }
-    ));
-    assert!(matches!(
-        client.delete("15").await,
-        DeleteOutcome::Halt { .. }
-    ));
+    assert_eq!(client.delete("13").await, Outcome::Done(Deletion::NotFound));
+    assert!(matches!(client.delete("14").await, Outcome::Retry { .. }));
+    assert!(matches!(client.delete("15").await, Outcome::Halt { .. }));
     assert!(matches!(
         client.delete(" ").await,
-        DeleteOutcome::Failed { ref code, .. } if code == "invalid"
+        Outcome::Failed { ref code, .. } if code == "invalid"
     ));
-}
-
-/// What a case of the classification table expects.
-#[derive(Debug)]
-enum Want {
-    Sent(&'static str, Option<f64>),
-    /// `Retry` with `after` within this many whole seconds (`None`: no `after`).
-    Retry(Option<(u64, u64)>),
-    Failed(&'static str),
-    Halt,
-    Unknown,
-}
-
-/// How a case's server behaves.
-enum Setup {
-    /// wiremock answers with this.
-    Respond(ResponseTemplate),
-    /// Nothing listens on the port.
-    Refused,
-    /// A listener whose accept queue is full: the SYN is dropped, connect never completes.
-    FullBacklog,
-    /// A server that reads the whole request and closes without answering.
-    CloseAfterRequest,
-}
-
-struct Case {
-    name: &'static str,
-    setup: Setup,
-    want: Want,
-    reason_has: &'static [&'static str],
-}
-
-fn case(name: &'static str, setup: Setup, want: Want, reason_has: &'static [&'static str]) -> Case {
-    Case {
-        name,
-        setup,
-        want,
-        reason_has,
-    }
-}
-
-fn body(status: u16, json: Value) -> Setup {
-    Setup::Respond(ResponseTemplate::new(status).set_body_json(json))
-}
-
-fn http_date(in_secs: u64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(in_secs as i64))
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
-}
-
-/// Things a case keeps alive until its request is done.
-enum Guard {
-    /// The full listener and the connection that fills its queue, held only to stay open.
-    Backlog(#[allow(dead_code)] (TcpListener, Vec<TcpStream>)),
-    /// The server task, which returns the request it read.
-    Task(tokio::task::JoinHandle<Vec<u8>>),
-}
-
-/// A listener with backlog 0 and one connection waiting in its accept queue: Linux drops
-/// further SYNs, so connecting hangs until the client's connect timeout, exactly like an
-/// unreachable host, without leaving this machine.
-async fn full_backlog() -> (String, Guard) {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut streams = Vec::new();
-    // Fill the queue until a connect stalls: that is the state the case needs.
-    loop {
-        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
-            Ok(stream) => streams.push(stream.unwrap()),
-            Err(_) => break,
-        }
-        assert!(streams.len() < 8, "the accept queue never filled up");
-    }
-    // The listener must stay open, or connects would be refused instead.
-    (
-        format!("http://{addr}"),
-        Guard::Backlog((listener, streams)),
-    )
-}
-
-/// A server that reads one request (headers and `Content-Length` body) and closes the
-/// connection without a word; the task returns what it read.
-async fn close_after_request() -> (String, Guard) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length: usize = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                if request.len() >= end + 4 + length {
-                    break;
-                }
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        stream.shutdown().await.unwrap();
-        request
-    });
-    (format!("http://{addr}"), Guard::Task(task))
 }
 
 #[tokio::test]
 async fn every_answer_is_classified_once_into_the_right_outcome() {
     let sent_but_refused = json!({"success": "100", "total_price": 0, "messages": [{
         "id": null, "success": false, "error": "202", "error_text": "Invalid recipient number"}]});
-    let cases = vec![
+    let mut cases = vec![
         case(
             "100 and message success",
             Setup::Respond(accepted()),
-            Want::Sent("12345678", Some(0.0735)),
+            Want::Done(Sent {
+                provider_id: "12345678".into(),
+                price: Some(0.0735),
+            }),
             &[],
         ),
         case(
             "100 but message refused",
-            body(200, sent_but_refused),
+            answer(200, sent_but_refused),
             Want::Failed("202"),
             &["Invalid recipient number"],
         ),
         case(
             "100 but message outside the window",
-            body(
+            answer(
                 200,
                 json!({"success": "100", "messages": [{"id": "1", "success": false, "error": 7002001, "error_text": "Not in conversation"}]}),
             ),
@@ -854,7 +749,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "7002001 in a 200",
-            body(
+            answer(
                 200,
                 json!({"success": "7002001", "total_price": null, "messages": []}),
             ),
@@ -866,7 +761,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "400 error body in a 200",
-            body(
+            answer(
                 200,
                 json!({"success": false, "error_code": 400, "error_message": "Invalid WhatsApp sender number"}),
             ),
@@ -875,25 +770,25 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "404 in a 200",
-            body(200, json!({"success": "404"})),
+            answer(200, json!({"success": "404"})),
             Want::Failed("404"),
             &[],
         ),
         case(
             "900 in a 200",
-            body(200, json!({"success": "900"})),
+            answer(200, json!({"success": "900"})),
             Want::Halt,
             &["authentication failed", "check the API key"],
         ),
         case(
             "902 in a 200",
-            body(200, json!({"success": 902})),
+            answer(200, json!({"success": 902})),
             Want::Halt,
             &["waba scope"],
         ),
         case(
             "900 as an error body",
-            body(
+            answer(
                 200,
                 json!({"error_code": 900, "error_message": "Authentication failed"}),
             ),
@@ -908,7 +803,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "HTTP 403 with 902",
-            body(
+            answer(
                 403,
                 json!({"success": false, "error_code": 902, "error_message": "Missing scope"}),
             ),
@@ -955,7 +850,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "HTTP 400 with an error body",
-            body(
+            answer(
                 400,
                 json!({"error_code": 400, "error_message": "Invalid recipient"}),
             ),
@@ -964,7 +859,7 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "HTTP 404 page not found",
-            body(
+            answer(
                 404,
                 json!({"code": 404, "message": "Page not found", "errors": []}),
             ),
@@ -999,131 +894,33 @@ async fn every_answer_is_classified_once_into_the_right_outcome() {
         ),
         case(
             "200 with neither result nor error",
-            body(200, json!({"balance": 1.5})),
+            answer(200, json!({"balance": 1.5})),
             Want::Unknown,
             &["may have accepted"],
         ),
-        case(
-            "no answer in time after the request was written",
-            Setup::Respond(accepted().set_delay(Duration::from_secs(3))),
-            Want::Unknown,
-            &["no answer in time"],
-        ),
-        case(
-            "connection refused",
-            Setup::Refused,
-            Want::Retry(None),
-            &["could not connect", "nothing was sent"],
-        ),
-        case(
-            "connect timeout",
-            Setup::FullBacklog,
-            Want::Retry(None),
-            &["could not connect"],
-        ),
-        case(
-            "connection closed after the request was read",
-            Setup::CloseAfterRequest,
-            Want::Unknown,
-            &["may have been accepted"],
-        ),
     ];
-
-    let server = MockServer::start().await;
-    let request_timeout = Duration::from_millis(800);
-    let connect_timeout = Duration::from_millis(300);
-    for (i, case) in cases.into_iter().enumerate() {
-        let name = case.name;
-        // Each wiremock case gets its own path prefix, which also checks that a base URL's
-        // path is kept.
-        let (base_url, guard) = match case.setup {
-            Setup::Respond(template) => {
-                Mock::given(method("POST"))
-                    .and(path(format!("/case{i}/api/waba/messages")))
-                    .and(header("x-api-key", KEY))
-                    .respond_with(template)
-                    .expect(1)
-                    .named(name)
-                    .mount(&server)
-                    .await;
-                (format!("{}/case{i}", server.uri()), None)
-            }
-            Setup::Refused => {
-                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                let addr = listener.local_addr().unwrap();
-                drop(listener);
-                (format!("http://{addr}"), None)
-            }
-            Setup::FullBacklog => {
-                let (url, guard) = full_backlog().await;
-                (url, Some(guard))
-            }
-            Setup::CloseAfterRequest => {
-                let (url, guard) = close_after_request().await;
-                (url, Some(guard))
-            }
-        };
-        let client =
-            SevenClient::new(&config(&base_url, request_timeout, connect_timeout)).unwrap();
-        let started = Instant::now();
-        let outcome = client
-            .send(&message(MessageBody::Text(Text { text: "Hi".into() })))
-            .await;
-        let elapsed = started.elapsed();
-
-        let reason = match (&case.want, &outcome) {
-            (
-                Want::Sent(id, price),
-                Outcome::Sent {
-                    provider_id,
-                    price: got,
-                },
-            ) => {
-                assert_eq!((provider_id.as_str(), *got), (*id, *price), "{name}");
-                String::new()
-            }
-            (Want::Retry(expect), Outcome::Retry { after, reason }) => {
-                match (expect, after) {
-                    (None, None) => {}
-                    (Some((lo, hi)), Some(after)) => assert!(
-                        (*lo..=*hi).contains(&after.as_secs()),
-                        "{name}: after {after:?}, want {lo}..={hi} s"
-                    ),
-                    _ => panic!("{name}: after {after:?}, want {expect:?}"),
-                }
-                reason.clone()
-            }
-            (Want::Failed(want), Outcome::Failed { code, reason }) => {
-                assert_eq!(code, want, "{name}");
-                reason.clone()
-            }
-            (Want::Halt, Outcome::Halt { reason })
-            | (Want::Unknown, Outcome::Unknown { reason }) => reason.clone(),
-            (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
-        };
-        for part in case.reason_has {
-            assert!(reason.contains(part), "{name}: {reason:?} lacks {part:?}");
-        }
-        assert!(
-            !reason.contains(KEY),
-            "{name}: the API key leaked into {reason:?}"
-        );
-        match guard {
-            Some(Guard::Task(task)) => {
-                // The peer really did get the whole request: this is the ambiguous case.
-                let request = String::from_utf8(task.await.unwrap()).unwrap();
-                assert!(request.ends_with(r#""text":"Hi"}"#), "{name}: {request:?}");
-            }
-            Some(Guard::Backlog(_)) => {
-                assert!(
-                    elapsed < request_timeout,
-                    "{name}: took {elapsed:?}, so the total timeout fired, not the connect timeout"
-                );
-            }
-            _ => {}
-        }
-    }
-    server.verify().await;
+    cases.extend(transport_cases(accepted()));
+    let endpoint = Endpoint {
+        path: "/api/waba/messages",
+        key_header: ("x-api-key", KEY),
+        key: KEY,
+        body_ends: r#""text":"Hi"}"#,
+    };
+    check_every_answer(
+        &endpoint,
+        cases,
+        |base_url, timeout, connect_timeout| {
+            SevenClient::new(&config(base_url, timeout, connect_timeout)).unwrap()
+        },
+        async |client: &SevenClient| {
+            client
+                .send(&valid(message(MessageBody::Text(Text {
+                    text: "Hi".into(),
+                }))))
+                .await
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1353,7 +1150,10 @@ async fn messages_that_would_be_refused_make_no_request() {
     ];
 
     for (msg, says) in cases {
-        let outcome = client.send(&msg).await;
+        let outcome = match Valid::new(msg.clone()) {
+            Ok(msg) => client.send(&msg).await,
+            Err(refused) => Outcome::from(refused),
+        };
         let Outcome::Failed { code, reason } = &outcome else {
             panic!("{says}: expected a refusal, got {outcome:?}");
         };
@@ -1428,10 +1228,13 @@ async fn events_that_would_be_refused_make_no_request() {
     ];
     for (event, want) in cases {
         assert_eq!(event.validate(), Err(want.clone()), "{event:?}");
-        let outcome = client.send_event(&event).await;
+        let outcome = match Valid::new(event.clone()) {
+            Ok(event) => client.send_event(&event).await,
+            Err(refused) => Outcome::from(refused),
+        };
         assert_eq!(
             outcome,
-            EventOutcome::Failed {
+            Outcome::Failed {
                 code: "invalid".into(),
                 reason: want.to_string()
             }
@@ -1478,7 +1281,7 @@ async fn the_api_key_never_prints_and_is_sent_only_as_a_header() {
     }
 
     let msg = message(MessageBody::Text(Text { text: "Hi".into() }));
-    client.send(&msg).await;
+    client.send(&valid(msg.clone())).await;
     let request = &server.received_requests().await.unwrap()[0];
     assert!(!request.url.as_str().contains(KEY));
     assert!(!String::from_utf8_lossy(&request.body).contains(KEY));

@@ -11,7 +11,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wacast_shared::provider::bird::message::BirdMessage;
-use wacast_shared::provider::bird::{BirdClient, BirdConfig, BirdOutcome, BirdStatus};
+use wacast_shared::provider::bird::{BirdClient, BirdConfig, BirdSent, BirdStatus};
+use wacast_shared::provider::outcome::Outcome;
+use wacast_shared::provider::validate::Valid;
 use wacast_tests::MockGatewayProcess;
 use wacast_tests::gateway::bird::templates::{
     BUILTIN_BUTTON_VARIABLE, BUILTIN_IMAGE_BUTTON, BUILTIN_TEXT,
@@ -357,6 +359,12 @@ async fn every_bird_example_is_accepted_with_bird_s_answer_shape() {
     assert_eq!(stats["duplicates"]["foreign_ids"], 0);
 }
 
+/// `body` read into wacast's typed message and through its checks, as the worker sends it.
+fn typed(body: Value) -> Result<Valid<BirdMessage>, String> {
+    let message: BirdMessage = serde_json::from_value(body).map_err(|e| e.to_string())?;
+    Valid::new(message).map_err(|e| e.to_string())
+}
+
 fn typed_client(gateway: &Gateway, key: &str) -> BirdClient {
     let mut config = BirdConfig::new(
         DEFAULT_WORKSPACE,
@@ -374,30 +382,29 @@ async fn wacast_s_typed_client_and_the_mock_agree_on_every_example() {
     let gateway = start(&[]);
     let client = typed_client(&gateway, DEFAULT_ACCESS_KEY);
     for (name, body) in bird_examples() {
-        let message: BirdMessage = serde_json::from_value(body.clone())
+        let message: Valid<BirdMessage> = typed(body.clone())
             .unwrap_or_else(|err| panic!("{name}: the typed client cannot read it: {err}"));
         match client.send(&message).await {
-            BirdOutcome::Sent {
+            Outcome::Done(BirdSent {
                 provider_id,
                 status: BirdStatus::Accepted,
-            } => assert!(is_uuid(&provider_id), "{name}: {provider_id}"),
+            }) => assert!(is_uuid(&provider_id), "{name}: {provider_id}"),
             other => panic!("{name}: {other:?}"),
         }
     }
     // What the mock refuses, the client classifies as Bird's refusal.
     let wrong_key = typed_client(&gateway, "not-the-key");
-    let message: BirdMessage =
-        serde_json::from_value(text("Hi")).expect("the typed client reads it");
+    let message: Valid<BirdMessage> = typed(text("Hi")).expect("the typed client reads it");
     assert!(
-        matches!(wrong_key.send(&message).await, BirdOutcome::Halt { ref reason } if reason.contains("HTTP 401")),
+        matches!(wrong_key.send(&message).await, Outcome::Halt { ref reason } if reason.contains("HTTP 401")),
     );
     let unknown = template(
         ("11111111-2222-4333-8444-555555555555", BUILTIN_TEXT.1, "en"),
         &[("name", "Max")],
     );
-    let message: BirdMessage = serde_json::from_value(unknown).expect("the typed client reads it");
+    let message: Valid<BirdMessage> = typed(unknown).expect("the typed client reads it");
     match client.send(&message).await {
-        BirdOutcome::Failed { code, reason } => {
+        Outcome::Failed { code, reason } => {
             assert_eq!(code, "InvalidPayload");
             assert!(reason.contains("no approved template"), "{reason}");
         }
@@ -893,12 +900,12 @@ async fn bird_answers_5xx_reproducibly_with_a_seed_and_the_client_retries() {
             "status {status}"
         );
     }
-    let message: BirdMessage = serde_json::from_value(text("Hi")).expect("reads");
+    let message: Valid<BirdMessage> = typed(text("Hi")).expect("reads");
     let outcome = typed_client(&gateway, DEFAULT_ACCESS_KEY)
         .send(&message)
         .await;
     assert!(
-        matches!(outcome, BirdOutcome::Retry { after: None, .. }),
+        matches!(outcome, Outcome::Retry { after: None, .. }),
         "{outcome:?}"
     );
     let stats = gateway.stats().await;
@@ -944,11 +951,11 @@ async fn bird_rate_limits_answer_429_with_retry_after_globally_and_per_channel()
     assert!((5..=10).contains(&n_ok), "{n_ok} accepted");
     assert_eq!(gateway.stats().await["rate_limited"], n_limited);
     // The typed client reads the 429 as "retry in 1 s".
-    let message: BirdMessage = serde_json::from_value(text("Hi")).expect("reads");
+    let message: Valid<BirdMessage> = typed(text("Hi")).expect("reads");
     let client = typed_client(&gateway, DEFAULT_ACCESS_KEY);
     let mut saw_retry = false;
     for _ in 0..10 {
-        if let BirdOutcome::Retry { after, .. } = client.send(&message).await {
+        if let Outcome::Retry { after, .. } = client.send(&message).await {
             assert_eq!(after, Some(Duration::from_secs(1)));
             saw_retry = true;
             break;
@@ -998,12 +1005,12 @@ async fn bird_latency_delays_answers_and_a_hang_is_unknown_to_the_client() {
     assert!(elapsed < Duration::from_millis(1050), "{elapsed:?}");
 
     let gateway = start(&["--hang", "1.0"]);
-    let message: BirdMessage = serde_json::from_value(text("Hi")).expect("reads");
+    let message: Valid<BirdMessage> = typed(text("Hi")).expect("reads");
     let outcome = typed_client(&gateway, DEFAULT_ACCESS_KEY)
         .send(&message)
         .await;
     assert!(
-        matches!(outcome, BirdOutcome::Unknown { ref reason } if reason.contains("no answer in time")),
+        matches!(outcome, Outcome::Unknown { ref reason } if reason.contains("no answer in time")),
         "{outcome:?}"
     );
     let stats = gateway.stats().await;

@@ -1,4 +1,4 @@
-//! Bird's answers to a send, classified once into a [`BirdOutcome`].
+//! Bird's answers to a send, classified once into an [`Outcome`].
 //!
 //! A send is answered `202 Accepted` with the created message (`id`, `status` `accepted` or
 //! `scheduled`, …; the seed: "Message was accepted for processing"). Errors carry
@@ -21,8 +21,9 @@ use std::fmt::Write as _;
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::provider::bird::{BirdOutcome, BirdStatus};
-use crate::provider::outcome::{Answer, Trouble, excerpt};
+use crate::provider::bird::sent::{BirdSent, BirdStatus};
+use crate::provider::exchange::{Answer, excerpt};
+use crate::provider::outcome::Outcome;
 
 /// The longest rendering of an error's details kept in a reason.
 const MAX_DETAILS: usize = 400;
@@ -145,7 +146,7 @@ fn is_failed_status(status: &str) -> bool {
 }
 
 /// The classes decided by the HTTP status of a non-2xx answer.
-fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Trouble {
+fn status_trouble<T>(answer: &Answer, reply: Option<&Map<String, Value>>) -> Outcome<T> {
     let status = answer.status;
     let error = reply.and_then(BirdError::read);
     let said = |plain: String| match error.as_ref().and_then(|e| e.message.as_deref()) {
@@ -157,7 +158,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Troubl
     if let Some((_, state)) = reply.and_then(created)
         && !state.as_deref().is_some_and(is_failed_status)
     {
-        return Trouble::Unknown {
+        return Outcome::Unknown {
             reason: format!(
                 "Bird answered HTTP {} with a body that shows a created message; it may have accepted the request",
                 status.as_u16()
@@ -165,33 +166,33 @@ fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Troubl
         };
     }
     match status.as_u16() {
-        401 => Trouble::Halt {
+        401 => Outcome::Halt {
             reason: said(
                 "Bird refused the access key (HTTP 401): check the access key (BIRD_ACCESS_KEY)"
                     .into(),
             ),
         },
-        403 => Trouble::Halt {
+        403 => Outcome::Halt {
             reason: said(
                 "the access key may not send on this channel (HTTP 403): give it an access policy that allows sending messages on this workspace's channel, or use a key that has one"
                     .into(),
             ),
         },
-        404 => Trouble::Halt {
+        404 => Outcome::Halt {
             reason: said(
                 "Bird knows no such workspace or channel (HTTP 404): check the campaign's --workspace and --channel, and --bird-base-url"
                     .into(),
             ),
         },
-        429 => Trouble::Retry {
+        429 => Outcome::Retry {
             after: answer.retry_after,
             reason: "Bird is rate limiting this access key (HTTP 429); it did not process the request".into(),
         },
-        408 => Trouble::Retry {
+        408 => Outcome::Retry {
             after: answer.retry_after,
             reason: "Bird timed out reading the request (HTTP 408)".into(),
         },
-        500..=599 => Trouble::Retry {
+        500..=599 => Outcome::Retry {
             after: answer.retry_after,
             reason: format!(
                 "Bird failed (HTTP {}): {}",
@@ -199,21 +200,21 @@ fn status_trouble(answer: &Answer, reply: Option<&Map<String, Value>>) -> Troubl
                 body_excerpt(answer)
             ),
         },
-        300..=399 => Trouble::Halt {
+        300..=399 => Outcome::Halt {
             reason: format!(
                 "Bird answered with a redirect (HTTP {}): check the base URL",
                 status.as_u16()
             ),
         },
         _ => match error {
-            Some(error) => Trouble::Failed {
+            Some(error) => Outcome::Failed {
                 code: error
                     .code
                     .clone()
                     .unwrap_or_else(|| status.as_str().to_string()),
                 reason: error.refusal(status),
             },
-            None => Trouble::Failed {
+            None => Outcome::Failed {
                 code: status.as_str().to_string(),
                 reason: format!(
                     "Bird refused the message (HTTP {}): {}",
@@ -234,12 +235,12 @@ fn body_excerpt(answer: &Answer) -> String {
 
 /// A 2xx answer whose body cannot be read or understood: Bird answered, so it may well have
 /// created the message, and we cannot tell.
-fn unreadable_success(answer: &Answer) -> Trouble {
+fn unreadable_success<T>(answer: &Answer) -> Outcome<T> {
     let what = match &answer.body {
         Ok(body) => format!("a body that shows no message id: {}", excerpt(body)),
         Err(e) => format!("a body that could not be read: {e}"),
     };
-    Trouble::Unknown {
+    Outcome::Unknown {
         reason: format!(
             "Bird answered HTTP {} with {what}; it may have accepted the request",
             answer.status.as_u16()
@@ -248,38 +249,38 @@ fn unreadable_success(answer: &Answer) -> Trouble {
 }
 
 /// Classifies the answer to `POST /workspaces/{workspaceId}/channels/{channelId}/messages`.
-pub(crate) fn classify_send(answer: &Answer) -> BirdOutcome {
+pub(crate) fn classify_send(answer: &Answer) -> Outcome<BirdSent> {
     let reply = answer.body.as_deref().ok().and_then(parse);
     if !answer.status.is_success() {
-        return status_trouble(answer, reply.as_ref()).into();
+        return status_trouble(answer, reply.as_ref());
     }
     let Some(reply) = reply else {
-        return unreadable_success(answer).into();
+        return unreadable_success(answer);
     };
     match created(&reply) {
         Some((_, Some(state))) if is_failed_status(&state) => {
             let why = scalar(reply.get("reason"))
                 .map_or_else(String::new, |reason| format!(": {reason}"));
-            BirdOutcome::Failed {
+            Outcome::Failed {
                 reason: format!("Bird did not send the message (status {state}){why}"),
                 code: state,
             }
         }
-        Some((id, state)) => BirdOutcome::Sent {
+        Some((id, state)) => Outcome::Done(BirdSent {
             provider_id: id,
             // A 202 is "accepted for processing" even when the body leaves the status out.
             status: state.map_or(BirdStatus::Accepted, |s| BirdStatus::from_wire(&s)),
-        },
+        }),
         // A success status whose body says an error is an error.
         None => match BirdError::read(&reply) {
-            Some(error) => BirdOutcome::Failed {
+            Some(error) => Outcome::Failed {
                 code: error
                     .code
                     .clone()
                     .unwrap_or_else(|| answer.status.as_str().to_string()),
                 reason: error.refusal(answer.status),
             },
-            None => unreadable_success(answer).into(),
+            None => unreadable_success(answer),
         },
     }
 }
@@ -304,7 +305,7 @@ mod tests {
         ));
         assert_eq!(
             out,
-            BirdOutcome::Failed {
+            Outcome::Failed {
                 code: "InvalidPayload".into(),
                 reason: "body: must be set, or template; receiver.contacts: is required (Bird refused the message: HTTP 422, InvalidPayload: The request did not pass validation)".into(),
             }
@@ -314,7 +315,7 @@ mod tests {
             r#"{"error":{"type":"validation_error","code":"E01001","message":"Request validation failed.","details":[{"param":"to","message":"must contain at least one recipient"}]}}"#,
         ));
         assert!(
-            matches!(&out, BirdOutcome::Failed { code, reason }
+            matches!(&out, Outcome::Failed { code, reason }
                 if code == "E01001" && reason.contains("to: must contain at least one recipient")),
             "{out:?}"
         );
@@ -327,15 +328,12 @@ mod tests {
             r#"{"code":"ChannelInactive","message":"channel is not active"}"#,
         ));
         assert!(
-            matches!(&out, BirdOutcome::Failed { code, .. } if code == "ChannelInactive"),
+            matches!(&out, Outcome::Failed { code, .. } if code == "ChannelInactive"),
             "{out:?}"
         );
         for body in ["{}", r#"{"status":"accepted"}"#, "[1]", r#"{"id":""}"#] {
             let out = classify_send(&answer(202, body));
-            assert!(
-                matches!(out, BirdOutcome::Unknown { .. }),
-                "{body}: {out:?}"
-            );
+            assert!(matches!(out, Outcome::Unknown { .. }), "{body}: {out:?}");
         }
     }
 
@@ -347,7 +345,7 @@ mod tests {
         ));
         assert_eq!(
             out,
-            BirdOutcome::Failed {
+            Outcome::Failed {
                 code: "sending_failed".into(),
                 reason: "Bird did not send the message (status sending_failed): recipient is not a WhatsApp user".into(),
             }
@@ -360,12 +358,12 @@ mod tests {
             500,
             r#"{"id":"6b1c0f0e-2b7e-4a0e-9d7e-3f1d2c3b4a59","status":"accepted"}"#,
         ));
-        assert!(matches!(out, BirdOutcome::Unknown { .. }), "{out:?}");
+        assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
         let broken = Answer {
             status: StatusCode::BAD_GATEWAY,
             retry_after: None,
             body: Err("connection reset".into()),
         };
-        assert!(matches!(classify_send(&broken), BirdOutcome::Retry { .. }));
+        assert!(matches!(classify_send(&broken), Outcome::Retry { .. }));
     }
 }

@@ -22,7 +22,7 @@ use crate::provider::bird::message::{
 use crate::provider::validate::{
     Check, MAX_BUTTON_ID, MAX_BUTTON_TITLE, MAX_CAPTION, MAX_HEADER_FOOTER, MAX_INTERACTIVE_BODY,
     MAX_LIST_BUTTON, MAX_ROW_ID, MAX_ROW_TITLE, MAX_ROWS, MAX_SECTION_TITLE, MAX_SECTIONS,
-    MAX_TEXT, ValidationError, coordinate, indexed_text, non_empty, optional_text,
+    MAX_TEXT, Validate, ValidationError, coordinate, indexed_text, non_empty, optional_text,
     template_parameter, text, url,
 };
 
@@ -33,16 +33,10 @@ pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 35;
 /// WhatsApp: at most 3 quick-reply buttons.
 const MAX_BUTTONS: usize = 3;
 
-impl BirdMessage {
-    /// Checks everything Bird and WhatsApp would refuse and that can be known without asking
-    /// them, with `scheduledFor` compared to the current time.
-    /// [`crate::provider::bird::BirdClient::send`] calls it before any request.
-    pub fn validate(&self) -> Check {
-        self.validate_at(Utc::now())
-    }
-
-    /// [`BirdMessage::validate`] as of `now`.
-    pub fn validate_at(&self, now: DateTime<Utc>) -> Check {
+/// Everything Bird and WhatsApp would refuse and that can be known without asking them, with
+/// `scheduledFor` compared to `now`; what [`Valid`](crate::provider::validate::Valid) checks before a message can be sent.
+impl Validate for BirdMessage {
+    fn validate_at(&self, now: DateTime<Utc>) -> Check {
         receiver(&self.receiver)?;
         self.content.validate()?;
         self.options.validate_at(now)

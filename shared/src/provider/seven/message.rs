@@ -10,8 +10,8 @@
 //! - Unknown fields are refused, so that a misspelt `captoin` in a campaign's content is an error
 //!   at enqueue time instead of a caption silently dropped on every message.
 //!
-//! Numbers are never validated here; [`SevenMessage::validate`] (in `validate.rs`) does that, and
-//! [`crate::provider::seven::SevenClient::send`] calls it before any request.
+//! Numbers are never validated here; `validate.rs` does that, and a client sends only a message
+//! that passed it ([`crate::provider::validate::Valid`]).
 
 use std::fmt;
 

@@ -12,8 +12,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::provider::outcome::{Answer, Outcome, Trouble, excerpt};
-use crate::provider::seven::{DeleteOutcome, EventOutcome};
+use crate::provider::exchange::{Answer, excerpt};
+use crate::provider::outcome::{Outcome, Sent};
+use crate::provider::seven::deletion::Deletion;
 
 /// A scalar as seven may write it.
 #[derive(Debug)]
@@ -152,13 +153,13 @@ impl Reply {
 }
 
 /// seven's codes, as the seed lists them, turned into what to do.
-fn code_trouble(code: &str, message: Option<&str>) -> Trouble {
+fn code_trouble<T>(code: &str, message: Option<&str>) -> Outcome<T> {
     let said = |plain: &str| match message {
         Some(m) if !m.trim().is_empty() => format!("{plain} (seven: {})", m.trim()),
         _ => plain.to_string(),
     };
     match code {
-        "7002001" => Trouble::Failed {
+        "7002001" => Outcome::Failed {
             code: code.into(),
             reason:
                 "no 24-hour conversation window is open with this recipient (seven code 7002001): \
@@ -166,36 +167,36 @@ fn code_trouble(code: &str, message: Option<&str>) -> Trouble {
                      message, so send a template message to start a conversation"
                     .into(),
         },
-        "900" => Trouble::Halt {
+        "900" => Outcome::Halt {
             reason: said(
                 "seven refused the API key (code 900, authentication failed): check the API key (SEVEN_API_KEY)",
             ),
         },
-        "902" => Trouble::Halt {
+        "902" => Outcome::Halt {
             reason: said(
                 "the API key has no access to WhatsApp (code 902): enable the waba scope for this key in seven's dashboard or use a key that has it",
             ),
         },
         // The seed lists 900 and 902; seven's other 9xx codes are account-level access
         // problems of the same family, which would refuse every message alike.
-        c if c.len() == 3 && c.starts_with('9') => Trouble::Halt {
+        c if c.len() == 3 && c.starts_with('9') => Outcome::Halt {
             reason: said(&format!(
                 "seven refused access (code {c}): check the API key and the account's settings"
             )),
         },
-        "400" => Trouble::Failed {
+        "400" => Outcome::Failed {
             code: code.into(),
             reason: said(
                 "seven refused the request (code 400: invalid sender, recipient or parameters)",
             ),
         },
-        "404" => Trouble::Failed {
+        "404" => Outcome::Failed {
             code: code.into(),
             reason: said(
                 "seven answered not found (code 404): no such message, or a wrong endpoint",
             ),
         },
-        other => Trouble::Failed {
+        other => Outcome::Failed {
             code: other.into(),
             reason: said(&format!("seven refused the message (code {other})")),
         },
@@ -204,7 +205,7 @@ fn code_trouble(code: &str, message: Option<&str>) -> Trouble {
 
 /// The classes decided by the HTTP status of a non-2xx answer, with the body's code where it
 /// says more.
-fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
+fn status_trouble<T>(answer: &Answer, reply: Option<&Reply>) -> Outcome<T> {
     let status = answer.status;
     let body_excerpt = || {
         answer
@@ -219,7 +220,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
     }) = reply
         && s.is_accepted()
     {
-        return Trouble::Unknown {
+        return Outcome::Unknown {
             reason: format!(
                 "seven answered HTTP {} with a body that says accepted; it may have accepted the request",
                 status.as_u16()
@@ -230,26 +231,26 @@ fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
         401 | 403 => {
             // A 9xx in the body says precisely which access problem it is.
             if let Some((code, message)) = reply.and_then(Reply::error)
-                && let trouble @ Trouble::Halt { .. } = code_trouble(&code, message)
+                && let trouble @ Outcome::Halt { .. } = code_trouble(&code, message)
             {
                 return trouble;
             }
-            Trouble::Halt {
+            Outcome::Halt {
                 reason: format!(
                     "seven refused the API key (HTTP {}): check the API key (SEVEN_API_KEY) and that it has the waba scope",
                     status.as_u16()
                 ),
             }
         }
-        429 => Trouble::Retry {
+        429 => Outcome::Retry {
             after: answer.retry_after,
             reason: "seven is rate limiting this account (HTTP 429)".into(),
         },
-        408 => Trouble::Retry {
+        408 => Outcome::Retry {
             after: answer.retry_after,
             reason: "seven timed out reading the request (HTTP 408)".into(),
         },
-        500..=599 => Trouble::Retry {
+        500..=599 => Outcome::Retry {
             after: answer.retry_after,
             reason: format!(
                 "seven failed (HTTP {}): {}",
@@ -257,7 +258,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
                 body_excerpt()
             ),
         },
-        300..=399 => Trouble::Halt {
+        300..=399 => Outcome::Halt {
             reason: format!(
                 "seven answered with a redirect (HTTP {}): check the base URL",
                 status.as_u16()
@@ -265,7 +266,7 @@ fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
         },
         _ => match reply.and_then(Reply::error) {
             Some((code, message)) => code_trouble(&code, message),
-            None => Trouble::Failed {
+            None => Outcome::Failed {
                 code: status.as_str().to_string(),
                 reason: format!(
                     "seven refused the request (HTTP {}): {}",
@@ -279,12 +280,12 @@ fn status_trouble(answer: &Answer, reply: Option<&Reply>) -> Trouble {
 
 /// A 2xx answer whose body cannot be read or understood: the provider answered, so it may
 /// well have done what was asked, and we cannot tell.
-fn unreadable_success(answer: &Answer) -> Trouble {
+fn unreadable_success<T>(answer: &Answer) -> Outcome<T> {
     let what = match &answer.body {
         Ok(body) => format!("a body that is not seven's JSON: {}", excerpt(body)),
         Err(e) => format!("a body that could not be read: {e}"),
     };
-    Trouble::Unknown {
+    Outcome::Unknown {
         reason: format!(
             "seven answered HTTP {} with {what}; it may have accepted the request",
             answer.status.as_u16()
@@ -293,21 +294,21 @@ fn unreadable_success(answer: &Answer) -> Trouble {
 }
 
 /// Classifies the answer to `POST /api/waba/messages`.
-pub(crate) fn classify_send(answer: &Answer) -> Outcome {
+pub(crate) fn classify_send(answer: &Answer) -> Outcome<Sent> {
     let reply = answer.body.as_deref().ok().and_then(Reply::parse);
     if !answer.status.is_success() {
-        return status_trouble(answer, reply.as_ref()).into();
+        return status_trouble(answer, reply.as_ref());
     }
     let Some(reply) = reply else {
-        return unreadable_success(answer).into();
+        return unreadable_success(answer);
     };
     match &reply.success {
         Some(success) if success.is_accepted() => {}
         // A 200 whose body says an error is an error.
         _ => {
             return match reply.error() {
-                Some((code, message)) => code_trouble(&code, message).into(),
-                None => unreadable_success(answer).into(),
+                Some((code, message)) => code_trouble(&code, message),
+                None => unreadable_success(answer),
             };
         }
     }
@@ -316,10 +317,10 @@ pub(crate) fn classify_send(answer: &Answer) -> Outcome {
     let Some(message) = first else {
         // Code 100 means accepted; without a message entry there is no id, but resending
         // would send it twice.
-        return Outcome::Sent {
+        return Outcome::Done(Sent {
             provider_id: String::new(),
             price: total_price,
-        };
+        });
     };
     if matches!(&message.success, Some(s) if !s.is_accepted()) {
         let code = message
@@ -327,9 +328,9 @@ pub(crate) fn classify_send(answer: &Answer) -> Outcome {
             .as_ref()
             .and_then(Scalar::code)
             .unwrap_or_else(|| "rejected".into());
-        return code_trouble(&code, message.error_text.as_deref()).into();
+        return code_trouble(&code, message.error_text.as_deref());
     }
-    Outcome::Sent {
+    Outcome::Done(Sent {
         provider_id: message
             .id
             .as_ref()
@@ -340,18 +341,18 @@ pub(crate) fn classify_send(answer: &Answer) -> Outcome {
             .as_ref()
             .and_then(Scalar::price)
             .or(total_price),
-    }
+    })
 }
 
 /// Classifies the answer to `DELETE /api/waba/messages/{id}`.
-pub(crate) fn classify_delete(answer: &Answer) -> DeleteOutcome {
+pub(crate) fn classify_delete(answer: &Answer) -> Outcome<Deletion> {
     if answer.status == StatusCode::NOT_FOUND {
-        return DeleteOutcome::NotFound;
+        return Outcome::Done(Deletion::NotFound);
     }
     let reply = answer.body.as_deref().ok().and_then(Reply::parse);
     if let Some((code, message)) = reply.as_ref().and_then(Reply::error) {
         if code == "404" {
-            return DeleteOutcome::NotFound;
+            return Outcome::Done(Deletion::NotFound);
         }
         // seven answers 400 "Message already sent…" for a message it already handed on;
         // WhatsApp cannot revoke it.
@@ -359,43 +360,43 @@ pub(crate) fn classify_delete(answer: &Answer) -> DeleteOutcome {
             && let Some(text) = message
             && text.to_ascii_lowercase().contains("already sent")
         {
-            return DeleteOutcome::AlreadySent {
+            return Outcome::Done(Deletion::AlreadySent {
                 reason: text.to_string(),
-            };
+            });
         }
     }
     if !answer.status.is_success() {
-        return status_trouble(answer, reply.as_ref()).into();
+        return status_trouble(answer, reply.as_ref());
     }
     match reply {
         Some(Reply {
             success: Some(ref s),
             ..
-        }) if s.is_accepted() => DeleteOutcome::Deleted,
+        }) if s.is_accepted() => Outcome::Done(Deletion::Deleted),
         Some(ref r) => match r.error() {
-            Some((code, message)) => code_trouble(&code, message).into(),
-            None => unreadable_success(answer).into(),
+            Some((code, message)) => code_trouble(&code, message),
+            None => unreadable_success(answer),
         },
-        None => unreadable_success(answer).into(),
+        None => unreadable_success(answer),
     }
 }
 
 /// Classifies the answer to `POST /api/waba/events`.
-pub(crate) fn classify_event(answer: &Answer) -> EventOutcome {
+pub(crate) fn classify_event(answer: &Answer) -> Outcome<()> {
     let reply = answer.body.as_deref().ok().and_then(Reply::parse);
     if !answer.status.is_success() {
-        return status_trouble(answer, reply.as_ref()).into();
+        return status_trouble(answer, reply.as_ref());
     }
     match reply {
         Some(Reply {
             success: Some(ref s),
             ..
-        }) if s.is_accepted() => EventOutcome::Accepted,
+        }) if s.is_accepted() => Outcome::Done(()),
         Some(ref r) => match r.error() {
-            Some((code, message)) => code_trouble(&code, message).into(),
-            None => unreadable_success(answer).into(),
+            Some((code, message)) => code_trouble(&code, message),
+            None => unreadable_success(answer),
         },
-        None => unreadable_success(answer).into(),
+        None => unreadable_success(answer),
     }
 }
 
@@ -419,10 +420,10 @@ mod tests {
         ));
         assert_eq!(
             out,
-            Outcome::Sent {
+            Outcome::Done(Sent {
                 provider_id: "12345678".into(),
                 price: Some(0.07)
-            }
+            })
         );
         let out = classify_send(&answer(200, r#"{"success":"7002001"}"#));
         assert!(
@@ -442,10 +443,10 @@ mod tests {
         ));
         assert_eq!(
             out,
-            Outcome::Sent {
+            Outcome::Done(Sent {
                 provider_id: "77812349".into(),
                 price: Some(0.0712)
-            }
+            })
         );
         // An id beyond i64 is not a code (as before), and a price may be a whole number.
         let out = classify_send(&answer(
@@ -454,10 +455,10 @@ mod tests {
         ));
         assert_eq!(
             out,
-            Outcome::Sent {
+            Outcome::Done(Sent {
                 provider_id: String::new(),
                 price: Some(1.0)
-            }
+            })
         );
         // A code written as an object is not one of seven's answers.
         let out = classify_send(&answer(200, r#"{"success":{"code":100}}"#));
@@ -469,10 +470,10 @@ mod tests {
         let out = classify_send(&answer(200, r#"{"success":"100","total_price":0.07}"#));
         assert_eq!(
             out,
-            Outcome::Sent {
+            Outcome::Done(Sent {
                 provider_id: String::new(),
                 price: Some(0.07)
-            }
+            })
         );
     }
 

@@ -9,6 +9,8 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
+
 use crate::provider::seven::message::{
     ButtonMessage, Components, Contact, Conversation, Delay, Event, ListMessage, Location,
     MessageBody, Reaction, SendOptions, SevenMessage, Template,
@@ -16,7 +18,7 @@ use crate::provider::seven::message::{
 use crate::provider::validate::{
     Check, MAX_BUTTON_ID, MAX_BUTTON_TITLE, MAX_CAPTION, MAX_HEADER_FOOTER, MAX_INTERACTIVE_BODY,
     MAX_LIST_BUTTON, MAX_ROW_ID, MAX_ROW_TITLE, MAX_ROWS, MAX_SECTION_TITLE, MAX_SECTIONS,
-    MAX_TEXT, ValidationError, coordinate, indexed_text, non_empty, optional_text,
+    MAX_TEXT, Validate, ValidationError, coordinate, indexed_text, non_empty, optional_text,
     template_parameter, text, url,
 };
 
@@ -31,10 +33,10 @@ const MAX_ROW_DESCRIPTION: usize = 72;
 /// WhatsApp: a template name has at most 512 characters.
 const MAX_TEMPLATE_NAME: usize = 512;
 
-impl SevenMessage {
-    /// Checks everything seven and WhatsApp would refuse and that can be known without asking
-    /// them. [`crate::provider::seven::SevenClient::send`] calls it before any request.
-    pub fn validate(&self) -> Check {
+/// Everything seven and WhatsApp would refuse and that can be known without asking them (none
+/// of it depends on the time); what [`Valid`](crate::provider::validate::Valid) checks before a message can be sent.
+impl Validate for SevenMessage {
+    fn validate_at(&self, _now: DateTime<Utc>) -> Check {
         phone(&self.from, "from")?;
         phone(&self.to, "to")?;
         options(&self.options)?;
@@ -59,9 +61,9 @@ impl SevenMessage {
     }
 }
 
-impl Event {
-    /// Checks an event before it is sent.
-    pub fn validate(&self) -> Check {
+/// An event's checks, what [`Valid`](crate::provider::validate::Valid) checks before it can be sent.
+impl Validate for Event {
+    fn validate_at(&self, _now: DateTime<Utc>) -> Check {
         match self {
             Event::Read(c) | Event::IsTyping(c) => conversation(c),
             Event::Reaction(r) => reaction(r),
