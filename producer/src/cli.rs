@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::options;
+use crate::ingest::options;
 
 /// The environment variables the CLI reads.
 pub(crate) mod env {

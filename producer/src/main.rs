@@ -4,39 +4,12 @@
 //! # Layout
 //!
 //! - `cli`: the clap definitions; `--help` is the reference.
-//! - `enqueue`: `wacast enqueue`, the CSV → queue pipeline, over
-//!   - `source` (the file's bytes: hash, encoding, delimiter),
-//!   - `csv_import` (header mapping and per-row checks), `pump` (reader thread → Redis),
-//!   - `normalise` (phone numbers, with a fast path for E.164),
-//!   - `options` (delay, ttl, label, language), `content` (the message body from the flags),
-//!   - `templates` (the approved-templates check), `rejects` and `summary` (what is reported).
-//! - The operator's commands, one module each (or per close group): `list`, `status`
-//!   (`--watch` too), `wait`, `report`, `control` (pause, resume, and the refusals with their
-//!   hints), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`;
-//!   `view` holds what they share (connecting, the campaign's JSON and text forms).
+//! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`.
+//! - `cmd`: the commands, one module each (or per close group), and what they share.
 
-mod cancel;
 mod cli;
-mod content;
-mod control;
-mod csv_import;
-mod enqueue;
-mod limits;
-mod list;
-mod normalise;
-mod options;
-mod optout;
-mod pump;
-mod purge;
-mod rejects;
-mod report;
-mod retry;
-mod source;
-mod status;
-mod summary;
-mod templates;
-mod view;
-mod wait;
+mod cmd;
+mod ingest;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -45,6 +18,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
+use crate::cmd::{
+    cancel, control, enqueue, limits, list, optout, purge, report, retry, status, wait,
+};
 
 /// Exit status of an error: nothing (more) was done.
 const EXIT_ERROR: u8 = 2;

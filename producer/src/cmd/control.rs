@@ -9,7 +9,7 @@ use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{CampaignRecord, QueueError};
 
 use crate::cli::{Format, GlobalArgs, IdArgs, PauseArgs};
-use crate::view;
+use crate::cmd::view;
 
 pub(crate) async fn pause(global: &GlobalArgs, args: &PauseArgs) -> anyhow::Result<ExitCode> {
     let queue = view::connect(global).await?;

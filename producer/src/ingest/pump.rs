@@ -23,9 +23,9 @@ use wacast_shared::campaign::Campaign;
 use wacast_shared::message::Row;
 use wacast_shared::queue::{ChunkResult, NewMessage, Queue, QueueError};
 
-use crate::csv_import::{Reason, Rejected, RowChecker};
-use crate::rejects::RejectsWriter;
-use crate::summary::Excerpt;
+use crate::ingest::csv_import::{Reason, Rejected, RowChecker};
+use crate::ingest::rejects::RejectsWriter;
+use crate::ingest::summary::Excerpt;
 
 /// Chunks in Redis at once. Two keep Redis busy while a result travels back; a third covers
 /// the reader's jitter. More only queue up in Redis.

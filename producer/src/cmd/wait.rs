@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cli::{EXIT_TIMEOUT, Format, GlobalArgs, WaitArgs};
-use crate::view;
+use crate::cmd::view;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &WaitArgs) -> anyhow::Result<ExitCode> {
     let queue = view::connect(global).await?;

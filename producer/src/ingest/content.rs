@@ -127,7 +127,7 @@ fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
         .language
         .as_deref()
         .context("--template needs --language")?;
-    crate::options::check_language(language).map_err(anyhow::Error::msg)?;
+    crate::ingest::options::check_language(language).map_err(anyhow::Error::msg)?;
     ensure!(
         !name.is_empty() && !name.contains(char::is_whitespace),
         "template name {name:?} is not a template name: use the name as approved, e.g. order_confirmation"

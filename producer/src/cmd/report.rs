@@ -15,7 +15,7 @@ use wacast_shared::message::Row;
 use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
 
 use crate::cli::{Format, GlobalArgs, ReportArgs};
-use crate::view;
+use crate::cmd::view;
 
 /// The report's columns, in order (documented in `wacast report --help`).
 const COLUMNS: [&str; 20] = [

@@ -18,8 +18,8 @@ use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
 use wacast_shared::window::{SendWindow, ZoneCache};
 
-use crate::normalise::Normaliser;
-use crate::options::{self, Clock};
+use crate::ingest::normalise::Normaliser;
+use crate::ingest::options::{self, Clock};
 
 /// Headers taken as the phone column when --phone-column is not given (normalised).
 pub(crate) const PHONE_HEADERS: [&str; 11] = [

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use wacast_shared::provider::bird::message::Content;
 
 use crate::cli::{ContentArgs, Kind};
-use crate::content::{coordinate, placeholder, read_json, refuse, require};
+use crate::ingest::content::{coordinate, placeholder, read_json, refuse, require};
 
 /// WhatsApp's limit of buttons on a message.
 const MAX_BUTTONS: usize = 3;
@@ -163,7 +163,7 @@ fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
         .reply_button
         .iter()
         .map(|spec| {
-            let (id, title) = crate::content::reply_button(spec)?;
+            let (id, title) = crate::ingest::content::reply_button(spec)?;
             ensure!(ids.insert(id), "--reply-button id {id:?} is given twice");
             Ok(json!({"type": "postback", "postback": {"text": title, "payload": id}}))
         })

@@ -11,8 +11,8 @@ use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::{CampaignRecord, PurgeReport, Queue};
 
 use crate::cli::{Format, GlobalArgs, PurgeArgs};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::control::refusal;
+use crate::cmd::view;
 
 /// Campaign ids read per page of the campaigns index.
 const PAGE: usize = 100;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::cli::{Format, GlobalArgs, ListArgs};
-use crate::view;
+use crate::cmd::view;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let queue = view::connect(global).await?;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wacast_shared::campaign::CampaignId;
 
 use crate::cli::Format;
-use crate::csv_import::{Reason, Rejected};
+use crate::ingest::csv_import::{Reason, Rejected};
 
 /// How many rejected rows are shown on stderr; the rest are in the rejects file.
 const EXCERPT_ROWS: usize = 5;

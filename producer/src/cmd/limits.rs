@@ -10,7 +10,7 @@ use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::limits::{Rate, WHATSAPP_TIERS};
 
 use crate::cli::{Format, GlobalArgs, RateArgs, RateCommand, TierArgs, TierCommand};
-use crate::view;
+use crate::cmd::view;
 
 pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<ExitCode> {
     match &args.command {

@@ -12,7 +12,7 @@ use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Queue, Waiting};
 use wacast_shared::window::WindowZone;
 
 use crate::cli::GlobalArgs;
-use crate::enqueue::redact_url;
+use crate::cmd::enqueue::redact_url;
 
 /// Connects to Redis for one command, failing within seconds when it does not answer.
 pub(crate) async fn connect(global: &GlobalArgs) -> anyhow::Result<Queue> {

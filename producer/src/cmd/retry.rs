@@ -9,8 +9,8 @@ use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{MessageStatus, RetryFilter};
 
 use crate::cli::{Format, GlobalArgs, RetryArgs};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::control::refusal;
+use crate::cmd::view;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result<ExitCode> {
     let queue = view::connect(global).await?;

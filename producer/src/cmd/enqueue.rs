@@ -2,7 +2,7 @@
 //! (or resumes) the campaign, then streams the rows into the queue.
 //!
 //! Everything that can fail the whole run (flags, templates file, encoding, header) is checked
-//! before Redis is touched ([`prepare`]); then [`crate::pump`] streams the rows. Memory holds a
+//! before Redis is touched ([`prepare`]); then [`crate::ingest::pump`] streams the rows. Memory holds a
 //! few chunks and the set of accepted numbers, whatever the file's size.
 //!
 //! Exactly once: the campaign id is derived from the file and the options (or given with
@@ -28,15 +28,15 @@ use wacast_shared::render;
 use wacast_shared::window::SendWindow;
 
 use crate::cli::{Delimiter, EnqueueArgs, Format, GlobalArgs, Provider};
-use crate::content;
-use crate::csv_import::{FieldCheck, Layout, RowChecker, RowRules};
-use crate::normalise::Normaliser;
-use crate::options::{self, Clock};
-use crate::pump::{self, Sink, Streamed};
-use crate::rejects::{self, RejectsWriter};
-use crate::source::{self, Scan};
-use crate::summary::Summary;
-use crate::templates::Templates;
+use crate::ingest::content;
+use crate::ingest::csv_import::{FieldCheck, Layout, RowChecker, RowRules};
+use crate::ingest::normalise::Normaliser;
+use crate::ingest::options::{self, Clock};
+use crate::ingest::pump::{self, Sink, Streamed};
+use crate::ingest::rejects::{self, RejectsWriter};
+use crate::ingest::source::{self, Scan};
+use crate::ingest::summary::Summary;
+use crate::ingest::templates::Templates;
 
 /// Messages shown by a dry run.
 const PREVIEW: usize = 3;

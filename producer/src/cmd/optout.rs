@@ -11,8 +11,8 @@ use wacast_shared::phone::{PhoneNumber, Region};
 use wacast_shared::queue::Queue;
 
 use crate::cli::{Format, GlobalArgs, OptoutArgs, OptoutCommand};
-use crate::normalise::Normaliser;
-use crate::view;
+use crate::cmd::view;
+use crate::ingest::normalise::Normaliser;
 
 /// Numbers per SADD when importing a file.
 const IMPORT_CHUNK: usize = 1000;

@@ -25,8 +25,8 @@ use wacast_shared::provider::seven::{
 use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
 
 use crate::cli::{CancelArgs, Format, GlobalArgs, env};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::control::refusal;
+use crate::cmd::view;
 
 /// Delete requests in flight at once.
 const DELETE_CONCURRENCY: usize = 16;

@@ -16,7 +16,7 @@ use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::{CampaignRecord, FailureReasons, Queue, SendTimes};
 
 use crate::cli::{Format, GlobalArgs, StatusArgs};
-use crate::view::{self, Lines};
+use crate::cmd::view::{self, Lines};
 
 /// How long the send rate of a one-off status is measured.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
