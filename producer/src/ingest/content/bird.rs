@@ -19,13 +19,15 @@ use serde_json::{Map, Value, json};
 use wacast_shared::provider::bird::message::Content;
 
 use crate::cli::{ContentArgs, Kind};
-use crate::ingest::content::{coordinate, placeholder, read_json, refuse, require};
+use crate::ingest::content::fields::{
+    coordinate, placeholder, read_json, refuse, reply_button, require,
+};
 
 /// WhatsApp's limit of buttons on a message.
 const MAX_BUTTONS: usize = 3;
 
 /// Builds the content from the flags.
-pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
+pub(super) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
     refuse_seven_flags(args)?;
     if let Some(project) = &args.template_project {
         template(args, project)
@@ -163,7 +165,7 @@ fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
         .reply_button
         .iter()
         .map(|spec| {
-            let (id, title) = crate::ingest::content::reply_button(spec)?;
+            let (id, title) = reply_button(spec)?;
             ensure!(ids.insert(id), "--reply-button id {id:?} is given twice");
             Ok(json!({"type": "postback", "postback": {"text": title, "payload": id}}))
         })
