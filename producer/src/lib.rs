@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 use crate::cmd::{
-    cancel, control, enqueue, limits, list, optout, purge, report, retry, status, wait,
+    cancel, control, enqueue, list, optout, purge, rate, report, retry, status, tier, wait,
 };
 
 /// Exit status of an error: nothing (more) was done.
@@ -58,8 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Retry(args) => retry::run(&cli.global, args).await,
             Command::Optout(args) => optout::run(&cli.global, args).await,
             Command::Purge(args) => purge::run(&cli.global, args).await,
-            Command::Rate(args) => limits::rate(&cli.global, args).await,
-            Command::Tier(args) => limits::tier(&cli.global, args).await,
+            Command::Rate(args) => rate::run(&cli.global, args).await,
+            Command::Tier(args) => tier::run(&cli.global, args).await,
         }
     })
 }

@@ -1,25 +1,24 @@
-//! `wacast pause` and `wacast resume` (cancel, which may also talk to seven, is `cancel`), and
-//! the refusals every control command shares: what to do instead, in the error itself.
+//! `wacast pause` and `wacast resume` (cancel, which may also talk to seven, is `cancel`).
 
 use std::process::ExitCode;
 
 use redis::AsyncCommands;
 use serde_json::Value;
 use wacast_shared::campaign::CampaignState;
-use wacast_shared::queue::{CampaignRecord, QueueError};
+use wacast_shared::queue::CampaignRecord;
 
 use crate::cli::{Format, GlobalArgs, IdArgs, PauseArgs};
-use crate::cmd::view;
+use crate::cmd::{campaign_view, connect, output, refusal::refusal};
 
 pub(crate) async fn pause(global: &GlobalArgs, args: &PauseArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
-    let before = view::load(&queue, &id).await?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
+    let before = connect::load(&queue, &id).await?;
     let moved = queue
         .pause(&id, args.reason.as_deref())
         .await
         .map_err(refusal)?;
-    let after = view::load(&queue, &id).await?;
+    let after = connect::load(&queue, &id).await?;
     let note = if before.state == CampaignState::Paused {
         " (it was paused already)"
     } else {
@@ -36,9 +35,9 @@ pub(crate) async fn pause(global: &GlobalArgs, args: &PauseArgs) -> anyhow::Resu
 }
 
 pub(crate) async fn resume(global: &GlobalArgs, args: &IdArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
-    let before = view::load(&queue, &id).await?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
+    let before = connect::load(&queue, &id).await?;
     if matches!(
         before.state,
         CampaignState::Running | CampaignState::Scheduled
@@ -58,7 +57,7 @@ pub(crate) async fn resume(global: &GlobalArgs, args: &IdArgs) -> anyhow::Result
         }
     }
     let moved = queue.resume(&id).await.map_err(refusal)?;
-    let after = view::load(&queue, &id).await?;
+    let after = connect::load(&queue, &id).await?;
     tracing::info!(campaign = %id, moved, "Campaign resumed.");
     report(
         global,
@@ -70,47 +69,8 @@ pub(crate) async fn resume(global: &GlobalArgs, args: &IdArgs) -> anyhow::Result
 /// Prints the campaign after a control command.
 fn report(global: &GlobalArgs, record: &CampaignRecord, text: &str) -> anyhow::Result<ExitCode> {
     match global.format {
-        Format::Json => view::print_json(&Value::Object(view::campaign_json(record)))?,
-        Format::Text => view::print(&format!("{text}\n"))?,
+        Format::Json => output::print_json(&Value::Object(campaign_view::campaign_json(record)))?,
+        Format::Text => output::print(&format!("{text}\n"))?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A queue refusal with what to do instead.
-pub(crate) fn refusal(error: QueueError) -> anyhow::Error {
-    let QueueError::InvalidState {
-        campaign,
-        state,
-        action,
-    } = &error
-    else {
-        return error.into();
-    };
-    let hint = match (*state, *action) {
-        (CampaignState::Completed, "paused" | "resumed" | "cancelled") => {
-            "every message is final already".to_string()
-        }
-        (CampaignState::Cancelled, "resumed" | "paused") => format!(
-            "a cancelled campaign stays cancelled; to send its rows, enqueue the file again \
-             with another --id (see `wacast report {campaign} --status cancelled`)"
-        ),
-        (CampaignState::Running, "retried") => format!(
-            "its failures are still changing: wait for it to finish (`wacast wait {campaign}`) \
-             or pause it (`wacast pause {campaign}`), then retry"
-        ),
-        (CampaignState::Cancelled, "retried") => {
-            "a cancelled campaign sends nothing more; enqueue the rows again as a new campaign"
-                .to_string()
-        }
-        (CampaignState::Scheduled | CampaignState::Running, "purged") => format!(
-            "only finished campaigns are purged: cancel it first (`wacast cancel {campaign}`)"
-        ),
-        (CampaignState::Paused, "purged") => {
-            "a paused campaign still has messages to send: cancel it first, or purge it with \
-             --force to drop them"
-                .to_string()
-        }
-        _ => return error.into(),
-    };
-    anyhow::anyhow!("{error}: {hint}")
 }
