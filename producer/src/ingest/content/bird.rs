@@ -18,16 +18,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use wacast_shared::provider::bird::message::Content;
 
-use crate::cli::{ContentArgs, Kind};
 use crate::ingest::content::fields::{
     coordinate, placeholder, read_json, refuse, reply_button, require,
 };
+use crate::ingest::request::{ContentRequest, Kind};
 
 /// WhatsApp's limit of buttons on a message.
 const MAX_BUTTONS: usize = 3;
 
 /// Builds the content from the flags.
-pub(super) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
+pub(super) fn build(args: &ContentRequest) -> anyhow::Result<Value> {
     refuse_seven_flags(args)?;
     if let Some(project) = &args.template_project {
         template(args, project)
@@ -74,7 +74,7 @@ pub(super) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
 }
 
 /// seven's flags that have no meaning for Bird: refused rather than silently dropped.
-fn refuse_seven_flags(args: &ContentArgs) -> anyhow::Result<()> {
+fn refuse_seven_flags(args: &ContentRequest) -> anyhow::Result<()> {
     ensure!(
         args.template.is_none(),
         "--template names a seven template: for Bird give --template-project UUID and --locale"
@@ -110,7 +110,7 @@ fn body(kind: &str, content: Value) -> Value {
     json!({ "body": inner })
 }
 
-fn template(args: &ContentArgs, project: &str) -> anyhow::Result<Value> {
+fn template(args: &ContentRequest, project: &str) -> anyhow::Result<Value> {
     let locale = args
         .locale
         .as_deref()
@@ -151,7 +151,7 @@ fn template(args: &ContentArgs, project: &str) -> anyhow::Result<Value> {
 
 /// `--reply-button ID:TITLE` as postback actions, whose payload (the id) comes back when
 /// chosen.
-fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
+fn add_buttons(content: &mut Value, args: &ContentRequest) -> anyhow::Result<()> {
     if args.reply_button.is_empty() {
         return Ok(());
     }
@@ -174,7 +174,7 @@ fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
+fn media(args: &ContentRequest, kind: Kind) -> anyhow::Result<Value> {
     let name = kind.as_str();
     let url = require(&args.url, "--url", name)?;
     ensure!(
@@ -207,7 +207,7 @@ fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
     Ok(body(name, content))
 }
 
-fn location(args: &ContentArgs) -> anyhow::Result<Value> {
+fn location(args: &ContentRequest) -> anyhow::Result<Value> {
     let lat = require(&args.latitude, "--latitude", "location")?;
     let lon = require(&args.longitude, "--longitude", "location")?;
     let mut content = json!({
@@ -233,7 +233,7 @@ fn location(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(body("location", content))
 }
 
-fn list(args: &ContentArgs) -> anyhow::Result<Value> {
+fn list(args: &ContentRequest) -> anyhow::Result<Value> {
     let text = require(&args.body_text, "--body-text", "list")?;
     let path = args
         .sections_json
@@ -334,6 +334,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::cli::ContentArgs;
+    use crate::cmd::enqueue::content_request;
 
     #[derive(Parser)]
     struct Harness {
@@ -346,7 +348,7 @@ mod tests {
     fn build_from(flags: &[&str]) -> anyhow::Result<Value> {
         let harness =
             Harness::try_parse_from(std::iter::once("wacast").chain(flags.iter().copied()))?;
-        build(&harness.content)
+        build(&content_request(&harness.content))
     }
 
     fn check(flags: &[&str], expect: Value) {

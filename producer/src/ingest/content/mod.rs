@@ -3,6 +3,7 @@
 //! [`seven`], Bird's in [`bird`]; [`fields`] holds the checks of single flags both share.
 
 mod bird;
+pub(crate) mod bird_target;
 mod fields;
 mod seven;
 
@@ -10,13 +11,15 @@ use anyhow::Context;
 use serde_json::Value;
 use wacast_shared::render;
 
-use crate::cli::{ContentArgs, Provider};
+use wacast_shared::campaign::ProviderKind;
 
-/// Builds the content for `provider` from the flags.
-pub(crate) fn build(args: &ContentArgs, provider: Provider) -> anyhow::Result<Value> {
+use crate::ingest::request::ContentRequest;
+
+/// Builds the content for `provider` from the request.
+pub(crate) fn build(args: &ContentRequest, provider: ProviderKind) -> anyhow::Result<Value> {
     let content = match provider {
-        Provider::Seven => seven::build(args)?,
-        Provider::Bird => bird::build(args)?,
+        ProviderKind::Seven => seven::build(args)?,
+        ProviderKind::Bird => bird::build(args)?,
     };
     render::placeholders(&content).context("invalid placeholder in the message content")?;
     Ok(content)

@@ -9,10 +9,10 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 use serde_json::{Map, Value, json};
 
-use crate::cli::{ContentArgs, InteractiveType, Kind};
 use crate::ingest::content::fields::{
     coordinate, placeholder, read_json, refuse, reply_button, require,
 };
+use crate::ingest::request::{ContentRequest, InteractiveType, Kind};
 
 /// Body fields that are delivery options or the envelope, not content: they come from other
 /// flags and from each row.
@@ -27,7 +27,7 @@ const ENVELOPE_FIELDS: [&str; 7] = [
 ];
 
 /// Bird's flags that have no meaning for seven: refused rather than silently dropped.
-fn refuse_bird_flags(args: &ContentArgs) -> anyhow::Result<()> {
+fn refuse_bird_flags(args: &ContentRequest) -> anyhow::Result<()> {
     ensure!(
         args.template_project.is_none(),
         "--template-project names a Bird template: add --provider bird, or give seven's \
@@ -52,7 +52,7 @@ fn refuse_bird_flags(args: &ContentArgs) -> anyhow::Result<()> {
 }
 
 /// Builds the content from the flags.
-pub(super) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
+pub(super) fn build(args: &ContentRequest) -> anyhow::Result<Value> {
     refuse_bird_flags(args)?;
     let content = if let Some(name) = &args.template {
         template(args, name)?
@@ -81,7 +81,7 @@ pub(super) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(content)
 }
 
-fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
+fn template(args: &ContentRequest, name: &str) -> anyhow::Result<Value> {
     let language = args
         .language
         .as_deref()
@@ -122,7 +122,7 @@ fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
+fn media(args: &ContentRequest, kind: Kind) -> anyhow::Result<Value> {
     let name = kind.as_str();
     let url = require(&args.url, "--url", name)?;
     ensure!(
@@ -145,7 +145,7 @@ fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn location(args: &ContentArgs) -> anyhow::Result<Value> {
+fn location(args: &ContentRequest) -> anyhow::Result<Value> {
     let lat = require(&args.latitude, "--latitude", "location")?;
     let lon = require(&args.longitude, "--longitude", "location")?;
     let mut body = json!({
@@ -162,7 +162,7 @@ fn location(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn contacts(args: &ContentArgs) -> anyhow::Result<Value> {
+fn contacts(args: &ContentRequest) -> anyhow::Result<Value> {
     let first = require(&args.contact_first_name, "--contact-first-name", "contacts")?;
     let phone = require(&args.contact_phone, "--contact-phone", "contacts")?;
     let mut name = json!({"first_name": first});
@@ -178,7 +178,7 @@ fn contacts(args: &ContentArgs) -> anyhow::Result<Value> {
     }))
 }
 
-fn interactive(args: &ContentArgs) -> anyhow::Result<Value> {
+fn interactive(args: &ContentRequest) -> anyhow::Result<Value> {
     let kind = args
         .interactive_type
         .context("--kind interactive needs --interactive-type button or list")?;
@@ -295,7 +295,10 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::Provider;
+    use wacast_shared::campaign::ProviderKind;
+
+    use crate::cli::ContentArgs;
+    use crate::cmd::enqueue::content_request;
     use crate::ingest::content::build;
 
     #[derive(Parser)]
@@ -307,7 +310,7 @@ mod tests {
     fn build_from(flags: &[&str]) -> anyhow::Result<Value> {
         let harness =
             Harness::try_parse_from(std::iter::once("wacast").chain(flags.iter().copied()))?;
-        build(&harness.content, Provider::Seven)
+        build(&content_request(&harness.content), ProviderKind::Seven)
     }
 
     fn check(flags: &[&str], expect: Value) {
