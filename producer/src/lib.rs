@@ -5,8 +5,9 @@
 //! # Layout
 //!
 //! - `cli`: the clap definitions; `--help` is the reference.
-//! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`.
-//! - `cmd`: the commands, one module each (or per close group), and what they share.
+//! - `cmd`: the commands, one module each, and what they share.
+//! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`, with an API of plain data
+//!   (`IngestRequest`, `Source` → `IngestReport`, progress through a callback).
 
 mod cli;
 mod cmd;

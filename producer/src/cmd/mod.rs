@@ -1,4 +1,12 @@
-//! The operator's commands, one module each (or per close group), and what they share.
+//! The operator's commands, one module each: `enqueue` (the flags → an ingest request, the
+//! progress bar), `list`, `status` (`--watch` too), `wait`, `report`, `control` (pause and
+//! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`
+//! and `tier`.
+//!
+//! What they share: `connect` (Redis, and the campaign a command names), `campaign_view` (a
+//! campaign's JSON and text forms), `output` (stdout; times, costs and durations),
+//! `refusal` (the queue's refusals with what to do instead) and `sender` (the sender argument
+//! of `rate` and `tier`).
 
 pub(crate) mod campaign_view;
 pub(crate) mod cancel;

@@ -7,7 +7,7 @@
 //! (`--template-project`, `--template-version`, `--locale`, `--param KEY=COLUMN`) and
 //! `--content-type` for files. What Bird cannot send (seven's video, audio, document, sticker,
 //! contacts and interactive kinds as such, footers) is refused with the flag to use instead.
-//! The checks here are those of the flags themselves; `enqueue.rs` checks the workspace,
+//! The checks here are those of the flags themselves; `bird_target` checks the workspace,
 //! channel and tags, a dry run validates the first messages in full as the worker will, and the
 //! worker validates every message before sending it.
 

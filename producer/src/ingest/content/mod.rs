@@ -1,6 +1,7 @@
-//! The message flags → the campaign's content: the provider's message with `{{column}}`
+//! The request's message → the campaign's content: the provider's message with `{{column}}`
 //! placeholders, checked before anything is read or written. seven's content is built in
-//! [`seven`], Bird's in [`bird`]; [`fields`] holds the checks of single flags both share.
+//! `seven`, Bird's in `bird`; `fields` holds the checks of single flags both share, and
+//! `bird_target` the checks of Bird's workspace, channel and tags.
 
 mod bird;
 pub(crate) mod bird_target;
