@@ -176,6 +176,7 @@ pub(crate) fn content_request(args: &ContentArgs) -> ContentRequest {
         header,
         body,
         button,
+        // URL buttons are the only kind, so the type carries nothing.
         button_type: cli::ButtonType::Url,
         template_project,
         template_version,
