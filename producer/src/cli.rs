@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::options;
+use crate::ingest::options;
 
 /// The environment variables the CLI reads.
 pub(crate) mod env {
@@ -821,23 +821,6 @@ pub(crate) enum Kind {
     List,
 }
 
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Kind::Image => "image",
-            Kind::Video => "video",
-            Kind::Audio => "audio",
-            Kind::Document => "document",
-            Kind::Sticker => "sticker",
-            Kind::Location => "location",
-            Kind::Contacts => "contacts",
-            Kind::Interactive => "interactive",
-            Kind::File => "file",
-            Kind::List => "list",
-        }
-    }
-}
-
 /// Contact phone types, as seven names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ContactPhoneType {
@@ -846,18 +829,6 @@ pub(crate) enum ContactPhoneType {
     Iphone,
     Home,
     Work,
-}
-
-impl ContactPhoneType {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ContactPhoneType::Cell => "cell",
-            ContactPhoneType::Main => "main",
-            ContactPhoneType::Iphone => "iphone",
-            ContactPhoneType::Home => "home",
-            ContactPhoneType::Work => "work",
-        }
-    }
 }
 
 /// Interactive message types.

@@ -1,8 +1,10 @@
-//! Integration tests of the `wacast` binary: one test binary, run against a private
-//! `redis-server` (`wacast_shared::testing`) with a fresh key prefix per test.
+//! Integration tests of the `wacast` binary, and of the library's `ingest` without it: one
+//! test binary, run against a private `redis-server` (`wacast_shared::testing`) with a fresh
+//! key prefix per test.
 
 mod control;
 mod enqueue;
+mod ingest;
 mod ops;
 mod optout;
 mod purge;

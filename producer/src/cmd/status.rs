@@ -16,7 +16,8 @@ use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::{CampaignRecord, FailureReasons, Queue, SendTimes};
 
 use crate::cli::{Format, GlobalArgs, StatusArgs};
-use crate::view::{self, Lines};
+use crate::cmd::output::{self, Lines};
+use crate::cmd::{campaign_view, connect};
 
 /// How long the send rate of a one-off status is measured.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
@@ -31,16 +32,16 @@ const SEND_TIME_SAMPLES: u64 = 2000;
 const TOP_REASONS: usize = 5;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
     if args.watch {
         return watch(&queue, &id, global.format, args.interval).await;
     }
     let started = Instant::now();
-    let first = view::load(&queue, &id).await?;
+    let first = connect::load(&queue, &id).await?;
     let (record, rate) = if measures_rate(&first) {
         tokio::time::sleep(RATE_WINDOW).await;
-        let second = view::load(&queue, &id).await?;
+        let second = connect::load(&queue, &id).await?;
         let rate = Rate::between(&first, &second, started.elapsed());
         (second, rate)
     } else {
@@ -48,8 +49,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Resul
     };
     let snapshot = Snapshot::read(&queue, record, rate).await?;
     match global.format {
-        Format::Json => view::print_json(&snapshot.to_json())?,
-        Format::Text => view::print(&snapshot.to_text())?,
+        Format::Json => output::print_json(&snapshot.to_json())?,
+        Format::Text => output::print(&snapshot.to_text())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -66,17 +67,19 @@ async fn watch(
     let mut previous: Option<(Instant, CampaignRecord)> = None;
     loop {
         let at = Instant::now();
-        let record = view::load(queue, id).await?;
+        let record = connect::load(queue, id).await?;
         let rate = previous
             .as_ref()
             .and_then(|(then, old)| Rate::between(old, &record, at.duration_since(*then)));
-        let settled = view::is_settled(&record);
+        let settled = campaign_view::is_settled(&record);
         let snapshot = Snapshot::read(queue, record.clone(), rate).await?;
         match format {
-            Format::Json => view::print_json(&snapshot.to_json())?,
+            Format::Json => output::print_json(&snapshot.to_json())?,
             // Home, clear: the whole screen is the latest status.
-            Format::Text if redraw => view::print(&format!("\x1b[H\x1b[2J{}", snapshot.to_text()))?,
-            Format::Text => view::print(&format!("{}\n", snapshot.to_line()))?,
+            Format::Text if redraw => {
+                output::print(&format!("\x1b[H\x1b[2J{}", snapshot.to_text()))?
+            }
+            Format::Text => output::print(&format!("{}\n", snapshot.to_line()))?,
         }
         if settled {
             return Ok(ExitCode::SUCCESS);
@@ -163,16 +166,19 @@ impl Snapshot {
     }
 
     fn to_json(&self) -> Value {
-        let mut out = view::campaign_json(&self.record);
+        let mut out = campaign_view::campaign_json(&self.record);
         out.insert(
             "observed_at".into(),
-            view::time_json(Some(self.observed_at)),
+            output::time_json(Some(self.observed_at)),
         );
         out.insert(
             "first_sent_at".into(),
-            view::time_json(self.send_times.first),
+            output::time_json(self.send_times.first),
         );
-        out.insert("last_sent_at".into(), view::time_json(self.send_times.last));
+        out.insert(
+            "last_sent_at".into(),
+            output::time_json(self.send_times.last),
+        );
         out.insert(
             "send_times".into(),
             json!({
@@ -193,7 +199,7 @@ impl Snapshot {
         );
         out.insert(
             "estimated_completion".into(),
-            view::time_json(self.estimated_completion()),
+            output::time_json(self.estimated_completion()),
         );
         let top: Vec<Value> = self
             .failures
@@ -234,13 +240,13 @@ impl Snapshot {
             _ => r.state.as_str().to_string(),
         };
         lines.line("state", state);
-        if let Some(waiting) = view::waiting_now(r, self.observed_at) {
+        if let Some(waiting) = campaign_view::waiting_now(r, self.observed_at) {
             lines.line(
                 "waiting",
                 format!(
                     "{} until {}",
                     waiting.describe(),
-                    view::time_text(Some(waiting.until))
+                    output::time_text(Some(waiting.until))
                 ),
             );
         }
@@ -259,14 +265,14 @@ impl Snapshot {
             "message",
             format!("{what}, from {}", campaign.from.digits()),
         );
-        lines.line("created", view::time_text(Some(campaign.created_at)));
+        lines.line("created", output::time_text(Some(campaign.created_at)));
         let handoff = match campaign.handoff_ahead_minutes {
             0 => String::new(),
             m => format!(" (handed to seven up to {m} min ahead)"),
         };
         lines.line(
             "send at",
-            format!("{}{handoff}", view::time_text(Some(campaign.send_at))),
+            format!("{}{handoff}", output::time_text(Some(campaign.send_at))),
         );
         if r.ingest == wacast_shared::queue::Ingest::Running {
             lines.line(
@@ -274,8 +280,8 @@ impl Snapshot {
                 "unfinished: run the same `wacast enqueue` again to finish it",
             );
         }
-        lines.line("progress", view::progress_text(r));
-        let [open, done] = view::counters_text(c);
+        lines.line("progress", campaign_view::progress_text(r));
+        let [open, done] = campaign_view::counters_text(c);
         lines.line("messages", open);
         lines.line("", done);
         lines.line("retries", c.retries);
@@ -286,10 +292,10 @@ impl Snapshot {
         } else {
             format!(" (approximate: {} rows sampled)", self.send_times.examined)
         };
-        lines.line("first send", view::time_text(self.send_times.first));
+        lines.line("first send", output::time_text(self.send_times.first));
         lines.line(
             "last send",
-            format!("{}{approx}", view::time_text(self.send_times.last)),
+            format!("{}{approx}", output::time_text(self.send_times.last)),
         );
         if let Some(rate) = self.rate {
             lines.line("rate", format!("{:.1} messages/s", rate.per_s));
@@ -299,19 +305,19 @@ impl Snapshot {
                 "eta",
                 format!(
                     "{} (in {})",
-                    view::time_text(Some(eta)),
-                    view::duration_text(eta - self.observed_at)
+                    output::time_text(Some(eta)),
+                    output::duration_text(eta - self.observed_at)
                 ),
             );
         }
         if r.state == CampaignState::Scheduled && campaign.send_at > self.observed_at {
             lines.line(
                 "starts in",
-                view::duration_text(campaign.send_at - self.observed_at),
+                output::duration_text(campaign.send_at - self.observed_at),
             );
         }
-        lines.line("started", view::time_text(r.started_at));
-        lines.line("finished", view::time_text(r.finished_at));
+        lines.line("started", output::time_text(r.started_at));
+        lines.line("finished", output::time_text(r.finished_at));
         let f = &self.failures;
         if f.in_set > 0 {
             let scope = if f.exact() {
@@ -356,7 +362,7 @@ impl Snapshot {
             self.observed_at.format("%Y-%m-%dT%H:%M:%SZ"),
             r.campaign.id,
             r.state.as_str(),
-            view::progress(r) * 100.0,
+            campaign_view::progress(r) * 100.0,
             c.queued,
             c.claimed,
             c.sending,

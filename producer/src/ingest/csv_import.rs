@@ -18,8 +18,8 @@ use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
 use wacast_shared::window::{SendWindow, ZoneCache};
 
-use crate::normalise::Normaliser;
-use crate::options::{self, Clock};
+use crate::ingest::normalise::Normaliser;
+use crate::ingest::options::{self, Clock};
 
 /// Headers taken as the phone column when --phone-column is not given (normalised).
 pub(crate) const PHONE_HEADERS: [&str; 11] = [
@@ -38,16 +38,26 @@ pub(crate) const PHONE_HEADERS: [&str; 11] = [
 
 /// Why a row was rejected. The codes are stable: they are the keys of the JSON summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Reason {
+pub enum Reason {
+    /// The phone number is missing, invalid, or national without a region.
     InvalidPhone,
+    /// The row has fewer fields than a column the message needs.
     ShortRow,
+    /// The row has more fields than the header (an unquoted delimiter).
     ExtraFields,
+    /// A column the message needs is empty.
     EmptyValue,
+    /// A template parameter WhatsApp would refuse.
     InvalidParameter,
+    /// A coordinate or URL that is not one.
     InvalidValue,
+    /// A `delay`, `ttl`, `label` or `language` cell that cannot be read.
     InvalidOverride,
+    /// The number is on an earlier row too.
     Duplicate,
+    /// The number is on the opt-out list.
     OptedOut,
+    /// The send window never opens for the recipient.
     OutsideWindow,
 }
 
@@ -65,7 +75,8 @@ impl Reason {
         Reason::OutsideWindow,
     ];
 
-    pub(crate) fn code(self) -> &'static str {
+    /// The stable code: `invalid_phone`, `duplicate`, ….
+    pub fn code(self) -> &'static str {
         match self {
             Reason::InvalidPhone => "invalid_phone",
             Reason::ShortRow => "short_row",

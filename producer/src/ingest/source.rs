@@ -1,5 +1,6 @@
-//! The input file as bytes: the first pass (hash, UTF-8 check, BOM), the decoding reader of the
-//! second pass, and delimiter sniffing.
+//! The input as bytes: where it comes from ([`Source`]: a file, or any seekable reader such as
+//! an upload held in memory), the first pass (hash, UTF-8 check, BOM), the decoding reader of
+//! the second pass, and delimiter sniffing.
 //!
 //! The first pass reads the file once without parsing it: the campaign id is derived from its
 //! hash and must be known before the first row is written, and an encoding error anywhere must
@@ -8,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
@@ -17,6 +18,48 @@ use sha2::{Digest, Sha256};
 
 /// Read buffer size of both passes.
 const BUF_SIZE: usize = 256 * 1024;
+
+/// Where the CSV comes from: a file, opened when the run reads it, or a reader. Both passes
+/// read it from the start, so a reader must be able to seek.
+pub struct Source {
+    /// Stands for the input in messages: the file's path as given, or the reader's name.
+    name: String,
+    input: Input,
+}
+
+enum Input {
+    File(PathBuf),
+    Reader(Box<dyn ReadSeek>),
+}
+
+/// A reader both passes can read from the start, on the thread that reads it.
+pub(crate) trait ReadSeek: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+impl Source {
+    /// A file, opened when the run starts reading it.
+    pub fn file(path: impl Into<PathBuf>) -> Source {
+        let path = path.into();
+        Source {
+            name: path.display().to_string(),
+            input: Input::File(path),
+        }
+    }
+
+    /// Any seekable reader, e.g. an upload in a `Cursor`; `name` stands for it in messages.
+    pub fn reader(name: impl Into<String>, reader: impl Read + Seek + Send + 'static) -> Source {
+        Source {
+            name: name.into(),
+            input: Input::Reader(Box::new(reader)),
+        }
+    }
+
+    /// The input's name in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 /// The byte order mark the file starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +93,14 @@ pub(crate) fn resolve_encoding(label: &str) -> anyhow::Result<Option<&'static En
 
 /// The first pass: hashes the file and, when `check_utf8`, checks that it is UTF-8, naming the
 /// first bad line.
-pub(crate) fn scan(path: &Path, check_utf8: bool) -> anyhow::Result<Scan> {
-    let shown = path.display();
-    let mut file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
+pub(crate) fn scan(source: Source, check_utf8: bool) -> anyhow::Result<(Scan, Opened)> {
+    let shown = source.name;
+    let mut file: Box<dyn ReadSeek> = match source.input {
+        Input::File(path) => {
+            Box::new(File::open(&path).with_context(|| format!("cannot open {shown}"))?)
+        }
+        Input::Reader(reader) => reader,
+    };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF_SIZE];
     // Bytes of a UTF-8 sequence cut by the buffer's end, moved to its front.
@@ -78,7 +126,7 @@ pub(crate) fn scan(path: &Path, check_utf8: bool) -> anyhow::Result<Scan> {
         let utf16 = matches!(bom, Bom::Utf16Le | Bom::Utf16Be);
         if n == 0 {
             if pending > 0 && check_utf8 && !utf16 {
-                return Err(not_utf8(path, offset));
+                return Err(not_utf8(&mut file, &shown, offset));
             }
             break;
         }
@@ -93,36 +141,45 @@ pub(crate) fn scan(path: &Path, check_utf8: bool) -> anyhow::Result<Scan> {
                     offset += valid as u64;
                     continue;
                 }
-                Err(e) => return Err(not_utf8(path, offset + e.valid_up_to() as u64)),
+                Err(e) => {
+                    return Err(not_utf8(&mut file, &shown, offset + e.valid_up_to() as u64));
+                }
             }
         }
         offset += filled as u64;
     }
-    Ok(Scan {
+    let scan = Scan {
         sha256: hasher.finalize().into(),
         size: offset + pending as u64,
         bom,
-    })
+    };
+    Ok((scan, Opened { name: shown, file }))
+}
+
+/// The input after the first pass, for the second.
+pub(crate) struct Opened {
+    name: String,
+    file: Box<dyn ReadSeek>,
 }
 
 /// The error for a file that is not UTF-8 at byte `offset`: the line, its text as far as it
 /// can be read, and what to do.
-fn not_utf8(path: &Path, offset: u64) -> anyhow::Error {
-    let (line, text) = match line_at(path, offset) {
+fn not_utf8(file: &mut dyn ReadSeek, shown: &str, offset: u64) -> anyhow::Error {
+    let (line, text) = match line_at(file, offset) {
         Ok(found) => found,
-        Err(e) => return e.context(format!("{} is not UTF-8", path.display())),
+        Err(e) => return e.context(format!("{shown} is not UTF-8")),
     };
     anyhow::anyhow!(
-        "{}: line {line} is not valid UTF-8: {text:?}\n\n\
+        "{shown}: line {line} is not valid UTF-8: {text:?}\n\n\
          hint: the file was saved in another encoding; if it comes from Excel or an older system, \
-         run again with --encoding windows-1252 (or --encoding latin1)",
-        path.display()
+         run again with --encoding windows-1252 (or --encoding latin1)"
     )
 }
 
 /// The 1-based line holding byte `offset`, and that line's text with bad bytes replaced.
-fn line_at(path: &Path, offset: u64) -> anyhow::Result<(u64, String)> {
-    let mut reader = BufReader::with_capacity(BUF_SIZE, File::open(path)?);
+fn line_at(file: &mut dyn ReadSeek, offset: u64) -> anyhow::Result<(u64, String)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::with_capacity(BUF_SIZE, file);
     let mut line_no = 1;
     let mut start = 0u64;
     let mut line = Vec::new();
@@ -143,11 +200,11 @@ fn line_at(path: &Path, offset: u64) -> anyhow::Result<(u64, String)> {
 /// Opens the second pass: the file as UTF-8 text without its BOM, decoded from `encoding` when
 /// one is given (or the file has a UTF-16 BOM).
 pub(crate) fn open(
-    path: &Path,
+    opened: Opened,
     encoding: Option<&'static Encoding>,
     bom: Bom,
 ) -> anyhow::Result<Box<dyn BufRead + Send>> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let Opened { name, mut file } = opened;
     let encoding = encoding.or(match bom {
         Bom::Utf16Le => Some(UTF_16LE),
         Bom::Utf16Be => Some(UTF_16BE),
@@ -155,12 +212,14 @@ pub(crate) fn open(
     });
     Ok(match encoding {
         None => {
-            if bom == Bom::Utf8 {
-                file.seek(SeekFrom::Start(3))?;
-            }
+            let start = if bom == Bom::Utf8 { 3 } else { 0 };
+            file.seek(SeekFrom::Start(start))
+                .with_context(|| format!("cannot read {name}"))?;
             Box::new(BufReader::with_capacity(BUF_SIZE, file))
         }
         Some(encoding) => {
+            file.seek(SeekFrom::Start(0))
+                .with_context(|| format!("cannot read {name}"))?;
             // A BOM, when there is one, says more than the flag: Excel writes one.
             let decoder = DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding))
@@ -240,7 +299,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.csv");
         std::fs::write(&path, bytes).unwrap();
-        scan(&path, true)
+        scan(Source::file(&path), true).map(|(scan, _)| scan)
     }
 
     #[test]

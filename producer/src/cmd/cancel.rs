@@ -26,8 +26,7 @@ use wacast_shared::provider::seven::{
 use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
 
 use crate::cli::{CancelArgs, Format, GlobalArgs, env};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::{campaign_view, connect, output, refusal::refusal};
 
 /// Delete requests in flight at once.
 const DELETE_CONCURRENCY: usize = 16;
@@ -44,9 +43,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(35);
 
 pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
-    let record = view::load(&queue, &id).await?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
+    let record = connect::load(&queue, &id).await?;
     // Only seven can delete a message it holds: Bird's API has no way to recall a scheduled
     // one, so what a Bird campaign handed over ahead stays with Bird.
     let handoff = record.campaign.handoff_ahead_minutes > 0
@@ -78,7 +77,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Resul
     let report = queue.cancel(&id).await.map_err(refusal)?;
     let cancelled_now = report.cancelled;
     let Some(seven) = seven else {
-        let after = view::load(&queue, &id).await?;
+        let after = connect::load(&queue, &id).await?;
         print(global, &after, cancelled_now, report.in_flight, None)?;
         return Ok(ExitCode::SUCCESS);
     };
@@ -105,9 +104,9 @@ async fn finish(
     cancelled_now: u64,
     in_flight: u64,
 ) -> anyhow::Result<ExitCode> {
-    let record = view::load(queue, id).await?;
+    let record = connect::load(queue, id).await?;
     let tally = delete_held(queue, seven, &record).await?;
-    let after = view::load(queue, id).await?;
+    let after = connect::load(queue, id).await?;
     print(global, &after, cancelled_now, in_flight, Some(&tally))?;
     if let Some(reason) = &tally.refused {
         bail!(
@@ -279,7 +278,7 @@ fn print(
     let id = &record.campaign.id;
     match global.format {
         Format::Json => {
-            let mut out = view::campaign_json(record);
+            let mut out = campaign_view::campaign_json(record);
             out.insert("cancelled_now".into(), cancelled_now.into());
             out.insert("in_flight".into(), in_flight.into());
             out.insert(
@@ -294,7 +293,7 @@ fn print(
                     })
                 }),
             );
-            view::print_json(&Value::Object(out))
+            output::print_json(&Value::Object(out))
         }
         Format::Text => {
             let mut text = format!(
@@ -314,7 +313,7 @@ fn print(
                     t.held, t.deleted, t.already_sent, t.not_found, t.failed
                 ));
             }
-            view::print(&text)
+            output::print(&text)
         }
     }
 }

@@ -15,7 +15,7 @@ use wacast_shared::message::Row;
 use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
 
 use crate::cli::{Format, GlobalArgs, ReportArgs};
-use crate::view;
+use crate::cmd::connect;
 
 /// The report's columns, in order (documented in `wacast report --help`).
 const COLUMNS: [&str; 20] = [
@@ -42,9 +42,9 @@ const COLUMNS: [&str; 20] = [
 ];
 
 pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
-    let record = view::load(&queue, &id).await?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
+    let record = connect::load(&queue, &id).await?;
     let (sink, partial): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
         Some(path) => {
             let partial = partial_path(path);

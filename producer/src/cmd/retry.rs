@@ -9,12 +9,11 @@ use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{MessageStatus, RetryFilter};
 
 use crate::cli::{Format, GlobalArgs, RetryArgs};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::{campaign_view, connect, output, refusal::refusal};
 
 pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
     let mut statuses = args.status.clone();
     statuses.sort();
     statuses.dedup();
@@ -28,7 +27,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
         )
         .await
         .map_err(refusal)?;
-    let record = view::load(&queue, &id).await?;
+    let record = connect::load(&queue, &id).await?;
     let which = statuses
         .iter()
         .map(|s| s.as_str())
@@ -42,7 +41,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
             eprintln!(
                 "warning: the campaign's validity ended at {} (send time + ttl): messages \
                  without a later send time of their own expire instead of being sent",
-                view::time_text(Some(valid_until))
+                output::time_text(Some(valid_until))
             );
         }
         if statuses.contains(&MessageStatus::Unknown) {
@@ -54,9 +53,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
     }
     match global.format {
         Format::Json => {
-            let mut out = view::campaign_json(&record);
+            let mut out = campaign_view::campaign_json(&record);
             out.insert("requeued".into(), report.requeued.into());
-            view::print_json(&Value::Object(out))?;
+            output::print_json(&Value::Object(out))?;
         }
         Format::Text => {
             let filter = args
@@ -75,7 +74,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
                      campaign is {state}\n"
                 ),
             };
-            view::print(&text)?;
+            output::print(&text)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use crate::cli::{Format, GlobalArgs, ListArgs};
-use crate::view;
+use crate::cmd::{campaign_view, connect, output};
 
 pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
+    let queue = connect::connect(global).await?;
     let limit = (args.limit > 0).then_some(args.limit);
     let (ids, total) = queue.campaign_ids(limit).await?;
     let records = queue.load_campaigns(&ids).await?;
@@ -25,9 +25,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<
         Format::Json => {
             let list: Vec<Value> = campaigns
                 .iter()
-                .map(|r| Value::Object(view::campaign_json(r)))
+                .map(|r| Value::Object(campaign_view::campaign_json(r)))
                 .collect();
-            view::print_json(&serde_json::json!({
+            output::print_json(&serde_json::json!({
                 "campaigns": list,
                 "total": total,
             }))?;
@@ -44,11 +44,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<
                     r.campaign.label.as_deref().unwrap_or("-"),
                     r.state.as_str(),
                     r.campaign.created_at.format("%Y-%m-%d %H:%M:%S"),
-                    view::progress_text(r),
+                    campaign_view::progress_text(r),
                     r.counters.cost,
                 ));
             }
-            view::print(&out)?;
+            output::print(&out)?;
             if !global.quiet && (campaigns.len() as u64) < total {
                 eprintln!(
                     "showing the newest {} of {total} campaigns (--limit 0 shows all)",

@@ -1,8 +1,8 @@
-//! What `wacast enqueue` reports: the summary on stdout (text or one JSON object with stable
-//! fields), and on stderr an excerpt of the rejected rows with a hint per reason.
+//! What a run reports when it ends ([`IngestReport`]): the summary (as text, or as one JSON
+//! object with stable fields, which `wacast enqueue` prints on stdout), and an excerpt of the
+//! rejected rows with a hint per reason (which it prints on stderr).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,35 +10,76 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wacast_shared::campaign::CampaignId;
 
-use crate::cli::Format;
-use crate::csv_import::{Reason, Rejected};
+use crate::ingest::csv_import::{Reason, Rejected};
 
 /// How many rejected rows are shown on stderr; the rest are in the rejects file.
 const EXCERPT_ROWS: usize = 5;
 
-/// The result of one run.
+/// What a run did, and how to tell the operator.
 #[derive(Debug)]
-pub(crate) struct Summary {
-    pub(crate) campaign: CampaignId,
-    pub(crate) dry_run: bool,
-    pub(crate) resumed: bool,
+pub struct IngestReport {
+    /// The counts.
+    pub summary: Summary,
+    /// The first rejected rows, and a hint per reason.
+    pub excerpt: Excerpt,
+    /// Whether the interrupt stopped the run before the end of the file: the campaign is then
+    /// unfinished (the same request again finishes it), the summary counts the rows handled
+    /// until then, and there is no preview.
+    pub interrupted: bool,
+}
+
+impl IngestReport {
+    /// What an interrupted run tells the operator: how far it got and what to do.
+    pub fn interruption(&self) -> String {
+        let what = if self.summary.dry_run {
+            "nothing was written".to_string()
+        } else {
+            resume_hint(&self.summary.campaign)
+        };
+        format!("interrupted after {} rows: {what}", self.summary.rows)
+    }
+}
+
+/// What to do about a campaign whose enqueue stopped half-way.
+pub(crate) fn resume_hint(id: &CampaignId) -> String {
+    format!(
+        "campaign {id} is incomplete: run the same command again to finish it (rows already \
+         enqueued are skipped)"
+    )
+}
+
+/// The counts of one run.
+#[derive(Debug)]
+pub struct Summary {
+    /// The campaign's id.
+    pub campaign: CampaignId,
+    /// Whether nothing was written to Redis.
+    pub dry_run: bool,
+    /// Whether the run resumed an interrupted one.
+    pub resumed: bool,
     /// Data records read.
-    pub(crate) rows: u64,
+    pub rows: u64,
     /// Messages enqueued by this run (in a dry run: that would be).
-    pub(crate) enqueued: u64,
+    pub enqueued: u64,
     /// Rows an interrupted earlier run had enqueued already.
-    pub(crate) already_enqueued: u64,
-    pub(crate) rejected: BTreeMap<Reason, u64>,
-    pub(crate) rejects_file: Option<PathBuf>,
-    pub(crate) first_send_at: Option<DateTime<Utc>>,
-    pub(crate) opt_outs_checked: bool,
-    pub(crate) duration: Duration,
+    pub already_enqueued: u64,
+    /// Rows rejected, by reason.
+    pub rejected: BTreeMap<Reason, u64>,
+    /// Where the rejected rows were written.
+    pub rejects_file: Option<PathBuf>,
+    /// The earliest send time of the accepted rows.
+    pub first_send_at: Option<DateTime<Utc>>,
+    /// Whether rows were checked against the opt-out list (not in a dry run).
+    pub opt_outs_checked: bool,
+    /// How long the run took.
+    pub duration: Duration,
     /// Dry run: the first messages as they would be sent.
-    pub(crate) preview: Vec<Value>,
+    pub preview: Vec<Value>,
 }
 
 impl Summary {
-    pub(crate) fn n_rejected(&self) -> u64 {
+    /// Rows rejected, for every reason.
+    pub fn n_rejected(&self) -> u64 {
         self.rejected.values().sum()
     }
 
@@ -52,7 +93,7 @@ impl Summary {
     }
 
     /// The stable JSON form (documented in `wacast enqueue --help`).
-    pub(crate) fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         let by_reason: serde_json::Map<String, Value> = Reason::ALL
             .iter()
             .map(|r| {
@@ -79,7 +120,7 @@ impl Summary {
     }
 
     /// The text form, for people.
-    pub(crate) fn to_text(&self) -> String {
+    pub fn to_text(&self) -> String {
         let mut out = String::new();
         let status = match (self.dry_run, self.resumed) {
             (true, _) => " (dry run: nothing was written to Redis)",
@@ -147,23 +188,11 @@ impl Summary {
         }
         out
     }
-
-    /// Prints the summary on stdout.
-    pub(crate) fn print(&self, format: Format) -> anyhow::Result<()> {
-        let text = match format {
-            Format::Text => self.to_text(),
-            Format::Json => format!("{}\n", self.to_json()),
-        };
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes())?;
-        stdout.flush()?;
-        Ok(())
-    }
 }
 
 /// The first rejected rows and what to do about them, for stderr.
 #[derive(Debug, Default)]
-pub(crate) struct Excerpt {
+pub struct Excerpt {
     rows: Vec<(u64, String)>,
     reasons: Vec<Reason>,
 }
@@ -180,7 +209,7 @@ impl Excerpt {
 
     /// `line 12: phone "0151 23" is not a valid number for DE`, …, then a blank line and one
     /// `hint:` per reason.
-    pub(crate) fn to_text(&self, total: u64, file: Option<&std::path::Path>) -> String {
+    pub fn to_text(&self, total: u64, file: Option<&std::path::Path>) -> String {
         let mut out = String::new();
         for (line, message) in &self.rows {
             out.push_str(&format!("line {line}: {message}\n"));

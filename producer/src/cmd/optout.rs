@@ -11,8 +11,8 @@ use wacast_shared::phone::{PhoneNumber, Region};
 use wacast_shared::queue::Queue;
 
 use crate::cli::{Format, GlobalArgs, OptoutArgs, OptoutCommand};
-use crate::normalise::Normaliser;
-use crate::view;
+use crate::cmd::{connect, output};
+use crate::ingest::normalise::Normaliser;
 
 /// Numbers per SADD when importing a file.
 const IMPORT_CHUNK: usize = 1000;
@@ -31,7 +31,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
     match &args.command {
         OptoutCommand::Add { numbers } => {
             let numbers = parse_all(&mut normaliser, numbers, "added")?;
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             let added = queue.add_optouts(&numbers).await?;
             let already = numbers.len() as u64 - added;
             summary(
@@ -44,7 +44,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
         }
         OptoutCommand::Remove { numbers } => {
             let numbers = parse_all(&mut normaliser, numbers, "removed")?;
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             let removed = queue.remove_optouts(&numbers).await?;
             let absent = numbers.len() as u64 - removed;
             summary(
@@ -62,14 +62,14 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
             let number = normaliser
                 .parse(number)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             let listed = queue.is_opted_out(&number).await?;
             match global.format {
-                Format::Json => view::print_json(&json!({
+                Format::Json => output::print_json(&json!({
                     "number": number.digits(),
                     "opted_out": listed,
                 }))?,
-                Format::Text => view::print(&format!(
+                Format::Text => output::print(&format!(
                     "+{} is {}on the opt-out list\n",
                     number.digits(),
                     if listed { "" } else { "not " }
@@ -110,7 +110,7 @@ async fn import(
     path: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let queue = view::connect(global).await?;
+    let queue = connect::connect(global).await?;
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
     let (mut read, mut added, mut invalid) = (0u64, 0u64, 0u64);
     for (index, line) in BufReader::new(file).lines().enumerate() {
@@ -205,9 +205,9 @@ async fn summary(
     match global.format {
         Format::Json => {
             fields["on_list"] = on_list.into();
-            view::print_json(&fields)?;
+            output::print_json(&fields)?;
         }
-        Format::Text => view::print(&format!("{text}; {on_list} on the list now\n"))?,
+        Format::Text => output::print(&format!("{text}; {on_list} on the list now\n"))?,
     }
     Ok(ExitCode::SUCCESS)
 }

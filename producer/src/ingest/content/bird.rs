@@ -7,7 +7,7 @@
 //! (`--template-project`, `--template-version`, `--locale`, `--param KEY=COLUMN`) and
 //! `--content-type` for files. What Bird cannot send (seven's video, audio, document, sticker,
 //! contacts and interactive kinds as such, footers) is refused with the flag to use instead.
-//! The checks here are those of the flags themselves; `enqueue.rs` checks the workspace,
+//! The checks here are those of the flags themselves; `bird_target` checks the workspace,
 //! channel and tags, a dry run validates the first messages in full as the worker will, and the
 //! worker validates every message before sending it.
 
@@ -18,14 +18,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use wacast_shared::provider::bird::message::Content;
 
-use crate::cli::{ContentArgs, Kind};
-use crate::content::{coordinate, placeholder, read_json, refuse, require};
+use crate::ingest::content::fields::{
+    coordinate, placeholder, read_json, refuse, reply_button, require,
+};
+use crate::ingest::request::{ContentRequest, Kind};
 
 /// WhatsApp's limit of buttons on a message.
 const MAX_BUTTONS: usize = 3;
 
 /// Builds the content from the flags.
-pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
+pub(super) fn build(args: &ContentRequest) -> anyhow::Result<Value> {
     refuse_seven_flags(args)?;
     if let Some(project) = &args.template_project {
         template(args, project)
@@ -72,7 +74,7 @@ pub(crate) fn build(args: &ContentArgs) -> anyhow::Result<Value> {
 }
 
 /// seven's flags that have no meaning for Bird: refused rather than silently dropped.
-fn refuse_seven_flags(args: &ContentArgs) -> anyhow::Result<()> {
+fn refuse_seven_flags(args: &ContentRequest) -> anyhow::Result<()> {
     ensure!(
         args.template.is_none(),
         "--template names a seven template: for Bird give --template-project UUID and --locale"
@@ -108,7 +110,7 @@ fn body(kind: &str, content: Value) -> Value {
     json!({ "body": inner })
 }
 
-fn template(args: &ContentArgs, project: &str) -> anyhow::Result<Value> {
+fn template(args: &ContentRequest, project: &str) -> anyhow::Result<Value> {
     let locale = args
         .locale
         .as_deref()
@@ -149,7 +151,7 @@ fn template(args: &ContentArgs, project: &str) -> anyhow::Result<Value> {
 
 /// `--reply-button ID:TITLE` as postback actions, whose payload (the id) comes back when
 /// chosen.
-fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
+fn add_buttons(content: &mut Value, args: &ContentRequest) -> anyhow::Result<()> {
     if args.reply_button.is_empty() {
         return Ok(());
     }
@@ -163,7 +165,7 @@ fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
         .reply_button
         .iter()
         .map(|spec| {
-            let (id, title) = crate::content::reply_button(spec)?;
+            let (id, title) = reply_button(spec)?;
             ensure!(ids.insert(id), "--reply-button id {id:?} is given twice");
             Ok(json!({"type": "postback", "postback": {"text": title, "payload": id}}))
         })
@@ -172,7 +174,7 @@ fn add_buttons(content: &mut Value, args: &ContentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
+fn media(args: &ContentRequest, kind: Kind) -> anyhow::Result<Value> {
     let name = kind.as_str();
     let url = require(&args.url, "--url", name)?;
     ensure!(
@@ -205,7 +207,7 @@ fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
     Ok(body(name, content))
 }
 
-fn location(args: &ContentArgs) -> anyhow::Result<Value> {
+fn location(args: &ContentRequest) -> anyhow::Result<Value> {
     let lat = require(&args.latitude, "--latitude", "location")?;
     let lon = require(&args.longitude, "--longitude", "location")?;
     let mut content = json!({
@@ -231,7 +233,7 @@ fn location(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(body("location", content))
 }
 
-fn list(args: &ContentArgs) -> anyhow::Result<Value> {
+fn list(args: &ContentRequest) -> anyhow::Result<Value> {
     let text = require(&args.body_text, "--body-text", "list")?;
     let path = args
         .sections_json
@@ -332,6 +334,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::cli::ContentArgs;
+    use crate::cmd::enqueue::content_request;
 
     #[derive(Parser)]
     struct Harness {
@@ -344,7 +348,7 @@ mod tests {
     fn build_from(flags: &[&str]) -> anyhow::Result<Value> {
         let harness =
             Harness::try_parse_from(std::iter::once("wacast").chain(flags.iter().copied()))?;
-        build(&harness.content)
+        build(&content_request(&harness.content))
     }
 
     fn check(flags: &[&str], expect: Value) {

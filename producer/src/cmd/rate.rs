@@ -1,18 +1,16 @@
-//! `wacast rate set|unset|list` and `wacast tier set`: the operator's sender limits, stored in
-//! Redis and applied by every worker's next claim (see `wacast_shared::queue::limits`).
+//! `wacast rate set|unset|list`: the operator's sender rates, stored in Redis and applied by
+//! every worker's next claim (see `wacast_shared::queue::limits`).
 
-use std::num::NonZeroU32;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::json;
-use wacast_shared::phone::PhoneNumber;
-use wacast_shared::queue::limits::{Rate, WHATSAPP_TIERS};
+use wacast_shared::queue::limits::Rate;
 
-use crate::cli::{Format, GlobalArgs, RateArgs, RateCommand, TierArgs, TierCommand};
-use crate::view;
+use crate::cli::{Format, GlobalArgs, RateArgs, RateCommand};
+use crate::cmd::sender::{done, parse_sender};
+use crate::cmd::{connect, output};
 
-pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         RateCommand::Set {
             sender,
@@ -22,7 +20,7 @@ pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result
         } => {
             let sender = parse_sender(sender)?;
             let rate = parse_rate(rate, *burst)?;
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             queue.set_rate(provider.kind(), &sender, rate).await?;
             done(
                 global,
@@ -37,7 +35,7 @@ pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result
         }
         RateCommand::Unset { sender, provider } => {
             let sender = parse_sender(sender)?;
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             let removed = queue.unset_rate(provider.kind(), &sender).await?;
             done(
                 global,
@@ -54,11 +52,11 @@ pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result
             )
         }
         RateCommand::List => {
-            let queue = view::connect(global).await?;
+            let queue = connect::connect(global).await?;
             let senders = queue.list_settings().await?;
             match global.format {
-                Format::Json => view::print_json(&json!({"senders": senders}))?,
-                Format::Text if senders.is_empty() => view::print(
+                Format::Json => output::print_json(&json!({"senders": senders}))?,
+                Format::Text if senders.is_empty() => output::print(
                     "No sender has a rate or tier set; the workers' --rate flags apply.\n",
                 )?,
                 Format::Text => {
@@ -80,51 +78,12 @@ pub(crate) async fn rate(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result
                             s.updated_at.as_deref().unwrap_or("-"),
                         ));
                     }
-                    view::print(&out)?;
+                    output::print(&out)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-pub(crate) async fn tier(global: &GlobalArgs, args: &TierArgs) -> anyhow::Result<ExitCode> {
-    let TierCommand::Set {
-        sender,
-        cap,
-        provider,
-    } = &args.command;
-    let sender = parse_sender(sender)?;
-    let cap = parse_tier(cap)?;
-    let queue = view::connect(global).await?;
-    queue.set_tier(provider.kind(), &sender, cap).await?;
-    let text = match cap {
-        Some(cap) => format!(
-            "Tier of +{} set to {cap} unique recipients per 24 hours.",
-            sender.digits()
-        ),
-        None => format!("+{} has no tier cap now.", sender.digits()),
-    };
-    done(
-        global,
-        json!({"provider": provider.kind().as_str(), "sender": sender.digits(),
-            "tier": cap.map(NonZeroU32::get)}),
-        &text,
-    )
-}
-
-fn done(global: &GlobalArgs, value: serde_json::Value, text: &str) -> anyhow::Result<ExitCode> {
-    match global.format {
-        Format::Json => view::print_json(&value)?,
-        Format::Text => view::print(&format!("{text}\n"))?,
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn parse_sender(text: &str) -> anyhow::Result<PhoneNumber> {
-    PhoneNumber::parse(text, None).with_context(|| {
-        format!("sender {text:?}: give the number in international form, e.g. +4915112345678")
-    })
 }
 
 /// `MPS`, `MPS:BURST` or `unlimited`, with the burst also accepted as its own argument.
@@ -139,25 +98,12 @@ fn parse_rate(text: &str, burst: Option<u32>) -> anyhow::Result<Rate> {
     Ok(text.parse()?)
 }
 
-fn parse_tier(text: &str) -> anyhow::Result<Option<NonZeroU32>> {
-    if text.trim().eq_ignore_ascii_case("unlimited") {
-        return Ok(None);
-    }
-    let cap: NonZeroU32 = text.trim().parse().with_context(|| {
-        format!(
-            "tier {text:?}: give a number of recipients ≥ 1 (WhatsApp's tiers are {}) or `unlimited`",
-            WHATSAPP_TIERS.map(|t| t.to_string()).join(", ")
-        )
-    })?;
-    Ok(Some(cap))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rates_and_tiers_read_as_documented() {
+    fn rates_read_as_documented() {
         assert_eq!(parse_rate("60", None).unwrap(), Rate::per_second(60));
         assert_eq!(
             parse_rate("60", Some(5)).unwrap(),
@@ -165,9 +111,5 @@ mod tests {
         );
         assert!(parse_rate("60:5", Some(5)).is_err());
         assert_eq!(parse_rate("unlimited", None).unwrap(), Rate::Unlimited);
-        assert_eq!(parse_tier("2000").unwrap(), NonZeroU32::new(2000));
-        assert_eq!(parse_tier("unlimited").unwrap(), None);
-        let error = parse_tier("lots").unwrap_err().to_string();
-        assert!(error.contains("250, 2000, 10000, 100000"), "{error}");
     }
 }

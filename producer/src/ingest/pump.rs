@@ -5,10 +5,12 @@
 //! chunks cross a channel of [`READ_AHEAD`] slots, so memory holds a bounded number of them
 //! whatever the file's size. Up to [`IN_FLIGHT`] chunks are sent on the one multiplexed
 //! connection at a time, so that Redis always has the next one queued; results are taken in
-//! send order, so the rejects file stays in line order. Ctrl-C stops the reader and lets the
-//! chunks in flight finish: the campaign stays unfinished and a re-run completes it.
+//! send order, so the rejects file stays in line order. The caller's interrupt (Ctrl-C for the
+//! CLI) stops the reader and lets the chunks in flight finish: the campaign stays unfinished and
+//! a re-run completes it.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,15 +19,15 @@ use anyhow::Context;
 use csv::ByteRecord;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use wacast_shared::campaign::Campaign;
 use wacast_shared::message::Row;
 use wacast_shared::queue::{ChunkResult, NewMessage, Queue, QueueError};
 
-use crate::csv_import::{Reason, Rejected, RowChecker};
-use crate::rejects::RejectsWriter;
-use crate::summary::Excerpt;
+use crate::ingest::csv_import::{Reason, Rejected, RowChecker};
+use crate::ingest::event::{Event, Progress};
+use crate::ingest::rejects::RejectsWriter;
+use crate::ingest::summary::Excerpt;
 
 /// Chunks in Redis at once. Two keep Redis busy while a result travels back; a third covers
 /// the reader's jitter. More only queue up in Redis.
@@ -146,11 +148,12 @@ pub(crate) struct Sink<'a> {
     pub(crate) queue: Option<&'a Queue>,
     pub(crate) campaign: &'a Campaign,
     pub(crate) rejects: RejectsWriter,
-    pub(crate) progress: ProgressBar,
+    /// Told of the progress after each chunk.
+    pub(crate) on_event: &'a mut dyn FnMut(Event),
+    /// The input's size in bytes, for the progress.
+    pub(crate) total_bytes: u64,
     /// How many accepted messages to keep for a preview.
     pub(crate) preview: usize,
-    /// The test hook `--crash-after-rows`.
-    pub(crate) crash_after_rows: Option<u64>,
 }
 
 /// Counts of one run.
@@ -175,12 +178,14 @@ pub(crate) struct Streamed {
     pub(crate) interrupted: bool,
 }
 
-/// Streams every row of `reader` through `checker` into the sink. The rejects file is complete
-/// (and closed) when this returns, also on error.
+/// Streams every row of `reader` through `checker` into the sink, until the end of the file or
+/// until `interrupt` completes. The rejects file is complete (and closed) when this returns,
+/// also on error.
 pub(crate) async fn stream<R: Read + Send + 'static>(
     mut reader: csv::Reader<R>,
     mut checker: RowChecker,
     sink: Sink<'_>,
+    interrupt: impl Future<Output = ()>,
 ) -> anyhow::Result<Streamed> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Chunk>(READ_AHEAD);
@@ -198,7 +203,8 @@ pub(crate) async fn stream<R: Read + Send + 'static>(
         totals: Totals::default(),
         excerpt: Excerpt::default(),
     };
-    let pumped = pump.run(rx, &stop).await;
+    pump.report_progress(0);
+    let pumped = pump.run(rx, &stop, interrupt).await;
     // On an error the receiver is gone; the reader notices at its next chunk.
     stop.store(true, Ordering::Relaxed);
     let read = reader_thread
@@ -209,7 +215,6 @@ pub(crate) async fn stream<R: Read + Send + 'static>(
         totals,
         excerpt,
     } = pump;
-    sink.progress.finish_and_clear();
     let interrupted = match (pumped, read) {
         (Ok(interrupted), Ok(_)) => interrupted,
         (Err(e), _) | (Ok(_), Err(e)) => {
@@ -234,12 +239,13 @@ struct Pump<'a> {
 }
 
 impl Pump<'_> {
-    /// Runs until the reader is done and every chunk is stored. Returns whether Ctrl-C stopped
-    /// it; an error stops it at once (chunks in flight still finish in Redis).
+    /// Runs until the reader is done and every chunk is stored. Returns whether `interrupt`
+    /// stopped it; an error stops it at once (chunks in flight still finish in Redis).
     async fn run(
         &mut self,
         mut rx: mpsc::Receiver<Chunk>,
         stop: &AtomicBool,
+        interrupt: impl Future<Output = ()>,
     ) -> anyhow::Result<bool> {
         let queue = self.sink.queue;
         let id = &self.sink.campaign.id;
@@ -253,12 +259,11 @@ impl Pump<'_> {
         let mut in_flight = FuturesOrdered::new();
         let mut reading = true;
         let mut interrupted = false;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        tokio::pin!(interrupt);
         while reading || !in_flight.is_empty() {
             tokio::select! {
                 biased;
-                _ = &mut ctrl_c, if !interrupted => {
+                () = &mut interrupt, if !interrupted => {
                     // Stop reading; what is in Redis stays, and a re-run resumes after it.
                     interrupted = true;
                     stop.store(true, Ordering::Relaxed);
@@ -330,32 +335,21 @@ impl Pump<'_> {
             self.excerpt.note(&rejected);
             self.sink.rejects.write(&rejected)?;
         }
-        self.sink.progress.set_position(chunk.end_byte);
-        self.sink
-            .progress
-            .set_message(format!("{} rows", totals.rows));
-        if let Some(limit) = self.sink.crash_after_rows
-            && totals.enqueued + totals.already >= limit
-        {
-            // The test hook: leave exactly as a crash would, without finishing anything.
-            std::process::exit(3);
-        }
+        self.report_progress(chunk.end_byte);
         Ok(())
     }
-}
 
-/// A progress bar on stderr, by bytes of the file, or a hidden one.
-pub(crate) fn progress_bar(visible: bool, size: u64) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
+    fn report_progress(&mut self, bytes: u64) {
+        let totals = &self.totals;
+        (self.sink.on_event)(Event::Progress(Progress {
+            rows: totals.rows,
+            enqueued: totals.enqueued,
+            already_enqueued: totals.already,
+            rejected: totals.rejected.values().sum(),
+            bytes,
+            total_bytes: self.sink.total_bytes,
+        }));
     }
-    let bar = ProgressBar::new(size);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {percent:>3}% {msg} ({elapsed}, eta {eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 #[cfg(test)]

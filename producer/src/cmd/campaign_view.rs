@@ -1,42 +1,14 @@
-//! What the operator commands share: connecting (fast failure when Redis is down), reading a
-//! campaign with a clear refusal when it does not exist, and showing a campaign as the stable
-//! JSON object (documented in `wacast status --help` and the README) or as text.
+//! A campaign as the commands show it: the stable JSON object (documented in `wacast status
+//! --help` and the README), its progress and counters as text, and what its state means
+//! (settled, waiting).
 
-use std::io::Write;
-
-use anyhow::Context;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use wacast_shared::campaign::{CampaignId, CampaignState};
-use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Queue, Waiting};
+use wacast_shared::campaign::CampaignState;
+use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Waiting};
 use wacast_shared::window::WindowZone;
 
-use crate::cli::GlobalArgs;
-use crate::enqueue::redact_url;
-
-/// Connects to Redis for one command, failing within seconds when it does not answer.
-pub(crate) async fn connect(global: &GlobalArgs) -> anyhow::Result<Queue> {
-    Queue::connect_once(&global.redis_url, &global.prefix)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to Redis at {}",
-                redact_url(&global.redis_url)
-            )
-        })
-}
-
-/// Checks a campaign id given on the command line.
-pub(crate) fn parse_id(text: &str) -> anyhow::Result<CampaignId> {
-    Ok(CampaignId::parse(text)?)
-}
-
-/// A campaign, or the error that says it does not exist (and how to find the right id).
-pub(crate) async fn load(queue: &Queue, id: &CampaignId) -> anyhow::Result<CampaignRecord> {
-    // `QueueError::NotFound` already reads "campaign X does not exist: check the id with
-    // `wacast list`"; no context is added, so that it is the whole message.
-    Ok(queue.load_campaign(id).await?)
-}
+use crate::cmd::output::{cost_json, time_json};
 
 /// Whether nothing about the campaign will change on its own any more: completed, or
 /// cancelled with no message left in flight.
@@ -65,26 +37,6 @@ pub(crate) fn progress(record: &CampaignRecord) -> f64 {
         };
     }
     n_final(c) as f64 / c.total as f64
-}
-
-/// RFC 3339 in UTC with whole seconds, as every JSON time is written.
-pub(crate) fn time_json(at: Option<DateTime<Utc>>) -> Value {
-    at.map_or(Value::Null, |t| {
-        t.to_rfc3339_opts(SecondsFormat::Secs, true).into()
-    })
-}
-
-/// `2026-05-01 09:00:00 UTC`, or `-`.
-pub(crate) fn time_text(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(
-        || "-".to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
-}
-
-/// A cost with four decimals (seven's prices have up to four), cutting float residue.
-pub(crate) fn cost_json(cost: f64) -> Value {
-    json!((cost * 10_000.0).round() / 10_000.0)
 }
 
 /// The counters object of the JSON form.
@@ -227,72 +179,4 @@ pub(crate) fn counters_text(c: &Counters) -> [String; 2] {
             c.sent, c.failed, c.expired, c.cancelled, c.unknown
         ),
     ]
-}
-
-/// Text output: `label     value` lines, labels padded to one width.
-#[derive(Debug, Default)]
-pub(crate) struct Lines(String);
-
-impl Lines {
-    pub(crate) fn line(&mut self, label: &str, value: impl std::fmt::Display) {
-        self.0.push_str(&format!("{label:<12} {value}\n"));
-    }
-
-    pub(crate) fn into_string(self) -> String {
-        self.0
-    }
-}
-
-/// Writes text to stdout and flushes it (a closed pipe is not an error worth a message).
-pub(crate) fn print(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-/// Writes one JSON value and a newline to stdout.
-pub(crate) fn print_json(value: &Value) -> anyhow::Result<()> {
-    print(&format!("{value}\n"))
-}
-
-/// A duration for people: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
-pub(crate) fn duration_text(d: chrono::Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, minutes, seconds) =
-        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, _) => format!("{minutes}m {seconds}s"),
-        (0, _, _) => format!("{hours}h {minutes}m"),
-        _ => format!("{days}d {hours}h"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_a_person_would_say_them() {
-        let check = |secs: i64, expect: &str| {
-            assert_eq!(duration_text(chrono::Duration::seconds(secs)), expect);
-        };
-        check(0, "0s");
-        check(45, "45s");
-        check(725, "12m 5s");
-        check(12_000, "3h 20m");
-        check(187_200, "2d 4h");
-        check(-5, "0s");
-    }
-
-    #[test]
-    fn costs_lose_their_float_residue() {
-        assert_eq!(cost_json(0.1 + 0.2), json!(0.3));
-        assert_eq!(cost_json(0.0075 * 3.0), json!(0.0225));
-    }
 }

@@ -1,24 +1,18 @@
-//! The message flags → the campaign's content: the provider's message with `{{column}}`
-//! placeholders, checked before anything is read or written.
-//!
-//! For seven, the shapes follow `POST /api/waba/messages` (seeds/001): a template with
-//! `components` arrays, a freetext `{"text": …}` (type omitted, like seven's example), media with
-//! `url`, location with numbers, contacts, interactive buttons and lists. `--content-json` takes
-//! any body, for what the flags do not cover. Bird's content is built in [`bird`].
-
-mod bird;
+//! The message flags → a seven campaign's content, in the shapes of `POST /api/waba/messages`
+//! (seeds/001): a template with `components` arrays, a freetext `{"text": …}` (type omitted,
+//! like seven's example), media with `url`, location with numbers, contacts, interactive
+//! buttons and lists. `--content-json` takes any body, for what the flags do not cover.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, bail, ensure};
 use serde_json::{Map, Value, json};
-use wacast_shared::render;
 
-use crate::cli::{ContentArgs, InteractiveType, Kind, Provider};
-
-/// WhatsApp's limit on a reply button's title.
-const MAX_BUTTON_TITLE: usize = 20;
+use crate::ingest::content::fields::{
+    coordinate, placeholder, read_json, refuse, reply_button, require,
+};
+use crate::ingest::request::{ContentRequest, InteractiveType, Kind};
 
 /// Body fields that are delivery options or the envelope, not content: they come from other
 /// flags and from each row.
@@ -32,18 +26,8 @@ const ENVELOPE_FIELDS: [&str; 7] = [
     "performance_tracking",
 ];
 
-/// Builds the content for `provider` from the flags.
-pub(crate) fn build(args: &ContentArgs, provider: Provider) -> anyhow::Result<Value> {
-    let content = match provider {
-        Provider::Seven => seven(args)?,
-        Provider::Bird => bird::build(args)?,
-    };
-    render::placeholders(&content).context("invalid placeholder in the message content")?;
-    Ok(content)
-}
-
 /// Bird's flags that have no meaning for seven: refused rather than silently dropped.
-fn refuse_bird_flags(args: &ContentArgs) -> anyhow::Result<()> {
+fn refuse_bird_flags(args: &ContentRequest) -> anyhow::Result<()> {
     ensure!(
         args.template_project.is_none(),
         "--template-project names a Bird template: add --provider bird, or give seven's \
@@ -67,7 +51,8 @@ fn refuse_bird_flags(args: &ContentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn seven(args: &ContentArgs) -> anyhow::Result<Value> {
+/// Builds the content from the flags.
+pub(super) fn build(args: &ContentRequest) -> anyhow::Result<Value> {
     refuse_bird_flags(args)?;
     let content = if let Some(name) = &args.template {
         template(args, name)?
@@ -96,38 +81,12 @@ fn seven(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(content)
 }
 
-/// `{{column}}` for a column named in a flag.
-fn placeholder(column: &str) -> anyhow::Result<Value> {
-    let name = render::normalise_column(column);
-    ensure!(
-        !name.is_empty(),
-        "an empty column name in a --header, --body, --button or --param list"
-    );
-    Ok(Value::String(format!("{{{{{name}}}}}")))
-}
-
-/// `--reply-button ID:TITLE` → its id and title, trimmed, the title within WhatsApp's limit.
-fn reply_button(spec: &str) -> anyhow::Result<(&str, &str)> {
-    let (id, title) = spec
-        .split_once(':')
-        .map(|(i, t)| (i.trim(), t.trim()))
-        .filter(|(i, t)| !i.is_empty() && !t.is_empty())
-        .with_context(|| {
-            format!("--reply-button {spec:?} must be ID:TITLE, e.g. yes:Yes please")
-        })?;
-    ensure!(
-        title.contains("{{") || title.chars().count() <= MAX_BUTTON_TITLE,
-        "--reply-button title {title:?} is longer than {MAX_BUTTON_TITLE} characters"
-    );
-    Ok((id, title))
-}
-
-fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
+fn template(args: &ContentRequest, name: &str) -> anyhow::Result<Value> {
     let language = args
         .language
         .as_deref()
         .context("--template needs --language")?;
-    crate::options::check_language(language).map_err(anyhow::Error::msg)?;
+    crate::ingest::options::check_language(language).map_err(anyhow::Error::msg)?;
     ensure!(
         !name.is_empty() && !name.contains(char::is_whitespace),
         "template name {name:?} is not a template name: use the name as approved, e.g. order_confirmation"
@@ -163,19 +122,7 @@ fn template(args: &ContentArgs, name: &str) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn require<'a>(value: &'a Option<String>, flag: &str, kind: &str) -> anyhow::Result<&'a str> {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => bail!("--kind {kind} needs {flag}"),
-    }
-}
-
-fn refuse(value: &Option<String>, flag: &str, kind: &str) -> anyhow::Result<()> {
-    ensure!(value.is_none(), "--kind {kind} takes no {flag}");
-    Ok(())
-}
-
-fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
+fn media(args: &ContentRequest, kind: Kind) -> anyhow::Result<Value> {
     let name = kind.as_str();
     let url = require(&args.url, "--url", name)?;
     ensure!(
@@ -198,24 +145,7 @@ fn media(args: &ContentArgs, kind: Kind) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-/// A coordinate: a literal number within ±`limit`, or a placeholder whose row value is checked
-/// when the row is read.
-fn coordinate(text: &str, flag: &str, limit: f64) -> anyhow::Result<Value> {
-    let text = text.trim();
-    if text.contains("{{") {
-        return Ok(Value::String(text.to_string()));
-    }
-    let number: f64 = text
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.abs() <= limit)
-        .with_context(|| format!("{flag} {text:?} is not a number from -{limit} to {limit}"))?;
-    serde_json::Number::from_f64(number)
-        .map(Value::Number)
-        .with_context(|| format!("{flag} {text:?} is not a number"))
-}
-
-fn location(args: &ContentArgs) -> anyhow::Result<Value> {
+fn location(args: &ContentRequest) -> anyhow::Result<Value> {
     let lat = require(&args.latitude, "--latitude", "location")?;
     let lon = require(&args.longitude, "--longitude", "location")?;
     let mut body = json!({
@@ -232,7 +162,7 @@ fn location(args: &ContentArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-fn contacts(args: &ContentArgs) -> anyhow::Result<Value> {
+fn contacts(args: &ContentRequest) -> anyhow::Result<Value> {
     let first = require(&args.contact_first_name, "--contact-first-name", "contacts")?;
     let phone = require(&args.contact_phone, "--contact-phone", "contacts")?;
     let mut name = json!({"first_name": first});
@@ -248,7 +178,7 @@ fn contacts(args: &ContentArgs) -> anyhow::Result<Value> {
     }))
 }
 
-fn interactive(args: &ContentArgs) -> anyhow::Result<Value> {
+fn interactive(args: &ContentRequest) -> anyhow::Result<Value> {
     let kind = args
         .interactive_type
         .context("--kind interactive needs --interactive-type button or list")?;
@@ -300,12 +230,6 @@ fn interactive(args: &ContentArgs) -> anyhow::Result<Value> {
         body["footer"] = footer.as_str().into();
     }
     Ok(body)
-}
-
-fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
 fn sections(path: &Path) -> anyhow::Result<Value> {
@@ -371,6 +295,11 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use wacast_shared::campaign::ProviderKind;
+
+    use crate::cli::ContentArgs;
+    use crate::cmd::enqueue::content_request;
+    use crate::ingest::content::build;
 
     #[derive(Parser)]
     struct Harness {
@@ -381,7 +310,7 @@ mod tests {
     fn build_from(flags: &[&str]) -> anyhow::Result<Value> {
         let harness =
             Harness::try_parse_from(std::iter::once("wacast").chain(flags.iter().copied()))?;
-        build(&harness.content, Provider::Seven)
+        build(&content_request(&harness.content), ProviderKind::Seven)
     }
 
     fn check(flags: &[&str], expect: Value) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use csv::ByteRecord;
 
-use crate::csv_import::Rejected;
+use crate::ingest::csv_import::Rejected;
 
 /// The default rejects path: `customers.csv` → `customers.rejects.csv`, beside it.
 pub(crate) fn default_path(input: &Path) -> PathBuf {

@@ -11,19 +11,18 @@ use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::{CampaignRecord, PurgeReport, Queue};
 
 use crate::cli::{Format, GlobalArgs, PurgeArgs};
-use crate::control::refusal;
-use crate::view;
+use crate::cmd::{connect, output, refusal::refusal};
 
 /// Campaign ids read per page of the campaigns index.
 const PAGE: usize = 100;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
+    let queue = connect::connect(global).await?;
     let mut purged = Vec::new();
     let cutoff = match (&args.id, args.finished_before) {
         (Some(id), _) => {
-            let id = view::parse_id(id)?;
-            let record = view::load(&queue, &id).await?;
+            let id = connect::parse_id(id)?;
+            let record = connect::load(&queue, &id).await?;
             if args.dry_run {
                 check_purgeable(&record, args.force)?;
                 purged.push((record, None));
@@ -139,15 +138,15 @@ fn print(
                     json!({
                         "campaign": r.campaign.id.as_str(),
                         "state": r.state.as_str(),
-                        "finished_at": view::time_json(r.finished_at),
+                        "finished_at": output::time_json(r.finished_at),
                         "messages": report.map_or(r.counters.total, |p| p.messages),
                         "other_keys": report.map(|p| p.other_keys),
                     })
                 })
                 .collect();
-            view::print_json(&json!({
+            output::print_json(&json!({
                 "dry_run": dry_run,
-                "finished_before": view::time_json(cutoff),
+                "finished_before": output::time_json(cutoff),
                 "purged": list,
             }))
         }
@@ -160,17 +159,17 @@ fn print(
                     "{verb} campaign {} ({}, finished {}): {messages} messages\n",
                     r.campaign.id,
                     r.state,
-                    view::time_text(r.finished_at)
+                    output::time_text(r.finished_at)
                 ));
             }
             if let Some(cutoff) = cutoff {
                 text.push_str(&format!(
                     "{} campaigns {verb} (finished before {})\n",
                     purged.len(),
-                    view::time_text(Some(cutoff))
+                    output::time_text(Some(cutoff))
                 ));
             }
-            view::print(&text)
+            output::print(&text)
         }
     }
 }

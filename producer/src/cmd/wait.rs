@@ -6,29 +6,29 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cli::{EXIT_TIMEOUT, Format, GlobalArgs, WaitArgs};
-use crate::view;
+use crate::cmd::{campaign_view, connect, output};
 
 pub(crate) async fn run(global: &GlobalArgs, args: &WaitArgs) -> anyhow::Result<ExitCode> {
-    let queue = view::connect(global).await?;
-    let id = view::parse_id(&args.id)?;
+    let queue = connect::connect(global).await?;
+    let id = connect::parse_id(&args.id)?;
     let deadline = args.timeout.map(|t| Instant::now() + t);
     let mut told_paused = false;
     loop {
-        let record = view::load(&queue, &id).await?;
-        let settled = view::is_settled(&record);
+        let record = connect::load(&queue, &id).await?;
+        let settled = campaign_view::is_settled(&record);
         let timed_out = !settled && deadline.is_some_and(|d| Instant::now() >= d);
         if settled || timed_out {
             match global.format {
                 Format::Json => {
-                    let mut out = view::campaign_json(&record);
+                    let mut out = campaign_view::campaign_json(&record);
                     out.insert("finished".into(), settled.into());
-                    view::print_json(&Value::Object(out))?;
+                    output::print_json(&Value::Object(out))?;
                 }
-                Format::Text => view::print(&format!(
+                Format::Text => output::print(&format!(
                     "{} {} {}\n",
                     record.campaign.id,
                     record.state.as_str(),
-                    view::progress_text(&record)
+                    campaign_view::progress_text(&record)
                 ))?,
             }
             if timed_out {
@@ -36,7 +36,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &WaitArgs) -> anyhow::Result<
                     "campaign {id} is not finished after {:?}: it is {}, {}",
                     args.timeout.unwrap_or_default(),
                     record.state.as_str(),
-                    view::progress_text(&record)
+                    campaign_view::progress_text(&record)
                 );
                 return Ok(ExitCode::from(EXIT_TIMEOUT));
             }
