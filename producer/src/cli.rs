@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use chrono_tz::Tz;
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use wacast_shared::duration::parse_duration;
 
 use crate::ingest::options;
 
@@ -18,8 +19,7 @@ pub(crate) mod env {
     pub(crate) const REGION: &str = "WACAST_REGION";
     pub(crate) const TZ: &str = "WACAST_TZ";
     pub(crate) const TEMPLATES: &str = "WACAST_TEMPLATES";
-    /// The seven API key, for `wacast cancel` (as the worker reads it).
-    pub(crate) const SEVEN_API_KEY: &str = "SEVEN_API_KEY";
+    /// The seven API key file, for `wacast cancel` (read as the worker reads it).
     pub(crate) const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
     pub(crate) const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
 }
@@ -951,26 +951,6 @@ fn parse_label(text: &str) -> Result<String, String> {
     options::check_label(text).map(|()| text.to_string())
 }
 
-/// A duration: whole seconds (`90`), or with units (`30s`, `500ms`, `10m`, `2h`, `30d`,
-/// `1h30m`).
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let bad =
-        || format!("{text:?} is not a duration: write 90 (seconds), 30s, 500ms, 10m, 2h or 30d");
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(seconds));
-    }
-    if let Some(ms) = text.strip_suffix("ms") {
-        return ms
-            .parse::<u64>()
-            .map(std::time::Duration::from_millis)
-            .map_err(|_| bad());
-    }
-    options::parse_relative(text)
-        .and_then(|d| d.to_std().ok())
-        .ok_or_else(bad)
-}
-
 fn parse_status(text: &str) -> Result<wacast_shared::queue::MessageStatus, String> {
     text.trim().parse()
 }
@@ -986,18 +966,6 @@ fn parse_retry_status(text: &str) -> Result<wacast_shared::queue::MessageStatus,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_seconds_and_units() {
-        use std::time::Duration;
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        for bad in ["", "soon", "-5", "5x", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_command_line_is_consistent() {

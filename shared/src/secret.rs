@@ -9,6 +9,20 @@ use secrecy::SecretString;
 /// Set by systemd for units with `LoadCredential=`: the folder holding the credentials.
 pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
+/// seven's API key: `SEVEN_API_KEY`, a key file, or the credential `seven-api-key`.
+pub const SEVEN_API_KEY: KeySource = KeySource {
+    what: "seven API key",
+    env: "SEVEN_API_KEY",
+    credential: Some("seven-api-key"),
+};
+
+/// Bird's access key: `BIRD_ACCESS_KEY`, a key file, or the credential `bird-access-key`.
+pub const BIRD_ACCESS_KEY: KeySource = KeySource {
+    what: "Bird access key",
+    env: "BIRD_ACCESS_KEY",
+    credential: Some("bird-access-key"),
+};
+
 /// Where one key comes from.
 #[derive(Debug, Clone, Copy)]
 pub struct KeySource {

@@ -14,7 +14,7 @@ use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::redact::redact_url;
-use wacast_shared::secret::KeySource;
+use wacast_shared::secret::{BIRD_ACCESS_KEY, SEVEN_API_KEY};
 
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
@@ -22,10 +22,10 @@ pub mod env {
     pub const REDIS_URL: &str = "WACAST_REDIS_URL";
     pub const PREFIX: &str = "WACAST_PREFIX";
     pub const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
-    pub const SEVEN_API_KEY: &str = "SEVEN_API_KEY";
+    pub const SEVEN_API_KEY: &str = wacast_shared::secret::SEVEN_API_KEY.env;
     pub const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
     pub const BIRD_BASE_URL: &str = "WACAST_BIRD_BASE_URL";
-    pub const BIRD_ACCESS_KEY: &str = "BIRD_ACCESS_KEY";
+    pub const BIRD_ACCESS_KEY: &str = wacast_shared::secret::BIRD_ACCESS_KEY.env;
     pub const BIRD_ACCESS_KEY_FILE: &str = "WACAST_BIRD_ACCESS_KEY_FILE";
     pub const RATE: &str = "WACAST_RATE";
     pub const DEFAULT_RATE: &str = "WACAST_DEFAULT_RATE";
@@ -40,12 +40,6 @@ pub mod env {
     pub const METRICS_ADDR: &str = "WACAST_METRICS_ADDR";
     pub const NAME: &str = "WACAST_WORKER_NAME";
 }
-
-/// The credential name the unit's `LoadCredential=` uses for the seven API key.
-pub const CREDENTIAL_NAME: &str = "seven-api-key";
-
-/// The credential name the unit's `LoadCredential=` uses for the Bird access key.
-pub const BIRD_CREDENTIAL_NAME: &str = "bird-access-key";
 
 /// wacast-worker: sends the due messages of wacast campaigns through seven's WhatsApp API or
 /// Bird's Channels API, whichever each campaign names.
@@ -254,7 +248,7 @@ fn providers(args: &Args) -> anyhow::Result<ProvidersConfig> {
     // connect timeout below the request timeout keeps them distinguishable.
     let timeout = args.request_timeout;
     let connect_timeout = (timeout / 2).min(Duration::from_secs(5));
-    let seven = SEVEN_KEY
+    let seven = SEVEN_API_KEY
         .read(args.api_key_file.as_deref())?
         .map(|api_key| {
             Ok::<_, anyhow::Error>(SevenConfig {
@@ -265,7 +259,7 @@ fn providers(args: &Args) -> anyhow::Result<ProvidersConfig> {
             })
         })
         .transpose()?;
-    let bird = BIRD_KEY
+    let bird = BIRD_ACCESS_KEY
         .read(args.bird_access_key_file.as_deref())?
         .map(|access_key| {
             Ok::<_, anyhow::Error>(BirdCredentials {
@@ -299,18 +293,6 @@ where
     text.parse()
         .with_context(|| format!("{flag} {text:?} is not a URL"))
 }
-
-const SEVEN_KEY: KeySource = KeySource {
-    what: "seven API key",
-    env: env::SEVEN_API_KEY,
-    credential: Some(CREDENTIAL_NAME),
-};
-
-const BIRD_KEY: KeySource = KeySource {
-    what: "Bird access key",
-    env: env::BIRD_ACCESS_KEY,
-    credential: Some(BIRD_CREDENTIAL_NAME),
-};
 
 /// A worker id unique per process start: a restarted worker never inherits its predecessor's
 /// leases, so orphan recovery can tell them apart.

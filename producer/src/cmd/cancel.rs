@@ -24,8 +24,9 @@ use wacast_shared::provider::seven::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Deletion, SevenClient, SevenConfig,
 };
 use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
+use wacast_shared::secret::SEVEN_API_KEY;
 
-use crate::cli::{CancelArgs, Format, GlobalArgs, env};
+use crate::cli::{CancelArgs, Format, GlobalArgs};
 use crate::cmd::{campaign_view, connect, output, refusal::refusal};
 
 /// Delete requests in flight at once.
@@ -247,25 +248,14 @@ fn seven_client(args: &CancelArgs, id: &CampaignId) -> anyhow::Result<SevenClien
     Ok(SevenClient::new(&config)?)
 }
 
+/// The key as the worker takes it (`SEVEN_API_KEY`, the key file, the systemd credential).
 fn api_key(file: Option<&Path>) -> anyhow::Result<SecretString> {
-    if let Ok(key) = std::env::var(env::SEVEN_API_KEY)
-        && !key.trim().is_empty()
-    {
-        return Ok(SecretString::from(key.trim().to_string()));
-    }
-    let Some(path) = file else {
-        bail!(
+    SEVEN_API_KEY.read(file)?.with_context(|| {
+        format!(
             "no seven API key: set {} or pass --api-key-file FILE",
-            env::SEVEN_API_KEY
-        );
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the API key from {}", path.display()))?;
-    let key = text.trim();
-    if key.is_empty() {
-        bail!("the API key file {} is empty", path.display());
-    }
-    Ok(SecretString::from(key.to_string()))
+            SEVEN_API_KEY.env
+        )
+    })
 }
 
 fn print(

@@ -5,9 +5,9 @@
 use anyhow::Context;
 use wacast_shared::campaign::CampaignId;
 use wacast_shared::queue::{CampaignRecord, Queue};
+use wacast_shared::redact::redact_url;
 
 use crate::cli::GlobalArgs;
-use crate::cmd::enqueue::redact_url;
 
 /// Connects to Redis for one command, failing within seconds when it does not answer.
 pub(crate) async fn connect(global: &GlobalArgs) -> anyhow::Result<Queue> {

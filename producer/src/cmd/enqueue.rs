@@ -8,6 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use wacast_shared::campaign::ProviderKind;
 use wacast_shared::queue::Queue;
+use wacast_shared::redact::redact_url;
 
 use crate::cli::{
     self, BirdArgs, ContentArgs, Delimiter, DeliveryArgs, EnqueueArgs, Format, GlobalArgs,
@@ -286,31 +287,4 @@ fn progress_bar(visible: bool, size: u64) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// The URL without its password, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redact_url("redis://:s3cret@db:6379/0"),
-            "redis://***@db:6379/0"
-        );
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-    }
 }

@@ -8,7 +8,8 @@ use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
 
-use crate::provider::outcome::{Outcome, error_chain};
+use crate::error_chain::error_chain;
+use crate::provider::outcome::Outcome;
 use crate::provider::validate::Valid;
 
 /// Every request and answer of both providers is JSON.

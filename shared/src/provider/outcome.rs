@@ -3,8 +3,6 @@
 //!
 //! See the [module essay](crate::provider) for why each class exists.
 
-use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::provider::validate::ValidationError;
@@ -84,18 +82,4 @@ pub struct Sent {
     pub provider_id: String,
     /// What it cost, if the provider said.
     pub price: Option<f64>,
-}
-
-/// An error and its sources as one line, `outer: inner: innermost`, skipping repeats.
-pub(crate) fn error_chain(error: &dyn StdError) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.ends_with(&text) {
-            let _ = write!(out, ": {text}");
-        }
-        source = cause.source();
-    }
-    out
 }
