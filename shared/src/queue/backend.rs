@@ -59,10 +59,12 @@ use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
+use crate::queue::clock::{millis, now_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::error_chain;
 use crate::queue::lifecycle::{Claimed, Lease};
 use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::wake::{Wake, spawn_subscriber};
-use crate::queue::{Queue, error_chain, now_ms};
 
 /// The first pause after a failed claim; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -451,7 +453,7 @@ async fn fetch(
                     // Entries were moved aside or cancelled: more may be due right behind them.
                     continue;
                 }
-                let idle_deadline = now.saturating_add(crate::queue::millis(config.idle_poll));
+                let idle_deadline = now.saturating_add(millis(config.idle_poll));
                 let deadline = batch
                     .next_due_ms
                     .map_or(idle_deadline, |due| due.clamp(now + 1, idle_deadline));

@@ -26,12 +26,12 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use crate::keys::write_message_ref;
-use crate::queue::lifecycle::ack_fields;
+use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::lifecycle::{Lease, MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
 use crate::queue::scripts;
-use crate::queue::{
-    Lease, MAX_ERROR_LEN, MessageStatus, Queue, QueueError, RetryKind, SendPermit, millis, now_ms,
-    rfc3339_ms, truncate,
-};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
 /// the worker more per message (measured: 32 entries per call, 12% more Redis CPU per message
@@ -152,7 +152,7 @@ impl Queue {
     /// the lease was not valid any more.
     pub async fn ack_many(
         &self,
-        entries: &[(&Lease, &crate::queue::Terminal)],
+        entries: &[(&Lease, &Terminal)],
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
             let now = rfc3339_ms(now_ms());

@@ -14,9 +14,12 @@ use redis::AsyncCommands;
 use crate::campaign::{BirdTarget, Campaign, CampaignId, CampaignState, ProviderKind};
 use crate::message::Row;
 use crate::phone::PhoneNumber;
+use crate::queue::bounds::{MAX_PAUSE_REASON_LEN, WALK_CHUNK, truncate};
+use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
 use crate::queue::lifecycle::MessageStatus;
 use crate::queue::scripts::SCRIPTS;
-use crate::queue::{Queue, QueueError, WALK_CHUNK, now_ms, rfc3339_ms};
 
 /// What [`Queue::create_campaign`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,10 +313,7 @@ impl Queue {
             .key(&key)
             .arg(action)
             .arg(rfc3339_ms(now_ms()))
-            .arg(crate::queue::truncate(
-                reason,
-                crate::queue::MAX_PAUSE_REASON_LEN,
-            ))
+            .arg(truncate(reason, MAX_PAUSE_REASON_LEN))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis(action))?;

@@ -25,8 +25,9 @@ use crate::campaign::{CampaignId, CampaignState};
 use crate::keys::message_ref;
 use crate::message::{Row, RowOverrides};
 use crate::phone::PhoneNumber;
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
 use crate::queue::scripts::{self, SCRIPTS};
-use crate::queue::{Queue, QueueError};
 
 /// One accepted row, ready to be enqueued.
 #[derive(Debug, Clone, PartialEq, Eq)]

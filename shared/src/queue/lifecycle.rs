@@ -14,9 +14,12 @@ use crate::keys::{message_ref, parse_message_ref};
 use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
 use crate::queue::backend::Slot;
+use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
 use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::scripts::{self, SCRIPTS};
-use crate::queue::{MAX_ERROR_LEN, Queue, QueueError, millis, now_ms, rfc3339_ms, truncate};
 
 /// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
 const LEASE_CHUNK: usize = 500;

@@ -26,7 +26,9 @@ use redis::AsyncCommands;
 use crate::campaign::ProviderKind;
 use crate::keys::sender_name;
 use crate::phone::PhoneNumber;
-use crate::queue::{Queue, QueueError, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
 
 /// A sender's rate: messages per second with a burst, or no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +307,7 @@ impl Queue {
             .await
             .map_err(QueueError::redis("rate list"))?;
         names.sort();
-        let cutoff = now_ms() - crate::queue::millis(ClaimLimits::TIER_WINDOW);
+        let cutoff = now_ms() - millis(ClaimLimits::TIER_WINDOW);
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let Some((provider, sender)) = name.split_once(':') else {

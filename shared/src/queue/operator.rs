@@ -16,19 +16,18 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use crate::campaign::{CampaignId, CampaignState};
-use crate::keys::Keys;
 use crate::message::Row;
 use crate::phone::PhoneNumber;
 use crate::provider::seven::DeleteOutcome;
-use crate::queue::campaign_store::parse_record;
-use crate::queue::{
-    CONNECT_ONCE_TIMEOUT, CampaignRecord, MAX_ERROR_LEN, MessageStatus, Queue, QueueError,
-    RESPONSE_TIMEOUT, WALK_CHUNK, now_ms, rfc3339_ms, truncate,
-};
+use crate::queue::bounds::{MAX_ERROR_LEN, WALK_CHUNK, truncate};
+use crate::queue::campaign_store::{CampaignRecord, parse_record};
+use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::lifecycle::MessageStatus;
 
 macro_rules! script {
     ($name:literal) => {
@@ -144,26 +143,6 @@ pub struct HeldMessage {
 }
 
 impl Queue {
-    /// Connects to Redis at `url` with keys under `prefix`, failing at once (within a few
-    /// seconds at most) when Redis cannot be reached: for commands a person or a script waits
-    /// on. [`Queue::connect`] retries for the worker's sake; a CLI should say "Redis is down"
-    /// instead. Once connected, a lost connection is re-established on the next call.
-    pub async fn connect_once(url: &str, prefix: &str) -> Result<Queue, QueueError> {
-        let client = redis::Client::open(url).map_err(QueueError::redis("url parsing"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_ONCE_TIMEOUT))
-            .set_number_of_retries(0);
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(QueueError::redis("connect"))?;
-        Ok(Queue {
-            conn,
-            client,
-            keys: Keys::new(prefix),
-        })
-    }
-
     /// The ids of the newest `limit` campaigns (all with `None`), newest first, and how many
     /// campaigns there are.
     pub async fn campaign_ids(

@@ -80,3 +80,22 @@ pub(crate) async fn run<T: FromRedisValue>(
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::campaign::CampaignId;
+    use crate::keys::Keys;
+
+    #[test]
+    fn scripts_build_the_keys_that_keys_rs_documents() {
+        // The Lua scripts build these from campaign_prefix; keep both in step.
+        let keys = Keys::new("p");
+        let id = CampaignId::parse("c1").unwrap();
+        let base = keys.campaign_prefix() + "c1";
+        assert_eq!(base, keys.campaign(&id));
+        assert_eq!(format!("{base}:msg:7"), keys.message(&id, 7));
+        assert_eq!(format!("{base}:paused"), keys.paused(&id));
+        assert_eq!(format!("{base}:failed"), keys.failed(&id));
+        assert_eq!(crate::keys::message_ref(&id, 7), format!("{}{}", "c1:", 7));
+    }
+}
