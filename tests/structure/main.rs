@@ -32,7 +32,10 @@ struct Crate {
 
 impl Crate {
     fn load(name: &'static str) -> Crate {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name).join("src");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(name)
+            .join("src");
         let mut modules = BTreeMap::new();
         collect_modules(&src, &src, &mut modules);
         Crate { name, src, modules }
@@ -46,7 +49,11 @@ impl Crate {
             for (path, line) in paths_in(&code) {
                 if let Some(to) = self.resolve(module, &path) {
                     if &to != module {
-                        edges.push(Edge { from: module.clone(), to, line });
+                        edges.push(Edge {
+                            from: module.clone(),
+                            to,
+                            line,
+                        });
                     }
                 }
             }
@@ -124,7 +131,9 @@ fn without_test_modules(text: &str) -> String {
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         if line.trim() == "#[cfg(test)]"
-            && lines.peek().is_some_and(|next| next.trim_start().starts_with("mod "))
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod "))
         {
             break;
         }
@@ -356,7 +365,11 @@ fn expand(tokens: &[String], pos: &mut usize, prefix: Vec<String>, out: &mut Vec
 }
 
 fn show(module: &ModPath) -> String {
-    if module.is_empty() { "(root)".to_string() } else { module.join("::") }
+    if module.is_empty() {
+        "(root)".to_string()
+    } else {
+        module.join("::")
+    }
 }
 
 #[test]
@@ -364,11 +377,18 @@ fn no_module_imports_one_that_imports_it_back() {
     let mut circles = Vec::new();
     for name in ["shared", "producer", "worker"] {
         let krate = Crate::load(name);
-        assert!(krate.modules.len() > 5, "{} has modules under {}", name, krate.src.display());
+        assert!(
+            krate.modules.len() > 5,
+            "{} has modules under {}",
+            name,
+            krate.src.display()
+        );
         let edges = krate.edges();
         let mut first_edge: BTreeMap<(ModPath, ModPath), Edge> = BTreeMap::new();
         for edge in edges {
-            first_edge.entry((edge.from.clone(), edge.to.clone())).or_insert(edge);
+            first_edge
+                .entry((edge.from.clone(), edge.to.clone()))
+                .or_insert(edge);
         }
         let pairs: BTreeSet<_> = first_edge.keys().cloned().collect();
         for (from, to) in &pairs {
@@ -385,10 +405,17 @@ fn no_module_imports_one_that_imports_it_back() {
             }
         }
         for cycle in longer_cycles(&pairs) {
-            circles.push(format!("{name}: {}", cycle.iter().map(show).collect::<Vec<_>>().join(" → ")));
+            circles.push(format!(
+                "{name}: {}",
+                cycle.iter().map(show).collect::<Vec<_>>().join(" → ")
+            ));
         }
     }
-    assert!(circles.is_empty(), "modules that import each other:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "modules that import each other:\n{}",
+        circles.join("\n")
+    );
 }
 
 /// Cycles of three or more modules (two-module circles are reported with their lines).
@@ -430,24 +457,50 @@ fn the_queue_imports_nothing_from_provider() {
     let offending: Vec<String> = krate
         .edges()
         .into_iter()
-        .filter(|e| e.from.first().map(String::as_str) == Some("queue") && e.to.starts_with(&provider))
-        .map(|e| format!("{} (line {}) imports {}", show(&e.from), e.line, show(&e.to)))
+        .filter(|e| {
+            e.from.first().map(String::as_str) == Some("queue") && e.to.starts_with(&provider)
+        })
+        .map(|e| {
+            format!(
+                "{} (line {}) imports {}",
+                show(&e.from),
+                e.line,
+                show(&e.to)
+            )
+        })
         .collect();
-    assert!(offending.is_empty(), "the queue imports provider code:\n{}", offending.join("\n"));
+    assert!(
+        offending.is_empty(),
+        "the queue imports provider code:\n{}",
+        offending.join("\n")
+    );
 }
 
 #[test]
 fn the_reader_sees_the_imports_it_must() {
     // The checker itself: a test that cannot fail is a defect, so it must see a known circle.
     let code = "use crate::queue::{lifecycle::{self, Claimed}, Queue as Q};\nfn f() { super::x::y(); backend::Slot::new(); }\n";
-    let paths: Vec<Vec<String>> = paths_in(&strip_comments_and_strings(code)).into_iter().map(|p| p.0).collect();
+    let paths: Vec<Vec<String>> = paths_in(&strip_comments_and_strings(code))
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    assert!(paths.contains(&s(&["crate", "queue", "lifecycle", "Claimed"])), "{paths:?}");
-    assert!(paths.contains(&s(&["crate", "queue", "lifecycle"])), "{paths:?}");
-    assert!(paths.contains(&s(&["crate", "queue", "Queue"])), "{paths:?}");
+    assert!(
+        paths.contains(&s(&["crate", "queue", "lifecycle", "Claimed"])),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&s(&["crate", "queue", "lifecycle"])),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&s(&["crate", "queue", "Queue"])),
+        "{paths:?}"
+    );
     assert!(paths.contains(&s(&["super", "x", "y"])), "{paths:?}");
     assert!(paths.contains(&s(&["backend", "Slot", "new"])), "{paths:?}");
-    let stripped = strip_comments_and_strings("let a = \"crate::x\"; // crate::y\nlet b = 'c'; fn g<'a>() {}");
+    let stripped =
+        strip_comments_and_strings("let a = \"crate::x\"; // crate::y\nlet b = 'c'; fn g<'a>() {}");
     assert!(!stripped.contains("crate::"), "{stripped}");
     assert!(stripped.contains("fn g<'a>"), "{stripped}");
 }
