@@ -30,7 +30,8 @@ use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
 use crate::queue::clock::{millis, now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
-use crate::queue::lifecycle::{Lease, MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
+use crate::queue::lease::Lease;
+use crate::queue::lifecycle::{MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
 use crate::queue::scripts;
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and

@@ -53,10 +53,12 @@ mod clock;
 mod connection;
 mod enqueue;
 mod error;
+mod lease;
 mod lifecycle;
 pub mod limits;
 mod operator;
 mod scripts;
+mod slot;
 mod wake;
 
 pub use batch::{MAX_BATCH, RetryEntry};
@@ -66,9 +68,9 @@ pub use clock::now_ms;
 pub use connection::Queue;
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
+pub use lease::{Lease, MessageRef};
 pub use lifecycle::{
-    ClaimBatch, Claimed, Lease, MessageRef, MessageStatus, ReapReport, RetryKind, SendPermit,
-    Terminal,
+    ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
 };
 pub use operator::{
     FailureReason, FailureReasons, HeldMessage, PurgeReport, RetryFilter, RetryReport, SendTimes,
