@@ -18,7 +18,6 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -29,6 +28,7 @@ use crate::phone::PhoneNumber;
 use crate::queue::clock::{millis, now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
+use crate::queue::scripts::SCRIPTS;
 
 /// A sender's rate: messages per second with a burst, or no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,13 +283,8 @@ impl Queue {
         until_ms: i64,
     ) -> Result<(), QueueError> {
         // Only on a campaign that still exists: a purged one must not come back as two fields.
-        static NOTE: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
-                "if redis.call('EXISTS', KEYS[1]) == 1 then \
-                   redis.call('HSET', KEYS[1], 'waiting', ARGV[1], 'waiting_until', ARGV[2]) end",
-            )
-        });
-        let () = NOTE
+        let () = SCRIPTS
+            .note_waiting
             .key(self.keys.campaign(campaign))
             .arg(reason)
             .arg(rfc3339_ms(until_ms))

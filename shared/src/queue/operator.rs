@@ -3,7 +3,7 @@
 //!
 //! Reads are plain commands, pipelined in batches of [`WALK_CHUNK`] so that a campaign of a
 //! million rows is walked with a thousand round trips and Redis never serves one large reply.
-//! Every change is a script (`scripts/operator_*.lua`) that moves a message and its campaign's
+//! Every change is a script (`scripts/requeue.lua`, `scripts/purge_*.lua`, `scripts/record_provider_delete.lua`) that moves a message and its campaign's
 //! counters together, like the worker's scripts do, and works on a bounded chunk of rows.
 //!
 //! Work that could grow with a campaign's size is capped and says so: the failure reasons of
@@ -12,11 +12,10 @@
 //! spaced rows.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 
 use crate::campaign::{CampaignId, CampaignState};
 use crate::message::Row;
@@ -28,33 +27,7 @@ use crate::queue::clock::{now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lifecycle::MessageStatus;
-
-macro_rules! script {
-    ($name:literal) => {
-        Script::new(concat!(
-            include_str!("scripts/common.lua"),
-            "\n",
-            include_str!(concat!("scripts/", $name, ".lua"))
-        ))
-    };
-}
-
-/// The operator scripts, hashed once per process.
-struct OperatorScripts {
-    retry: Script,
-    purge_begin: Script,
-    purge_chunk: Script,
-    purge_finish: Script,
-    record_delete: Script,
-}
-
-static SCRIPTS: LazyLock<OperatorScripts> = LazyLock::new(|| OperatorScripts {
-    retry: script!("operator_retry"),
-    purge_begin: script!("operator_purge_begin"),
-    purge_chunk: script!("operator_purge_chunk"),
-    purge_finish: script!("operator_purge_finish"),
-    record_delete: script!("operator_record_delete"),
-});
+use crate::queue::scripts::SCRIPTS;
 
 /// A message's fields that say whether seven holds it: what [`Queue::held_at_provider`] reads.
 const HELD_FIELDS: [&str; 4] = ["status", "provider_id", "send_at", "provider_delete"];
@@ -417,7 +390,7 @@ impl Queue {
                 .map_err(QueueError::redis("retry"))?;
             if !members.is_empty() {
                 let now = now_ms();
-                let mut invocation = SCRIPTS.retry.prepare_invoke();
+                let mut invocation = SCRIPTS.requeue.prepare_invoke();
                 invocation
                     .key(self.keys.campaign(id))
                     .key(self.keys.due())
@@ -632,7 +605,7 @@ impl Queue {
     ) -> Result<Option<MessageStatus>, QueueError> {
         let (word, detail) = delete_answer(answer);
         let status: Option<String> = SCRIPTS
-            .record_delete
+            .record_provider_delete
             .key(self.keys.message(id, held.row))
             .key(self.keys.campaign(id))
             .arg(&held.provider_id)
