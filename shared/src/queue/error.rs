@@ -84,6 +84,15 @@ impl QueueError {
     }
 }
 
+/// A [`QueueError::Corrupt`] of `field` of `key`.
+pub(crate) fn corrupt(key: &str, field: &str, detail: impl std::fmt::Display) -> QueueError {
+    QueueError::Corrupt {
+        key: key.to_string(),
+        field: field.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
 /// An error and its sources, `outer: inner: innermost`, for the `error` field of log events.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -34,16 +34,25 @@
 //!
 //! # Layout
 //!
-//! - `campaign_store`: create, load, finish ingest, pause, resume, cancel.
-//! - `enqueue`: a chunk of rows in one call.
+//! - `connection`: [`Queue`], the handle: its Redis connection, both ways to connect, the keys.
+//! - `error`: [`QueueError`], and the error text of log events.
+//! - `clock`: the time and its formats; `bounds`: the walk chunk and the stored text lengths.
+//! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after `common.lua`).
+//! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
+//! - `enqueue`: a chunk of rows in one call; `optout`: the opt-out list.
+//! - `lease`: a claimed message's address and its fenced claim.
 //! - `lifecycle`: claim, mark sending, ack, retry, reap, release, extend leases.
+//! - `batch`: mark sending, ack and retry of many messages in one call.
 //! - [`limits`]: sender limits across the fleet (rate, recipient pair interval, messaging tier),
 //!   applied by the claim, and the operator's settings for them.
-//! - `batch`: mark sending, ack and retry of many messages in one call.
+//! - `read`: what the operator's commands read: campaigns, message hashes and fields, sampled
+//!   failure reasons, send times.
+//! - `requeue`: `wacast retry` of failed rows; `purge`: `wacast purge`.
+//! - `handoff`: messages a provider holds until their send time, and its answers to deleting
+//!   them.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
-//! - `operator`: what the operator's commands read and change: listing, sampled failure
-//!   reasons, retry of failed rows, purge, and seven's answers to deleting held messages.
-//! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`.
+//! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`; `slot`: its concurrency
+//!   slots.
 
 pub mod backend;
 mod batch;
@@ -53,10 +62,14 @@ mod clock;
 mod connection;
 mod enqueue;
 mod error;
+mod handoff;
 mod lease;
 mod lifecycle;
 pub mod limits;
-mod operator;
+mod optout;
+mod purge;
+mod read;
+mod requeue;
 mod scripts;
 mod slot;
 mod wake;
@@ -68,10 +81,11 @@ pub use clock::now_ms;
 pub use connection::Queue;
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
+pub use handoff::HeldMessage;
 pub use lease::{Lease, MessageRef};
 pub use lifecycle::{
     ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
 };
-pub use operator::{
-    FailureReason, FailureReasons, HeldMessage, PurgeReport, RetryFilter, RetryReport, SendTimes,
-};
+pub use purge::PurgeReport;
+pub use read::{FailureReason, FailureReasons, SendTimes};
+pub use requeue::{RetryFilter, RetryReport};
