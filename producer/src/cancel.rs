@@ -22,7 +22,9 @@ use wacast_shared::message::Row;
 use wacast_shared::provider::seven::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DeleteOutcome, SevenClient, SevenConfig,
 };
-use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
+use wacast_shared::queue::{
+    CampaignRecord, HeldMessage, MessageStatus, ProviderDelete, Queue, WALK_CHUNK,
+};
 
 use crate::cli::{CancelArgs, Format, GlobalArgs, env};
 use crate::control::refusal;
@@ -187,7 +189,9 @@ async fn record_answer(
     answer: &DeleteOutcome,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let status = queue.record_provider_delete(id, message, answer).await?;
+    let status = queue
+        .record_provider_delete(id, message, &provider_delete(answer))
+        .await?;
     match answer {
         DeleteOutcome::Deleted if status == Some(MessageStatus::Cancelled) => tally.deleted += 1,
         DeleteOutcome::AlreadySent { .. } => tally.already_sent += 1,
@@ -199,6 +203,29 @@ async fn record_answer(
         _ => tally.failed += 1,
     }
     Ok(())
+}
+
+/// seven's answer to a delete, in the queue's words for the message's `provider_delete`.
+fn provider_delete(answer: &DeleteOutcome) -> ProviderDelete {
+    match answer {
+        DeleteOutcome::Deleted => ProviderDelete::Deleted,
+        DeleteOutcome::AlreadySent { reason } => ProviderDelete::AlreadySent {
+            reason: reason.clone(),
+        },
+        DeleteOutcome::NotFound => ProviderDelete::NotFound,
+        DeleteOutcome::Failed { code, reason } => ProviderDelete::Failed {
+            reason: format!("{code}: {reason}"),
+        },
+        DeleteOutcome::Halt { reason } => ProviderDelete::Refused {
+            reason: reason.clone(),
+        },
+        DeleteOutcome::Retry { reason, .. } => ProviderDelete::Retry {
+            reason: reason.clone(),
+        },
+        DeleteOutcome::Unknown { reason } => ProviderDelete::Unknown {
+            reason: reason.clone(),
+        },
+    }
 }
 
 /// One delete, tried again a few times when seven asks to or gives no answer (deleting twice is
@@ -313,5 +340,38 @@ fn print(
             }
             view::print(&text)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_delete_answer_has_a_distinct_word() {
+        let answers = [
+            DeleteOutcome::Deleted,
+            DeleteOutcome::AlreadySent { reason: "r".into() },
+            DeleteOutcome::NotFound,
+            DeleteOutcome::Failed {
+                code: "400".into(),
+                reason: "r".into(),
+            },
+            DeleteOutcome::Halt { reason: "r".into() },
+            DeleteOutcome::Retry {
+                after: None,
+                reason: "r".into(),
+            },
+            DeleteOutcome::Unknown { reason: "r".into() },
+        ];
+        let recorded: Vec<ProviderDelete> = answers.iter().map(provider_delete).collect();
+        let mut words: Vec<&str> = recorded.iter().map(ProviderDelete::as_str).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), answers.len());
+        assert_eq!(
+            (recorded[3].as_str(), recorded[3].detail()),
+            ("failed", "400: r")
+        );
     }
 }

@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tempfile::TempDir;
 use wacast_shared::campaign::{CampaignId, CampaignState};
-use wacast_shared::provider::seven::DeleteOutcome;
-use wacast_shared::queue::{HeldMessage, MessageStatus};
+use wacast_shared::queue::{HeldMessage, MessageStatus, ProviderDelete};
 use wacast_shared::testing::{TestRedis, counters_match_messages};
 
 use crate::support::*;
@@ -113,7 +112,7 @@ async fn cancel_deletes_what_seven_holds_and_records_every_answer() {
         .record_provider_delete(
             &id,
             &held(1, first["provider_id"].clone()),
-            &DeleteOutcome::AlreadySent {
+            &ProviderDelete::AlreadySent {
                 reason: "Message already sent.".into(),
             },
         )

@@ -1,12 +1,12 @@
-//! Messages handed to seven ahead of their send time (a campaign with a handoff): which ones it
-//! still holds, and what it answered when `wacast cancel` asked it to delete one
-//! (`scripts/record_provider_delete.lua`).
+//! Messages handed to a provider ahead of their send time (a campaign with a handoff): which
+//! ones it still holds, and what it answered when `wacast cancel` asked it to delete one
+//! (`scripts/record_provider_delete.lua`). The queue records the answer in its own words
+//! ([`ProviderDelete`]); the caller translates its provider's answer into them.
 
 use chrono::{DateTime, Utc};
 
 use crate::campaign::CampaignId;
 use crate::message::Row;
-use crate::provider::seven::DeleteOutcome;
 use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
 use crate::queue::campaign_store::CampaignRecord;
 use crate::queue::clock::{now_ms, rfc3339_ms};
@@ -27,6 +27,68 @@ pub struct HeldMessage {
     pub provider_id: String,
     /// When seven will send it.
     pub send_at: DateTime<Utc>,
+}
+
+/// A provider's answer to deleting a message it holds, as recorded in the message's
+/// `provider_delete` (the word) and `provider_delete_error` (the detail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderDelete {
+    /// The provider deleted it: it will not be sent.
+    Deleted,
+    /// The provider sent it already.
+    AlreadySent {
+        /// The provider's words.
+        reason: String,
+    },
+    /// The provider does not know it.
+    NotFound,
+    /// The provider refused to delete it.
+    Failed {
+        /// The provider's code and words.
+        reason: String,
+    },
+    /// The provider refused the credentials: no delete can succeed.
+    Refused {
+        /// The provider's words.
+        reason: String,
+    },
+    /// The provider asked to be asked again later.
+    Retry {
+        /// The provider's words.
+        reason: String,
+    },
+    /// No answer came: the request may or may not have reached the provider.
+    Unknown {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl ProviderDelete {
+    /// The word stored in `provider_delete`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProviderDelete::Deleted => "deleted",
+            ProviderDelete::AlreadySent { .. } => "already_sent",
+            ProviderDelete::NotFound => "not_found",
+            ProviderDelete::Failed { .. } => "failed",
+            ProviderDelete::Refused { .. } => "refused",
+            ProviderDelete::Retry { .. } => "retry",
+            ProviderDelete::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The detail stored in `provider_delete_error`; empty for none.
+    pub fn detail(&self) -> &str {
+        match self {
+            ProviderDelete::Deleted | ProviderDelete::NotFound => "",
+            ProviderDelete::AlreadySent { reason }
+            | ProviderDelete::Failed { reason }
+            | ProviderDelete::Refused { reason }
+            | ProviderDelete::Retry { reason }
+            | ProviderDelete::Unknown { reason } => reason,
+        }
+    }
 }
 
 impl Queue {
@@ -75,7 +137,7 @@ impl Queue {
         Ok(held)
     }
 
-    /// Records seven's answer to deleting a held message (see [`Queue::held_at_provider`]).
+    /// Records the provider's answer to deleting a held message (see [`Queue::held_at_provider`]).
     /// Deleted: the message becomes `cancelled`, its price comes off the campaign's cost, and a
     /// completed campaign becomes cancelled. Any other answer is noted in the message's
     /// `provider_delete` and `provider_delete_error` and it stays `sent`. Returns its status
@@ -84,16 +146,15 @@ impl Queue {
         &self,
         id: &CampaignId,
         held: &HeldMessage,
-        answer: &DeleteOutcome,
+        answer: &ProviderDelete,
     ) -> Result<Option<MessageStatus>, QueueError> {
-        let (word, detail) = delete_answer(answer);
         let status: Option<String> = SCRIPTS
             .record_provider_delete
             .key(self.keys.message(id, held.row))
             .key(self.keys.campaign(id))
             .arg(&held.provider_id)
-            .arg(word)
-            .arg(truncate(&detail, MAX_ERROR_LEN))
+            .arg(answer.as_str())
+            .arg(truncate(answer.detail(), MAX_ERROR_LEN))
             .arg(rfc3339_ms(now_ms()))
             .invoke_async(&mut self.conn())
             .await
@@ -110,19 +171,6 @@ impl Queue {
     }
 }
 
-/// The word stored in `provider_delete` for an answer, and its detail.
-fn delete_answer(answer: &DeleteOutcome) -> (&'static str, String) {
-    match answer {
-        DeleteOutcome::Deleted => ("deleted", String::new()),
-        DeleteOutcome::AlreadySent { reason } => ("already_sent", reason.clone()),
-        DeleteOutcome::NotFound => ("not_found", String::new()),
-        DeleteOutcome::Failed { code, reason } => ("failed", format!("{code}: {reason}")),
-        DeleteOutcome::Halt { reason } => ("refused", reason.clone()),
-        DeleteOutcome::Retry { reason, .. } => ("retry", reason.clone()),
-        DeleteOutcome::Unknown { reason } => ("unknown", reason.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,24 +178,23 @@ mod tests {
     #[test]
     fn every_delete_answer_has_a_distinct_word() {
         let answers = [
-            DeleteOutcome::Deleted,
-            DeleteOutcome::AlreadySent { reason: "r".into() },
-            DeleteOutcome::NotFound,
-            DeleteOutcome::Failed {
-                code: "400".into(),
-                reason: "r".into(),
+            ProviderDelete::Deleted,
+            ProviderDelete::AlreadySent { reason: "r".into() },
+            ProviderDelete::NotFound,
+            ProviderDelete::Failed {
+                reason: "400: r".into(),
             },
-            DeleteOutcome::Halt { reason: "r".into() },
-            DeleteOutcome::Retry {
-                after: None,
-                reason: "r".into(),
-            },
-            DeleteOutcome::Unknown { reason: "r".into() },
+            ProviderDelete::Refused { reason: "r".into() },
+            ProviderDelete::Retry { reason: "r".into() },
+            ProviderDelete::Unknown { reason: "r".into() },
         ];
-        let mut words: Vec<&str> = answers.iter().map(|a| delete_answer(a).0).collect();
+        let mut words: Vec<&str> = answers.iter().map(ProviderDelete::as_str).collect();
         words.sort_unstable();
         words.dedup();
         assert_eq!(words.len(), answers.len());
-        assert_eq!(delete_answer(&answers[3]), ("failed", "400: r".to_string()));
+        assert_eq!(
+            (answers[3].as_str(), answers[3].detail()),
+            ("failed", "400: r")
+        );
     }
 }

@@ -81,7 +81,7 @@ pub use clock::now_ms;
 pub use connection::Queue;
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
-pub use handoff::HeldMessage;
+pub use handoff::{HeldMessage, ProviderDelete};
 pub use lease::{Lease, MessageRef};
 pub use lifecycle::{
     ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
