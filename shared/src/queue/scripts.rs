@@ -124,8 +124,65 @@ pub(crate) async fn run<T: FromRedisValue>(
 
 #[cfg(test)]
 mod tests {
-    use crate::campaign::CampaignId;
-    use crate::keys::Keys;
+    use crate::campaign::{CampaignId, ProviderKind};
+    use crate::keys::{Keys, message_ref, sender_name};
+    use crate::phone::PhoneNumber;
+    use crate::testing::TestRedis;
+
+    /// The helpers every script starts with.
+    const COMMON: &str = include_str!("scripts/common.lua");
+
+    /// The key names the Lua helpers derive are the ones keys.rs builds, in every way a script
+    /// derives them: one by one, and through a campaign's remembered keys.
+    #[tokio::test]
+    async fn the_lua_helpers_build_the_keys_that_keys_rs_builds() {
+        let queue = TestRedis::shared().await.queue().await;
+        let keys = queue.keys();
+        let id = CampaignId::parse("spring-2").unwrap();
+        let sender = PhoneNumber::from_stored("4915112345678").unwrap();
+        let names = r"
+local campaign_prefix, limit_prefix, id, row = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local camp = campaign_key(campaign_prefix, id)
+local k = campaign_keys({}, campaign_prefix, id)
+local sender = sender_name(ARGV[5], ARGV[6])
+return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(camp),
+  failed_key(camp), k.hash, k.msg .. row, k.paused, k.failed, message_ref(id, row),
+  k.ref .. row, run_entry(k.ref, row, row), sender, limit_key(limit_prefix, sender),
+  gcra_key(limit_prefix, sender), pair_key(limit_prefix, sender),
+  tier_key(limit_prefix, sender)}
+";
+        let got: Vec<String> = redis::Script::new(&format!("{COMMON}\n{names}"))
+            .arg(keys.campaign_prefix())
+            .arg(keys.limit_prefix())
+            .arg(id.as_str())
+            .arg(7)
+            .arg(ProviderKind::Seven.as_str())
+            .arg(sender.digits())
+            .invoke_async(&mut queue.connection())
+            .await
+            .unwrap();
+        let name = sender_name(ProviderKind::Seven, &sender);
+        let want = [
+            keys.campaign(&id),
+            keys.message(&id, 7),
+            keys.message(&id, 7),
+            keys.paused(&id),
+            keys.failed(&id),
+            keys.campaign(&id),
+            keys.message(&id, 7),
+            keys.paused(&id),
+            keys.failed(&id),
+            message_ref(&id, 7),
+            message_ref(&id, 7),
+            message_ref(&id, 7),
+            name.clone(),
+            keys.limit(&name),
+            keys.gcra(&name),
+            keys.pair(&name),
+            keys.tier(&name),
+        ];
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn scripts_build_the_keys_that_keys_rs_documents() {
