@@ -67,6 +67,29 @@ local function move(camp, from, to)
   if to then d[to] = (d[to] or 0) + 1 end
 end
 
+-- Takes back a claimed message that was never sent, as its campaign's `state` says: cancelled
+-- in a cancelled campaign; otherwise queued again, due at `due_ms`, in the due set `due` or,
+-- for a paused campaign, aside in its paused set. `k` is the campaign's keys (campaign_keys).
+-- Returns where the message went: 'cancelled', 'paused' or 'due'.
+local function unclaim(k, mkey, ref, state, due, due_ms, now)
+  if state == 'cancelled' then
+    redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
+    move(k.hash, 'claimed', 'cancelled')
+    return 'cancelled'
+  end
+  redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
+  redis.call('HDEL', mkey, 'worker')
+  local place = 'due'
+  if state == 'paused' then
+    redis.call('ZADD', k.paused, due_ms, ref)
+    place = 'paused'
+  else
+    redis.call('ZADD', due, due_ms, ref)
+  end
+  move(k.hash, 'claimed', 'queued')
+  return place
+end
+
 -- A campaign is finished when its ingest is done and no message can change any more on its
 -- own (nothing queued, claimed or sending). A cancelled campaign keeps its state; both get
 -- `finished_at`.

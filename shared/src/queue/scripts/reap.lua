@@ -26,20 +26,11 @@ for _, ref in ipairs(refs) do
       state = redis.call('HGET', k.hash, 'state') or false
       states[id] = state
     end
-    if state == 'cancelled' then
-      redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
-      move(k.hash, 'claimed', 'cancelled')
+    local place = unclaim(k, mkey, ref, state, KEYS[2], now_ms, now)
+    if place == 'cancelled' then
       cancelled = cancelled + 1
     else
-      redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
-      redis.call('HDEL', mkey, 'worker')
-      if state == 'paused' then
-        redis.call('ZADD', k.paused, now_ms, ref)
-      else
-        redis.call('ZADD', KEYS[2], now_ms, ref)
-        woke = true
-      end
-      move(k.hash, 'claimed', 'queued')
+      if place == 'due' then woke = true end
       requeued = requeued + 1
     end
   elseif status == 'sending' then

@@ -16,20 +16,7 @@ for k = 5, #ARGV, 3 do
     if m[1] == 'claimed' and owned(m, worker, token) then
       local state = redis.call('HGET', k.hash, 'state')
       redis.call('ZREM', KEYS[2], ref)
-      if state == 'cancelled' then
-        redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
-        move(k.hash, 'claimed', 'cancelled')
-      else
-        redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
-        redis.call('HDEL', mkey, 'worker')
-        if state == 'paused' then
-          redis.call('ZADD', k.paused, now_ms, ref)
-        else
-          redis.call('ZADD', KEYS[1], now_ms, ref)
-          woke = true
-        end
-        move(k.hash, 'claimed', 'queued')
-      end
+      if unclaim(k, mkey, ref, state, KEYS[1], now_ms, now) == 'due' then woke = true end
       released = released + 1
     end
   end
