@@ -32,8 +32,9 @@ impl fmt::Display for MessageRef {
     }
 }
 
-/// A worker's claim on a message: the proof it presents to act on it. Only [`Queue::claim`]
-/// makes one; it stays valid until the message is acked, retried, released or reaped.
+/// A worker's claim on a message: the proof it presents to act on it. Only
+/// [`Queue::claim`](crate::queue::Queue::claim) makes one; it stays valid until the message is
+/// acked, retried, released or reaped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lease {
     reference: MessageRef,
