@@ -53,6 +53,10 @@
 //!   (enqueue, resume, retry, reap, release), so idle workers wake without polling.
 //!
 //! Every value is a plain string, so `redis-cli HGETALL` reads it.
+//!
+//! The Lua scripts derive the campaign, message, paused, failed and sender keys from the prefixes
+//! below with helpers of their own (`queue/scripts/common.lua`), spelled as here; a test in
+//! `queue/scripts.rs` holds the two to the same names.
 
 use crate::campaign::{CampaignId, ProviderKind};
 use crate::message::Row;

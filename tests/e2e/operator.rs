@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tempfile::TempDir;
 use wacast_shared::campaign::{CampaignId, CampaignState};
-use wacast_shared::provider::outcome::Outcome;
-use wacast_shared::provider::seven::Deletion;
-use wacast_shared::queue::{HeldMessage, MessageStatus};
+use wacast_shared::queue::{HeldMessage, MessageStatus, ProviderDelete};
 use wacast_shared::testing::{TestRedis, counters_match_messages};
 
 use crate::support::*;
@@ -114,9 +112,9 @@ async fn cancel_deletes_what_seven_holds_and_records_every_answer() {
         .record_provider_delete(
             &id,
             &held(1, first["provider_id"].clone()),
-            &Outcome::Done(Deletion::AlreadySent {
+            &ProviderDelete::AlreadySent {
                 reason: "Message already sent.".into(),
-            }),
+            },
         )
         .await
         .unwrap();

@@ -23,7 +23,9 @@ use wacast_shared::provider::outcome::Outcome;
 use wacast_shared::provider::seven::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Deletion, SevenClient, SevenConfig,
 };
-use wacast_shared::queue::{CampaignRecord, HeldMessage, MessageStatus, Queue, WALK_CHUNK};
+use wacast_shared::queue::{
+    CampaignRecord, HeldMessage, MessageStatus, ProviderDelete, Queue, WALK_CHUNK,
+};
 use wacast_shared::secret::SEVEN_API_KEY;
 
 use crate::cli::{CancelArgs, Format, GlobalArgs};
@@ -188,7 +190,9 @@ async fn record_answer(
     answer: &Outcome<Deletion>,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let status = queue.record_provider_delete(id, message, answer).await?;
+    let status = queue
+        .record_provider_delete(id, message, &provider_delete(answer))
+        .await?;
     match answer {
         Outcome::Done(Deletion::Deleted) if status == Some(MessageStatus::Cancelled) => {
             tally.deleted += 1
@@ -202,6 +206,29 @@ async fn record_answer(
         _ => tally.failed += 1,
     }
     Ok(())
+}
+
+/// seven's answer to a delete, in the queue's words for the message's `provider_delete`.
+fn provider_delete(answer: &Outcome<Deletion>) -> ProviderDelete {
+    match answer {
+        Outcome::Done(Deletion::Deleted) => ProviderDelete::Deleted,
+        Outcome::Done(Deletion::AlreadySent { reason }) => ProviderDelete::AlreadySent {
+            reason: reason.clone(),
+        },
+        Outcome::Done(Deletion::NotFound) => ProviderDelete::NotFound,
+        Outcome::Failed { code, reason } => ProviderDelete::Failed {
+            reason: format!("{code}: {reason}"),
+        },
+        Outcome::Halt { reason } => ProviderDelete::Refused {
+            reason: reason.clone(),
+        },
+        Outcome::Retry { reason, .. } => ProviderDelete::Retry {
+            reason: reason.clone(),
+        },
+        Outcome::Unknown { reason } => ProviderDelete::Unknown {
+            reason: reason.clone(),
+        },
+    }
 }
 
 /// One delete, tried again a few times when seven asks to or gives no answer (deleting twice is
@@ -305,5 +332,38 @@ fn print(
             }
             output::print(&text)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_delete_answer_has_a_distinct_word() {
+        let answers = [
+            Outcome::Done(Deletion::Deleted),
+            Outcome::Done(Deletion::AlreadySent { reason: "r".into() }),
+            Outcome::Done(Deletion::NotFound),
+            Outcome::Failed {
+                code: "400".into(),
+                reason: "r".into(),
+            },
+            Outcome::Halt { reason: "r".into() },
+            Outcome::Retry {
+                after: None,
+                reason: "r".into(),
+            },
+            Outcome::Unknown { reason: "r".into() },
+        ];
+        let recorded: Vec<ProviderDelete> = answers.iter().map(provider_delete).collect();
+        let mut words: Vec<&str> = recorded.iter().map(ProviderDelete::as_str).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), answers.len());
+        assert_eq!(
+            (recorded[3].as_str(), recorded[3].detail()),
+            ("failed", "400: r")
+        );
     }
 }

@@ -41,8 +41,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -53,16 +52,18 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use apalis_core::worker::context::WorkerContext;
-use foldhash::{HashSet, HashSetExt};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use futures::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
-use crate::queue::lifecycle::{Claimed, Lease};
+use crate::error_chain::error_chain;
+use crate::queue::clock::{millis, now_ms};
+use crate::queue::connection::Queue;
+use crate::queue::lease::Lease;
+use crate::queue::lifecycle::Claimed;
 use crate::queue::limits::{ClaimLimits, Deferrals};
+use crate::queue::slot::Slots;
 use crate::queue::wake::{Wake, spawn_subscriber};
-use crate::queue::{Queue, error_chain, now_ms};
 
 /// The first pause after a failed claim; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -103,62 +104,12 @@ impl FetchConfig {
     pub const DEFAULT_REAP_INTERVAL: Duration = Duration::from_secs(5);
 }
 
-/// State shared by the backend, its background tasks and the slots of its messages.
-struct Shared {
-    /// Messages claimed and not finished (buffered or handed out).
-    in_flight: AtomicUsize,
-    /// Woken when a slot frees, for `poll_ready`.
-    ready: AtomicWaker,
-    /// The leases held, for the heartbeat. Every message inserts and removes its lease:
-    /// hashed with foldhash, not SipHash (the worker's own data, not an attacker's).
-    held: Mutex<HashSet<Lease>>,
-    wake: Arc<Wake>,
-}
-
-impl Shared {
-    fn held(&self) -> std::sync::MutexGuard<'_, HashSet<Lease>> {
-        // The set is only inserted into and removed from: a panic elsewhere cannot leave it
-        // half-changed, so a poisoned lock is still usable.
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// One message's concurrency slot and heartbeat registration, released on drop.
-pub(crate) struct Slot {
-    shared: Arc<Shared>,
-    lease: Lease,
-}
-
-impl Slot {
-    fn take(shared: &Arc<Shared>, lease: &Lease) -> Slot {
-        shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        shared.held().insert(lease.clone());
-        Slot {
-            shared: Arc::clone(shared),
-            lease: lease.clone(),
-        }
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.shared.held().remove(&self.lease);
-        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.shared.ready.wake();
-    }
-}
-
-impl fmt::Debug for Slot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slot").field("lease", &self.lease).finish()
-    }
-}
-
 /// wacast's queue as an apalis backend. See the module documentation.
 pub struct QueueBackend {
     queue: Queue,
     config: FetchConfig,
-    shared: Arc<Shared>,
+    slots: Arc<Slots>,
+    wake: Arc<Wake>,
     worker: Option<String>,
     buffer: VecDeque<Claimed>,
     fetch: Option<BoxFuture<'static, Vec<Claimed>>>,
@@ -189,12 +140,8 @@ impl QueueBackend {
         QueueBackend {
             queue,
             config,
-            shared: Arc::new(Shared {
-                in_flight: AtomicUsize::new(0),
-                ready: AtomicWaker::new(),
-                held: Mutex::new(HashSet::new()),
-                wake: Arc::new(Wake::default()),
-            }),
+            slots: Arc::new(Slots::new()),
+            wake: Arc::new(Wake::default()),
             worker: None,
             buffer: VecDeque::new(),
             fetch: None,
@@ -205,7 +152,7 @@ impl QueueBackend {
 
     /// Messages claimed and not finished: buffered, or handed out and still running.
     pub fn in_flight(&self) -> usize {
-        self.shared.in_flight.load(Ordering::SeqCst)
+        self.slots.in_flight()
     }
 
     fn start(&mut self, worker: &WorkerContext) {
@@ -216,12 +163,12 @@ impl QueueBackend {
         self.tasks.push(spawn_subscriber(
             self.queue.client().clone(),
             self.queue.keys().wake(),
-            Arc::clone(&self.shared.wake),
+            Arc::clone(&self.wake),
         ));
         self.tasks.push(tokio::spawn(maintain(
             self.queue.clone(),
             self.config.clone(),
-            Arc::clone(&self.shared),
+            Arc::clone(&self.slots),
         )));
         tracing::debug!(worker = %id, "Queue backend started.");
         self.worker = Some(id);
@@ -235,7 +182,7 @@ impl QueueBackend {
 
 impl Drop for QueueBackend {
     fn drop(&mut self) {
-        self.shared.wake.stop();
+        self.wake.stop();
         for task in &self.tasks {
             task.abort();
         }
@@ -257,7 +204,7 @@ impl Backend for QueueBackend {
         if !self.buffer.is_empty() || self.fetch.is_some() {
             return Poll::Ready(Ok(()));
         }
-        self.shared.ready.register(cx.waker());
+        self.slots.register(cx.waker());
         if self.in_flight() < self.config.concurrency {
             Poll::Ready(Ok(()))
         } else {
@@ -275,14 +222,15 @@ impl Backend for QueueBackend {
             if let Some(claimed) = self.buffer.pop_front() {
                 return Poll::Ready(Some(Ok(Self::task(claimed))));
             }
-            if self.shared.wake.is_stopped() {
+            if self.wake.is_stopped() {
                 return Poll::Pending;
             }
             let fetch = self.fetch.get_or_insert_with(|| {
                 fetch(
                     self.queue.clone(),
                     self.config.clone(),
-                    Arc::clone(&self.shared),
+                    Arc::clone(&self.slots),
+                    Arc::clone(&self.wake),
                     self.worker.clone().unwrap_or_default(),
                 )
                 .boxed()
@@ -302,7 +250,7 @@ impl Backend for QueueBackend {
         cx: &mut Context<'_>,
         _worker: &WorkerContext,
     ) -> Poll<Result<(), Self::Error>> {
-        self.shared.wake.stop();
+        self.wake.stop();
         // A claim under way finishes (its messages are then released); a sleep ends at once.
         if let Some(fetch) = self.fetch.as_mut() {
             match fetch.poll_unpin(cx) {
@@ -416,19 +364,20 @@ where
 async fn fetch(
     queue: Queue,
     config: FetchConfig,
-    shared: Arc<Shared>,
+    slots: Arc<Slots>,
+    wake: Arc<Wake>,
     worker: String,
 ) -> Vec<Claimed> {
     let mut backoff = MIN_BACKOFF;
     loop {
-        if shared.wake.is_stopped() {
+        if wake.is_stopped() {
             return Vec::new();
         }
         let free = config
             .concurrency
-            .saturating_sub(shared.in_flight.load(Ordering::SeqCst))
+            .saturating_sub(slots.in_flight())
             .clamp(1, config.batch_max);
-        shared.wake.reset();
+        wake.reset();
         let now = now_ms();
         match queue
             .claim_within(&worker, free, config.lease, now, &config.limits)
@@ -442,7 +391,7 @@ async fn fetch(
                         .claimed
                         .into_iter()
                         .map(|mut claimed| {
-                            claimed.slot = Some(Arc::new(Slot::take(&shared, &claimed.lease)));
+                            claimed.slot = Some(Arc::new(slots.take(&claimed.lease)));
                             claimed
                         })
                         .collect();
@@ -451,11 +400,11 @@ async fn fetch(
                     // Entries were moved aside or cancelled: more may be due right behind them.
                     continue;
                 }
-                let idle_deadline = now.saturating_add(crate::queue::millis(config.idle_poll));
+                let idle_deadline = now.saturating_add(millis(config.idle_poll));
                 let deadline = batch
                     .next_due_ms
                     .map_or(idle_deadline, |due| due.clamp(now + 1, idle_deadline));
-                shared.wake.wait_until(deadline).await;
+                wake.wait_until(deadline).await;
             }
             Err(error) => {
                 let error = error_chain(&error);
@@ -466,7 +415,7 @@ async fn fetch(
                 } else {
                     tracing::error!(%error, retry_in_ms, "Redis keeps failing; no messages are claimed until it answers.");
                 }
-                shared.wake.sleep(backoff).await;
+                wake.sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -490,7 +439,7 @@ fn count_deferrals(deferred: Deferrals) {
 }
 
 /// The heartbeat of held leases and the reaper of expired ones, until aborted.
-async fn maintain(queue: Queue, config: FetchConfig, shared: Arc<Shared>) {
+async fn maintain(queue: Queue, config: FetchConfig, slots: Arc<Slots>) {
     let mut heartbeat = tokio::time::interval((config.lease / 3).max(Duration::from_millis(10)));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reaper = tokio::time::interval(config.reap_interval.max(Duration::from_millis(10)));
@@ -498,7 +447,7 @@ async fn maintain(queue: Queue, config: FetchConfig, shared: Arc<Shared>) {
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
-                let leases: Vec<Lease> = shared.held().iter().cloned().collect();
+                let leases = slots.leases();
                 if leases.is_empty() {
                     continue;
                 }

@@ -20,62 +20,23 @@
 //! A batch larger than [`MAX_BATCH`] is split into several calls, sent together.
 
 use std::future::Future;
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::{Script, Value};
+use redis::Value;
 
 use crate::keys::write_message_ref;
-use crate::queue::lifecycle::ack_fields;
-use crate::queue::scripts;
-use crate::queue::{
-    Lease, MAX_ERROR_LEN, MessageStatus, Queue, QueueError, RetryKind, SendPermit, millis, now_ms,
-    rfc3339_ms, truncate,
-};
+use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::lease::Lease;
+use crate::queue::lifecycle::{MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
+use crate::queue::scripts::{self, SCRIPTS};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
 /// the worker more per message (measured: 32 entries per call, 12% more Redis CPU per message
 /// and fewer messages per second); larger ones would keep Redis busy longer in one piece.
 pub const MAX_BATCH: usize = 128;
-
-/// A batch script of its own: the common helpers and the batch script.
-macro_rules! batch_script {
-    ($name:literal) => {
-        Script::new(concat!(
-            include_str!("scripts/common.lua"),
-            "\n",
-            include_str!(concat!("scripts/", $name, ".lua"))
-        ))
-    };
-}
-
-/// A batch script that runs a single-message script for each entry: the common helpers, the
-/// batch prelude, the single-message script wrapped as `one(KEYS, ARGV)`, and the driver.
-macro_rules! wrapping_batch_script {
-    ($single:literal, $driver:literal) => {
-        Script::new(concat!(
-            include_str!("scripts/common.lua"),
-            "\n",
-            include_str!("scripts/batch_prelude.lua"),
-            "\nlocal function one(KEYS, ARGV)\n",
-            include_str!(concat!("scripts/", $single, ".lua")),
-            "\nend\n",
-            include_str!(concat!("scripts/", $driver, ".lua"))
-        ))
-    };
-}
-
-struct BatchScripts {
-    mark_sending: Script,
-    ack: Script,
-    retry: Script,
-}
-
-static BATCH_SCRIPTS: LazyLock<BatchScripts> = LazyLock::new(|| BatchScripts {
-    mark_sending: batch_script!("batch_mark_sending"),
-    ack: batch_script!("batch_ack"),
-    retry: wrapping_batch_script!("retry", "batch_retry"),
-});
 
 /// One message of [`Queue::retry_many`]: the arguments of [`Queue::retry`].
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +56,11 @@ impl Queue {
     /// send time comes) do not wait for it. Optional: a batch loads its script itself whenever
     /// Redis lacks it, after a Redis restart too.
     pub async fn load_batch_scripts(&self) -> Result<(), QueueError> {
-        let scripts = &*BATCH_SCRIPTS;
-        for script in [&scripts.mark_sending, &scripts.ack, &scripts.retry] {
+        for script in [
+            &SCRIPTS.batch_mark_sending,
+            &SCRIPTS.batch_ack,
+            &SCRIPTS.batch_retry,
+        ] {
             script
                 .load_async(&mut self.conn())
                 .await
@@ -115,7 +79,7 @@ impl Queue {
         let calls = leases.chunks(MAX_BATCH).map(|chunk| async move {
             let now = now_ms();
             let mut cmd = scripts::evalsha(
-                &BATCH_SCRIPTS.mark_sending,
+                &SCRIPTS.batch_mark_sending,
                 &[&self.keys.leases()],
                 4 + 3 * chunk.len(),
                 64 + chunk.len() * 96,
@@ -131,7 +95,7 @@ impl Queue {
                     .arg(lease.claim());
             }
             let answers: Vec<String> =
-                scripts::run(&BATCH_SCRIPTS.mark_sending, &cmd, &mut self.conn())
+                scripts::run(&SCRIPTS.batch_mark_sending, &cmd, &mut self.conn())
                     .await
                     .map_err(QueueError::redis("mark sending"))?;
             self.check_len("mark sending", answers.len(), chunk.len())?;
@@ -152,12 +116,12 @@ impl Queue {
     /// the lease was not valid any more.
     pub async fn ack_many(
         &self,
-        entries: &[(&Lease, &crate::queue::Terminal)],
+        entries: &[(&Lease, &Terminal)],
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
             let now = rfc3339_ms(now_ms());
             let mut cmd = scripts::evalsha(
-                &BATCH_SCRIPTS.ack,
+                &SCRIPTS.batch_ack,
                 &[&self.keys.leases()],
                 2 + 10 * chunk.len(),
                 64 + chunk.len() * 160,
@@ -176,7 +140,7 @@ impl Queue {
                     cmd.arg(name).arg(value);
                 }
             }
-            let answers: Vec<Value> = scripts::run(&BATCH_SCRIPTS.ack, &cmd, &mut self.conn())
+            let answers: Vec<Value> = scripts::run(&SCRIPTS.batch_ack, &cmd, &mut self.conn())
                 .await
                 .map_err(QueueError::redis("ack"))?;
             self.statuses("ack", answers, chunk.iter().map(|(lease, _)| *lease))
@@ -192,7 +156,7 @@ impl Queue {
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
             let mut cmd = scripts::evalsha(
-                &BATCH_SCRIPTS.retry,
+                &SCRIPTS.batch_retry,
                 &[&self.keys.leases(), &self.keys.due()],
                 3 + 7 * chunk.len(),
                 64 + chunk.len() * 160,
@@ -213,7 +177,7 @@ impl Queue {
                     })
                     .arg(rfc3339_ms(entry.due_ms));
             }
-            let answers: Vec<Value> = scripts::run(&BATCH_SCRIPTS.retry, &cmd, &mut self.conn())
+            let answers: Vec<Value> = scripts::run(&SCRIPTS.batch_retry, &cmd, &mut self.conn())
                 .await
                 .map_err(QueueError::redis("retry"))?;
             self.statuses("retry", answers, chunk.iter().map(|entry| entry.lease))

@@ -1,4 +1,5 @@
-//! Campaign-level operations: create, load, finish the ingest, pause, resume, cancel.
+//! Campaign-level operations: create, load, finish the ingest, pause, resume, cancel, and the
+//! wait for a campaign's messages in flight to settle.
 //!
 //! The campaign hash holds the spec as readable strings (`content` and `columns` as JSON), the
 //! `state`, the ingest progress (`ingest`, `rows`) and the counters. Pause and cancel walk the
@@ -7,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
@@ -14,9 +16,12 @@ use redis::AsyncCommands;
 use crate::campaign::{BirdTarget, Campaign, CampaignId, CampaignState, ProviderKind};
 use crate::message::Row;
 use crate::phone::PhoneNumber;
+use crate::queue::bounds::{MAX_PAUSE_REASON_LEN, WALK_CHUNK, truncate};
+use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::{QueueError, corrupt};
 use crate::queue::lifecycle::MessageStatus;
 use crate::queue::scripts::SCRIPTS;
-use crate::queue::{Queue, QueueError, WALK_CHUNK, now_ms, rfc3339_ms};
 
 /// What [`Queue::create_campaign`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,6 +302,25 @@ impl Queue {
         })
     }
 
+    /// Waits until the campaign has no message claimed or sending, polling every `every`, for
+    /// at most `timeout`. Returns the last record read.
+    pub async fn settle(
+        &self,
+        id: &CampaignId,
+        every: Duration,
+        timeout: Duration,
+    ) -> Result<CampaignRecord, QueueError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let record = self.load_campaign(id).await?;
+            let busy = record.counters.claimed + record.counters.sending;
+            if busy == 0 || tokio::time::Instant::now() + every > deadline {
+                return Ok(record);
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
     /// Changes the state for `action` and returns the campaign's `rows`.
     async fn set_state(
         &self,
@@ -310,10 +334,7 @@ impl Queue {
             .key(&key)
             .arg(action)
             .arg(rfc3339_ms(now_ms()))
-            .arg(crate::queue::truncate(
-                reason,
-                crate::queue::MAX_PAUSE_REASON_LEN,
-            ))
+            .arg(truncate(reason, MAX_PAUSE_REASON_LEN))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis(action))?;
@@ -415,15 +436,8 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn corrupt(key: &str, field: &str, detail: impl std::fmt::Display) -> QueueError {
-    QueueError::Corrupt {
-        key: key.to_string(),
-        field: field.to_string(),
-        detail: detail.to_string(),
-    }
-}
-
-fn parse_state(key: &str, text: &str) -> Result<CampaignState, QueueError> {
+/// A campaign's `state` as stored in `key`.
+pub(crate) fn parse_state(key: &str, text: &str) -> Result<CampaignState, QueueError> {
     CampaignState::from_str(text).map_err(|e| corrupt(key, "state", e))
 }
 

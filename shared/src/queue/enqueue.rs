@@ -1,4 +1,5 @@
-//! Enqueueing: a chunk of a campaign's rows in one script call, and the opt-out list.
+//! Enqueueing: a chunk of a campaign's rows in one script call (rows to numbers on the opt-out
+//! list are left out; see `optout`).
 //!
 //! A chunk is one EVALSHA: per row one HSET (the message hash) and, only for rows that may
 //! already exist (an interrupted enqueue run again), one EXISTS; one SMISMEMBER per 1,000 rows
@@ -19,14 +20,15 @@
 
 use std::fmt::Write as _;
 
-use redis::{AsyncCommands, Value};
+use redis::Value;
 
 use crate::campaign::{CampaignId, CampaignState};
 use crate::keys::message_ref;
 use crate::message::{Row, RowOverrides};
 use crate::phone::PhoneNumber;
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
 use crate::queue::scripts::{self, SCRIPTS};
-use crate::queue::{Queue, QueueError};
 
 /// One accepted row, ready to be enqueued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,31 +149,6 @@ impl Queue {
             .map_err(QueueError::redis("enqueue"))?;
         parse_reply(id, first.row, n_values, reply)
     }
-
-    /// Adds numbers to the opt-out list; later enqueues reject rows to them. Returns how many
-    /// were new.
-    pub async fn add_optouts(&self, numbers: &[PhoneNumber]) -> Result<u64, QueueError> {
-        if numbers.is_empty() {
-            return Ok(0);
-        }
-        let digits: Vec<&str> = numbers.iter().map(PhoneNumber::digits).collect();
-        self.conn()
-            .sadd(self.keys.optout(), digits)
-            .await
-            .map_err(QueueError::redis("add opt-outs"))
-    }
-
-    /// Removes numbers from the opt-out list. Returns how many were on it.
-    pub async fn remove_optouts(&self, numbers: &[PhoneNumber]) -> Result<u64, QueueError> {
-        if numbers.is_empty() {
-            return Ok(0);
-        }
-        let digits: Vec<&str> = numbers.iter().map(PhoneNumber::digits).collect();
-        self.conn()
-            .srem(self.keys.optout(), digits)
-            .await
-            .map_err(QueueError::redis("remove opt-outs"))
-    }
 }
 
 /// Consecutive rows due at the same time: one due entry for all of them.
@@ -280,6 +257,7 @@ mod tests {
     use std::collections::HashMap;
 
     use chrono::{TimeZone, Utc};
+    use redis::AsyncCommands;
     use serde_json::json;
 
     use super::*;

@@ -10,13 +10,17 @@ use chrono::{DateTime, Utc};
 use redis::Value;
 
 use crate::campaign::CampaignId;
-use crate::keys::{message_ref, parse_message_ref};
+use crate::keys::parse_message_ref;
 use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
-use crate::queue::backend::Slot;
+use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::lease::{Lease, MessageRef};
 use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::scripts::{self, SCRIPTS};
-use crate::queue::{MAX_ERROR_LEN, Queue, QueueError, millis, now_ms, rfc3339_ms, truncate};
+use crate::queue::slot::Slot;
 
 /// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
 const LEASE_CHUNK: usize = 500;
@@ -91,57 +95,6 @@ impl FromStr for MessageStatus {
 impl fmt::Display for MessageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A message's address: campaign and row. Written `{campaign}:{row}` in the due and lease sets.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageRef {
-    /// The campaign.
-    pub campaign: CampaignId,
-    /// The row.
-    pub row: Row,
-}
-
-impl MessageRef {
-    /// The reference of a message.
-    pub fn of(message: &QueuedMessage) -> MessageRef {
-        MessageRef {
-            campaign: message.campaign.clone(),
-            row: message.row,
-        }
-    }
-}
-
-impl fmt::Display for MessageRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&message_ref(&self.campaign, self.row))
-    }
-}
-
-/// A worker's claim on a message: the proof it presents to act on it. Only [`Queue::claim`]
-/// makes one; it stays valid until the message is acked, retried, released or reaped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Lease {
-    reference: MessageRef,
-    worker: String,
-    claim: u64,
-}
-
-impl Lease {
-    /// The message.
-    pub fn reference(&self) -> &MessageRef {
-        &self.reference
-    }
-
-    /// The worker that claimed it.
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
-
-    /// Which claim of the message this is (its `claims` field when it was claimed).
-    pub fn claim(&self) -> u64 {
-        self.claim
     }
 }
 
@@ -353,7 +306,7 @@ impl Queue {
             match parse_claimed(worker, item) {
                 Ok(claimed) => batch.claimed.push(claimed),
                 Err((Some(lease), detail)) => {
-                    tracing::error!(message = %lease.reference, error = %detail, "Claimed message is corrupt; recording it failed.");
+                    tracing::error!(message = %lease.reference(), error = %detail, "Claimed message is corrupt; recording it failed.");
                     let outcome = Terminal::Failed {
                         code: "corrupt".into(),
                         reason: detail,
@@ -373,17 +326,17 @@ impl Queue {
         lease: &Lease,
         duration: Duration,
     ) -> Result<SendPermit, QueueError> {
-        let id = &lease.reference.campaign;
+        let id = &lease.reference().campaign;
         let now = now_ms();
         let answer: String = SCRIPTS
             .mark_sending
-            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.message(id, lease.reference().row))
             .key(self.keys.campaign(id))
             .key(self.keys.leases())
             .key(self.keys.paused(id))
-            .arg(&lease.worker)
-            .arg(lease.claim)
-            .arg(lease.reference.to_string())
+            .arg(lease.worker())
+            .arg(lease.claim())
+            .arg(lease.reference().to_string())
             .arg(now.saturating_add(millis(duration)))
             .arg(now)
             .arg(rfc3339_ms(now))
@@ -408,19 +361,19 @@ impl Queue {
         lease: &Lease,
         outcome: &Terminal,
     ) -> Result<Option<MessageStatus>, QueueError> {
-        let id = &lease.reference.campaign;
+        let id = &lease.reference().campaign;
         let now = rfc3339_ms(now_ms());
         let (price, fields) = ack_fields(outcome, &now);
         let mut invocation = SCRIPTS.ack.prepare_invoke();
         invocation
-            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.message(id, lease.reference().row))
             .key(self.keys.campaign(id))
             .key(self.keys.leases())
             .key(self.keys.failed(id))
-            .arg(&lease.worker)
-            .arg(lease.claim)
-            .arg(lease.reference.to_string())
-            .arg(lease.reference.row)
+            .arg(lease.worker())
+            .arg(lease.claim())
+            .arg(lease.reference().to_string())
+            .arg(lease.reference().row)
             .arg(outcome.status().as_str())
             .arg(&now)
             .arg(&price);
@@ -432,7 +385,7 @@ impl Queue {
             .await
             .map_err(QueueError::redis("ack"))?;
         answer
-            .map(|s| self.status(id, lease.reference.row, &s))
+            .map(|s| self.status(id, lease.reference().row, &s))
             .transpose()
     }
 
@@ -447,18 +400,18 @@ impl Queue {
         reason: &str,
         kind: RetryKind,
     ) -> Result<Option<MessageStatus>, QueueError> {
-        let id = &lease.reference.campaign;
+        let id = &lease.reference().campaign;
         let now = rfc3339_ms(now_ms());
         let answer: Option<String> = SCRIPTS
             .retry
-            .key(self.keys.message(id, lease.reference.row))
+            .key(self.keys.message(id, lease.reference().row))
             .key(self.keys.campaign(id))
             .key(self.keys.leases())
             .key(self.keys.due())
             .key(self.keys.paused(id))
-            .arg(&lease.worker)
-            .arg(lease.claim)
-            .arg(lease.reference.to_string())
+            .arg(lease.worker())
+            .arg(lease.claim())
+            .arg(lease.reference().to_string())
             .arg(due_ms)
             .arg(truncate(reason, MAX_ERROR_LEN))
             .arg(if kind == RetryKind::AfterAttempt {
@@ -473,7 +426,7 @@ impl Queue {
             .await
             .map_err(QueueError::redis("retry"))?;
         answer
-            .map(|s| self.status(id, lease.reference.row, &s))
+            .map(|s| self.status(id, lease.reference().row, &s))
             .transpose()
     }
 
@@ -524,9 +477,9 @@ impl Queue {
                 .arg(self.keys.wake());
             for lease in chunk {
                 invocation
-                    .arg(lease.reference.to_string())
-                    .arg(&lease.worker)
-                    .arg(lease.claim);
+                    .arg(lease.reference().to_string())
+                    .arg(lease.worker())
+                    .arg(lease.claim());
             }
             let n: u64 = invocation
                 .invoke_async(&mut self.conn())
@@ -554,9 +507,9 @@ impl Queue {
                 .arg(now_ms().saturating_add(millis(duration)));
             for lease in chunk {
                 invocation
-                    .arg(lease.reference.to_string())
-                    .arg(&lease.worker)
-                    .arg(lease.claim);
+                    .arg(lease.reference().to_string())
+                    .arg(lease.worker())
+                    .arg(lease.claim());
             }
             let n: u64 = invocation
                 .invoke_async(&mut self.conn())
@@ -646,14 +599,14 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
         _ => None,
     }
     .ok_or((None, format!("message {reference} has no claims count")))?;
-    let lease = Lease {
-        reference: MessageRef {
+    let lease = Lease::new(
+        MessageRef {
             campaign: campaign.clone(),
             row,
         },
-        worker: worker.to_string(),
+        worker.to_string(),
         claim,
-    };
+    );
     let due_ms = text(&score).and_then(|s| parse_score(&s)).unwrap_or(0);
     let not_before_ms = text(&not_before)
         .and_then(|s| parse_score(&s))

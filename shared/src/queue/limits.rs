@@ -18,7 +18,6 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -26,7 +25,10 @@ use redis::AsyncCommands;
 use crate::campaign::ProviderKind;
 use crate::keys::sender_name;
 use crate::phone::PhoneNumber;
-use crate::queue::{Queue, QueueError, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::scripts::SCRIPTS;
 
 /// A sender's rate: messages per second with a burst, or no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,13 +283,8 @@ impl Queue {
         until_ms: i64,
     ) -> Result<(), QueueError> {
         // Only on a campaign that still exists: a purged one must not come back as two fields.
-        static NOTE: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
-                "if redis.call('EXISTS', KEYS[1]) == 1 then \
-                   redis.call('HSET', KEYS[1], 'waiting', ARGV[1], 'waiting_until', ARGV[2]) end",
-            )
-        });
-        let () = NOTE
+        let () = SCRIPTS
+            .note_waiting
             .key(self.keys.campaign(campaign))
             .arg(reason)
             .arg(rfc3339_ms(until_ms))
@@ -305,7 +302,7 @@ impl Queue {
             .await
             .map_err(QueueError::redis("rate list"))?;
         names.sort();
-        let cutoff = now_ms() - crate::queue::millis(ClaimLimits::TIER_WINDOW);
+        let cutoff = now_ms() - millis(ClaimLimits::TIER_WINDOW);
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let Some((provider, sender)) = name.split_once(':') else {

@@ -1,11 +1,17 @@
-//! The Lua scripts, each prefixed with `scripts/common.lua` and loaded once per connection by
-//! `redis::Script` (EVALSHA, reloaded on NOSCRIPT after a Redis restart).
+//! The registry of the queue's Lua scripts: every script is in [`SCRIPTS`], each prefixed with
+//! `scripts/common.lua` (its helpers and the key names) and loaded once per connection by
+//! `redis::Script` (EVALSHA, reloaded on NOSCRIPT after a Redis restart); and the lean
+//! EVALSHA command the hot calls are built as ([`evalsha`], [`run`]).
 
 use std::sync::LazyLock;
 
 use redis::aio::ConnectionManager;
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 
+/// A script as Redis runs it: `scripts/common.lua`, then the script. The second form is a
+/// batch script that runs a single-message script for each entry: the common helpers, the
+/// batch prelude, the single-message script wrapped as `one(KEYS, ARGV)`, and the driver
+/// (see `batch.rs`).
 macro_rules! script {
     ($name:literal) => {
         Script::new(concat!(
@@ -14,13 +20,31 @@ macro_rules! script {
             include_str!(concat!("scripts/", $name, ".lua"))
         ))
     };
+    ($single:literal wrapped by $driver:literal) => {
+        Script::new(concat!(
+            include_str!("scripts/common.lua"),
+            "\n",
+            include_str!("scripts/batch_prelude.lua"),
+            "\nlocal function one(KEYS, ARGV)\n",
+            include_str!(concat!("scripts/", $single, ".lua")),
+            "\nend\n",
+            include_str!(concat!("scripts/", $driver, ".lua"))
+        ))
+    };
 }
 
 /// Every queue script, hashed once per process.
 pub(crate) struct Scripts {
+    // Campaigns (`campaign_store.rs`).
     pub(crate) create_campaign: Script,
-    pub(crate) enqueue: Script,
     pub(crate) finish_ingest: Script,
+    pub(crate) set_state: Script,
+    pub(crate) pause_chunk: Script,
+    pub(crate) resume_chunk: Script,
+    pub(crate) cancel_chunk: Script,
+    // Enqueue (`enqueue.rs`).
+    pub(crate) enqueue: Script,
+    // A message's life (`lifecycle.rs`).
     pub(crate) claim: Script,
     pub(crate) mark_sending: Script,
     pub(crate) ack: Script,
@@ -28,16 +52,28 @@ pub(crate) struct Scripts {
     pub(crate) reap: Script,
     pub(crate) release: Script,
     pub(crate) extend_leases: Script,
-    pub(crate) set_state: Script,
-    pub(crate) pause_chunk: Script,
-    pub(crate) resume_chunk: Script,
-    pub(crate) cancel_chunk: Script,
+    // Batches (`batch.rs`).
+    pub(crate) batch_mark_sending: Script,
+    pub(crate) batch_ack: Script,
+    pub(crate) batch_retry: Script,
+    // Sender limits (`limits.rs`).
+    pub(crate) note_waiting: Script,
+    // The operator's changes.
+    pub(crate) requeue: Script,
+    pub(crate) purge_begin: Script,
+    pub(crate) purge_chunk: Script,
+    pub(crate) purge_finish: Script,
+    pub(crate) record_provider_delete: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     create_campaign: script!("create_campaign"),
-    enqueue: script!("enqueue"),
     finish_ingest: script!("finish_ingest"),
+    set_state: script!("set_state"),
+    pause_chunk: script!("pause_chunk"),
+    resume_chunk: script!("resume_chunk"),
+    cancel_chunk: script!("cancel_chunk"),
+    enqueue: script!("enqueue"),
     claim: script!("claim"),
     mark_sending: script!("mark_sending"),
     ack: script!("ack"),
@@ -45,10 +81,15 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     reap: script!("reap"),
     release: script!("release"),
     extend_leases: script!("extend_leases"),
-    set_state: script!("set_state"),
-    pause_chunk: script!("pause_chunk"),
-    resume_chunk: script!("resume_chunk"),
-    cancel_chunk: script!("cancel_chunk"),
+    batch_mark_sending: script!("batch_mark_sending"),
+    batch_ack: script!("batch_ack"),
+    batch_retry: script!("retry" wrapped by "batch_retry"),
+    note_waiting: script!("note_waiting"),
+    requeue: script!("requeue"),
+    purge_begin: script!("purge_begin"),
+    purge_chunk: script!("purge_chunk"),
+    purge_finish: script!("purge_finish"),
+    record_provider_delete: script!("record_provider_delete"),
 });
 
 /// An EVALSHA of `script` with `keys` as its keys, for the arguments to follow, built as one
@@ -78,5 +119,81 @@ pub(crate) async fn run<T: FromRedisValue>(
             cmd.query_async(conn).await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::campaign::{CampaignId, ProviderKind};
+    use crate::keys::{Keys, message_ref, sender_name};
+    use crate::phone::PhoneNumber;
+    use crate::testing::TestRedis;
+
+    /// The helpers every script starts with.
+    const COMMON: &str = include_str!("scripts/common.lua");
+
+    /// The key names the Lua helpers derive are the ones keys.rs builds, in every way a script
+    /// derives them: one by one, and through a campaign's remembered keys.
+    #[tokio::test]
+    async fn the_lua_helpers_build_the_keys_that_keys_rs_builds() {
+        let queue = TestRedis::shared().await.queue().await;
+        let keys = queue.keys();
+        let id = CampaignId::parse("spring-2").unwrap();
+        let sender = PhoneNumber::from_stored("4915112345678").unwrap();
+        let names = r"
+local campaign_prefix, limit_prefix, id, row = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local camp = campaign_key(campaign_prefix, id)
+local k = campaign_keys({}, campaign_prefix, id)
+local sender = sender_name(ARGV[5], ARGV[6])
+return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(camp),
+  failed_key(camp), k.hash, k.msg .. row, k.paused, k.failed, message_ref(id, row),
+  k.ref .. row, run_entry(k.ref, row, row), sender, limit_key(limit_prefix, sender),
+  gcra_key(limit_prefix, sender), pair_key(limit_prefix, sender),
+  tier_key(limit_prefix, sender)}
+";
+        let got: Vec<String> = redis::Script::new(&format!("{COMMON}\n{names}"))
+            .arg(keys.campaign_prefix())
+            .arg(keys.limit_prefix())
+            .arg(id.as_str())
+            .arg(7)
+            .arg(ProviderKind::Seven.as_str())
+            .arg(sender.digits())
+            .invoke_async(&mut queue.connection())
+            .await
+            .unwrap();
+        let name = sender_name(ProviderKind::Seven, &sender);
+        let want = [
+            keys.campaign(&id),
+            keys.message(&id, 7),
+            keys.message(&id, 7),
+            keys.paused(&id),
+            keys.failed(&id),
+            keys.campaign(&id),
+            keys.message(&id, 7),
+            keys.paused(&id),
+            keys.failed(&id),
+            message_ref(&id, 7),
+            message_ref(&id, 7),
+            message_ref(&id, 7),
+            name.clone(),
+            keys.limit(&name),
+            keys.gcra(&name),
+            keys.pair(&name),
+            keys.tier(&name),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn scripts_build_the_keys_that_keys_rs_documents() {
+        // The Lua scripts build these from campaign_prefix; keep both in step.
+        let keys = Keys::new("p");
+        let id = CampaignId::parse("c1").unwrap();
+        let base = keys.campaign_prefix() + "c1";
+        assert_eq!(base, keys.campaign(&id));
+        assert_eq!(format!("{base}:msg:7"), keys.message(&id, 7));
+        assert_eq!(format!("{base}:paused"), keys.paused(&id));
+        assert_eq!(format!("{base}:failed"), keys.failed(&id));
+        assert_eq!(crate::keys::message_ref(&id, 7), format!("{}{}", "c1:", 7));
     }
 }

@@ -16,7 +16,8 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::queue::{error_chain, now_ms};
+use crate::error_chain::error_chain;
+use crate::queue::clock::now_ms;
 
 /// The first pause before resubscribing after a failure; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);

@@ -14,6 +14,7 @@
 -- claim number, outcome, price or '', n, and n field/value pairs to set
 -- Returns one answer per message, as ack.lua's (the recorded status, or nil).
 local prefix, now = ARGV[1], ARGV[2]
+local keys_of = {}
 local states = {}
 local costs = {}
 local unleased = {}
@@ -24,8 +25,9 @@ while i <= #ARGV do
   local id, row = parse_ref(ref)
   local answer = false
   if id then
-    local camp = prefix .. id
-    local mkey = camp .. ':msg:' .. row
+    local k = keys_of[id] or campaign_keys(keys_of, prefix, id)
+    local camp = k.hash
+    local mkey = k.msg .. row
     local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims', 'attempts',
       'next_attempt_at', 'error', 'error_code')
     local from = m[1]
@@ -59,9 +61,9 @@ while i <= #ARGV do
         end
       end
       if outcome == 'failed' or outcome == 'unknown' then
-        redis.call('SADD', camp .. ':failed', row)
+        redis.call('SADD', k.failed, row)
       elseif from == 'unknown' then
-        redis.call('SREM', camp .. ':failed', row)
+        redis.call('SREM', k.failed, row)
       end
       if outcome == 'sent' and price ~= '' then
         costs[camp] = (costs[camp] or 0) + tonumber(price)

@@ -11,6 +11,7 @@
 -- Returns one answer per message, as mark_sending.lua's: 'send', 'lost', 'cancelled' or
 -- 'paused'.
 local prefix, expiry, now_ms, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local keys_of = {}
 local states = {}
 local leased = {}
 local out = {}
@@ -19,8 +20,9 @@ for i = 5, #ARGV, 3 do
   local id, row = parse_ref(ref)
   local answer = 'lost'
   if id then
-    local camp = prefix .. id
-    local mkey = camp .. ':msg:' .. row
+    local k = keys_of[id] or campaign_keys(keys_of, prefix, id)
+    local camp = k.hash
+    local mkey = k.msg .. row
     local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims')
     if m[1] == 'claimed' and owned(m, ARGV[i + 1], ARGV[i + 2]) then
       local state = states[camp]
@@ -37,7 +39,7 @@ for i = 5, #ARGV, 3 do
         redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
         redis.call('HDEL', mkey, 'worker')
         redis.call('ZREM', KEYS[1], ref)
-        redis.call('ZADD', camp .. ':paused', now_ms, ref)
+        redis.call('ZADD', k.paused, now_ms, ref)
         move(camp, 'claimed', 'queued')
         answer = 'paused'
       else

@@ -5,14 +5,15 @@
 -- next attempt (RFC 3339)
 -- Returns one answer per message, as retry.lua's ('queued', 'cancelled' or nil).
 local prefix, now = ARGV[1], ARGV[2]
+local keys_of = {}
 local out = {}
 for i = 4, #ARGV, 7 do
   local ref = ARGV[i]
   local id, row = parse_ref(ref)
   local answer = false
   if id then
-    local camp = prefix .. id
-    answer = one({camp .. ':msg:' .. row, camp, KEYS[1], KEYS[2], camp .. ':paused'},
+    local k = keys_of[id] or campaign_keys(keys_of, prefix, id)
+    answer = one({k.msg .. row, k.hash, KEYS[1], KEYS[2], k.paused},
       {ARGV[i + 1], ARGV[i + 2], ref, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], now,
        ARGV[i + 6], ARGV[3]})
   end

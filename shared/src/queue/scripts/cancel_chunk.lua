@@ -5,11 +5,12 @@
 -- Claimed and sending messages are left to their workers, whose next call records them
 -- cancelled (or sent, if they were). Returns how many were cancelled.
 local now = ARGV[5]
+local ref_prefix = message_ref_prefix(ARGV[1])
 local n = 0
 for row = tonumber(ARGV[2]), tonumber(ARGV[3]) do
   local mkey = ARGV[4] .. row
   if redis.call('HGET', mkey, 'status') == 'queued' then
-    local ref = ARGV[1] .. ':' .. row
+    local ref = ref_prefix .. row
     redis.call('ZREM', KEYS[2], ref)
     redis.call('ZREM', KEYS[3], ref)
     redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)

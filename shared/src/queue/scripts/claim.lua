@@ -59,12 +59,14 @@ end
 local own_rates = {}
 for sender, rate in string.gmatch(ARGV[9], '([^,=]+)=([^,]+)') do own_rates[sender] = rate end
 
-local function campaign(camp)
-  local c = campaigns[camp]
+-- A campaign's keys (campaign_keys), state and sender, read once per call.
+local function campaign(id)
+  local c = campaigns[id]
   if c == nil then
-    local f = redis.call('HMGET', camp, 'state', 'provider', 'from')
-    c = {state = f[1] or false, sender = (f[2] or 'seven') .. ':' .. (f[3] or '')}
-    campaigns[camp] = c
+    c = campaign_keys(campaigns, prefix, id)
+    local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from')
+    c.state = f[1] or false
+    c.sender = sender_name(f[2] or 'seven', f[3] or '')
   end
   return c
 end
@@ -73,7 +75,7 @@ end
 local function sender(name)
   local s = senders[name]
   if s then return s end
-  local cfg = redis.call('HMGET', base .. 'limit:' .. name, 'rate', 'burst', 'tier')
+  local cfg = redis.call('HMGET', limit_key(base, name), 'rate', 'burst', 'tier')
   local mps, burst = tonumber(cfg[1]), tonumber(cfg[2] or '1')
   if not mps then
     local number = string.match(name, ':(.*)$')
@@ -83,12 +85,12 @@ local function sender(name)
   if mps and mps > 0 then
     s.interval = 1000 / mps
     s.tolerance = ((burst or 1) - 1) * s.interval
-    s.gcra = base .. 'gcra:' .. name
+    s.gcra = gcra_key(base, name)
     s.tat = tonumber(redis.call('GET', s.gcra)) or 0
     s.changed = false
   end
   if s.tier > 0 then
-    s.tier_key = base .. 'tier:' .. name
+    s.tier_key = tier_key(base, name)
     local cutoff = now - tier_window
     -- Recipients that left the window, a bounded number per call.
     local old = redis.call('ZRANGE', s.tier_key, '-inf', '(' .. cutoff, 'BYSCORE', 'LIMIT', 0, 200)
@@ -96,7 +98,7 @@ local function sender(name)
     s.tier_count = redis.call('ZCOUNT', s.tier_key, '(' .. cutoff, '+inf')
   end
   if pair_ms > 0 then
-    s.pair = base .. 'pair:' .. name
+    s.pair = pair_key(base, name)
     -- Recipients whose interval ended, a bounded number per call.
     local old = redis.call('ZRANGE', s.pair, '-inf', now, 'BYSCORE', 'LIMIT', 0, 500)
     if #old > 0 then redis.call('ZREM', s.pair, unpack(old)) end
@@ -137,11 +139,11 @@ for j = 1, #refs, 2 do
     processed = processed + 1
     work = work - 1
   else
-    local camp = prefix .. id
-    local c = campaign(camp)
+    local c = campaign(id)
+    local camp = c.hash
     local state = c.state
     if state == 'paused' then
-      redis.call('ZADD', camp .. ':paused', score, ref)
+      redis.call('ZADD', c.paused, score, ref)
       processed = processed + 1
       work = work - 1
     else
@@ -157,7 +159,7 @@ for j = 1, #refs, 2 do
         end
         processed = processed + 1
         work = work - 1
-        local mkey = camp .. ':msg:' .. row
+        local mkey = c.msg .. row
         -- A row whose message is not queued (or whose campaign is gone) is stale: dropping
         -- its entry is the repair.
         if state == 'cancelled' then
@@ -176,7 +178,7 @@ for j = 1, #refs, 2 do
             if pair_ms > 0 then
               local frees = s.pair_new[recipient] or tonumber(redis.call('ZSCORE', s.pair, recipient))
               if frees and frees > now then
-                redis.call('ZADD', KEYS[1], frees, id .. ':' .. row)
+                redis.call('ZADD', KEYS[1], frees, c.ref .. row)
                 deferred.pair = deferred.pair + 1
                 wait(camp, 'pair', frees)
                 put_off = true
@@ -229,7 +231,7 @@ for j = 1, #refs, 2 do
                 state = 'running'
                 c.state = state
               end
-              local single = id .. ':' .. row
+              local single = c.ref .. row
               budget = budget - 1
               -- The claim number is counted in the same HSET (one Redis call less per row
               -- than an HINCRBY): the script holds Redis, so nothing changes it in between.
@@ -249,7 +251,7 @@ for j = 1, #refs, 2 do
       -- The rest of the run goes back only for a live campaign: a cancelled one's queued
       -- rows are the cancel walk's, and a vanished one's entries are stale.
       if live and back_from <= to then
-        redis.call('ZADD', KEYS[1], back_score, entry_of(id, back_from, to))
+        redis.call('ZADD', KEYS[1], back_score, run_entry(c.ref, back_from, to))
       end
     end
   end

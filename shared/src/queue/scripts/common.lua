@@ -1,11 +1,35 @@
 -- Helpers prepended to every wacast queue script (see queue/scripts.rs).
---
--- Key names are built here from the prefixes the Rust side passes, following keys.rs:
---   campaign hash   CAMPAIGN_PREFIX .. id
---   message hash    CAMPAIGN_PREFIX .. id .. ':msg:' .. row
---   paused zset     CAMPAIGN_PREFIX .. id .. ':paused'
---   failed set      CAMPAIGN_PREFIX .. id .. ':failed'
--- and a message reference is id .. ':' .. row.
+
+-- Key names, derived from the prefixes the Rust side passes and spelled exactly as keys.rs
+-- spells them (a test in scripts.rs holds the two to the same names). `campaign_prefix` is
+-- `Keys::campaign_prefix` (`{prefix}:campaign:`), `limit_prefix` is `Keys::limit_prefix`
+-- (`{prefix}:`). Loops derive a campaign's prefixes once per campaign (`campaign_keys`) and add
+-- only the row per message: a key costs a message no more than one concatenation.
+local function campaign_key(campaign_prefix, id) return campaign_prefix .. id end
+local function message_prefix(camp) return camp .. ':msg:' end
+local function message_key(camp, row) return message_prefix(camp) .. row end
+local function paused_key(camp) return camp .. ':paused' end
+local function failed_key(camp) return camp .. ':failed' end
+local function limit_key(limit_prefix, sender) return limit_prefix .. 'limit:' .. sender end
+local function gcra_key(limit_prefix, sender) return limit_prefix .. 'gcra:' .. sender end
+local function pair_key(limit_prefix, sender) return limit_prefix .. 'pair:' .. sender end
+local function tier_key(limit_prefix, sender) return limit_prefix .. 'tier:' .. sender end
+-- A message reference in the due and lease sets is `{id}:{row}`: the prefix, then the row.
+local function message_ref_prefix(id) return id .. ':' end
+local function message_ref(id, row) return message_ref_prefix(id) .. row end
+-- The name a sender's limit keys end in (keys::sender_name): `{provider}:{digits}`.
+local function sender_name(provider, digits) return provider .. ':' .. digits end
+
+-- A campaign's keys: `hash`, `msg` (its message keys' prefix), `paused`, `failed`, `ref` (its
+-- message references' prefix). Derived once per campaign and remembered in `cache` (a table
+-- of the script's own, by id).
+local function campaign_keys(cache, campaign_prefix, id)
+  local camp = campaign_key(campaign_prefix, id)
+  local k = {hash = camp, msg = message_prefix(camp), paused = paused_key(camp),
+    failed = failed_key(camp), ref = message_ref_prefix(id)}
+  cache[id] = k
+  return k
+end
 
 local function parse_ref(ref)
   return string.match(ref, '^(.+):(%d+)$')
@@ -22,11 +46,12 @@ local function parse_entry(ref)
   return nil
 end
 
--- The entry for rows [from, to] of campaign id.
-local function entry_of(id, from, to)
-  if from == to then return id .. ':' .. from end
-  return id .. ':' .. from .. '-' .. to
+-- The due entry for rows [from, to] of the campaign whose references start with `ref_prefix`.
+local function run_entry(ref_prefix, from, to)
+  if from == to then return ref_prefix .. from end
+  return ref_prefix .. from .. '-' .. to
 end
+
 
 -- Counter changes per campaign hash, applied once at the end of a script so that a script
 -- that moves many messages issues one HINCRBY per counter, not one per message.
@@ -40,6 +65,29 @@ local function move(camp, from, to)
   end
   if from then d[from] = (d[from] or 0) - 1 end
   if to then d[to] = (d[to] or 0) + 1 end
+end
+
+-- Takes back a claimed message that was never sent, as its campaign's `state` says: cancelled
+-- in a cancelled campaign; otherwise queued again, due at `due_ms`, in the due set `due` or,
+-- for a paused campaign, aside in its paused set. `k` is the campaign's keys (campaign_keys).
+-- Returns where the message went: 'cancelled', 'paused' or 'due'.
+local function unclaim(k, mkey, ref, state, due, due_ms, now)
+  if state == 'cancelled' then
+    redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
+    move(k.hash, 'claimed', 'cancelled')
+    return 'cancelled'
+  end
+  redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
+  redis.call('HDEL', mkey, 'worker')
+  local place = 'due'
+  if state == 'paused' then
+    redis.call('ZADD', k.paused, due_ms, ref)
+    place = 'paused'
+  else
+    redis.call('ZADD', due, due_ms, ref)
+  end
+  move(k.hash, 'claimed', 'queued')
+  return place
 end
 
 -- A campaign is finished when its ingest is done and no message can change any more on its

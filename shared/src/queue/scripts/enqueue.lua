@@ -122,7 +122,7 @@ for _ = 1, nruns do
         from = from or row_of(p)
         to = row_of(p)
       elseif from then
-        add_entry(due, ref_prefix .. (from == to and from or from .. '-' .. to))
+        add_entry(due, run_entry(ref_prefix, from, to))
         from = nil
       end
     end

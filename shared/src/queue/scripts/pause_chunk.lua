@@ -6,8 +6,9 @@
 -- Returns how many moved, or -1 when the campaign is no longer paused (stop walking).
 if redis.call('HGET', KEYS[1], 'state') ~= 'paused' then return -1 end
 local moved = 0
+local ref_prefix = message_ref_prefix(ARGV[1])
 for row = tonumber(ARGV[2]), tonumber(ARGV[3]) do
-  local ref = ARGV[1] .. ':' .. row
+  local ref = ref_prefix .. row
   local score = redis.call('ZSCORE', KEYS[2], ref)
   if score then
     redis.call('ZREM', KEYS[2], ref)

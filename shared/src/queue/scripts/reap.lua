@@ -8,45 +8,37 @@
 -- recorded by that worker. Returns {requeued, unknown, cancelled, stale}.
 local prefix, now_ms, now = ARGV[1], ARGV[2], ARGV[4]
 local refs = redis.call('ZRANGE', KEYS[1], '-inf', now_ms, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local keys_of = {}
 local states = {}
 local requeued, unknown, cancelled, stale, woke = 0, 0, 0, 0, false
 for _, ref in ipairs(refs) do
   local id, row = parse_ref(ref)
   local status = false
-  local camp, mkey
+  local k, mkey
   if id then
-    camp = prefix .. id
-    mkey = camp .. ':msg:' .. row
+    k = keys_of[id] or campaign_keys(keys_of, prefix, id)
+    mkey = k.msg .. row
     status = redis.call('HGET', mkey, 'status')
   end
   if status == 'claimed' then
-    local state = states[camp]
+    local state = states[id]
     if state == nil then
-      state = redis.call('HGET', camp, 'state') or false
-      states[camp] = state
+      state = redis.call('HGET', k.hash, 'state') or false
+      states[id] = state
     end
-    if state == 'cancelled' then
-      redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
-      move(camp, 'claimed', 'cancelled')
+    local place = unclaim(k, mkey, ref, state, KEYS[2], now_ms, now)
+    if place == 'cancelled' then
       cancelled = cancelled + 1
     else
-      redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
-      redis.call('HDEL', mkey, 'worker')
-      if state == 'paused' then
-        redis.call('ZADD', camp .. ':paused', now_ms, ref)
-      else
-        redis.call('ZADD', KEYS[2], now_ms, ref)
-        woke = true
-      end
-      move(camp, 'claimed', 'queued')
+      if place == 'due' then woke = true end
       requeued = requeued + 1
     end
   elseif status == 'sending' then
     redis.call('HSET', mkey, 'status', 'unknown', 'updated_at', now,
       'error', 'lease expired while sending: the provider may have sent it')
     redis.call('HINCRBY', mkey, 'attempts', 1)
-    redis.call('SADD', camp .. ':failed', row)
-    move(camp, 'sending', 'unknown')
+    redis.call('SADD', k.failed, row)
+    move(k.hash, 'sending', 'unknown')
     unknown = unknown + 1
   else
     stale = stale + 1

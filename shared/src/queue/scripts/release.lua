@@ -4,31 +4,19 @@
 -- channel, ARGV[5..] ref, worker, claim number, ...
 -- Only messages still `claimed` under the given claim move; returns how many did.
 local prefix, now_ms, now = ARGV[1], ARGV[2], ARGV[3]
+local keys_of = {}
 local released, woke = 0, false
 for k = 5, #ARGV, 3 do
   local ref, worker, token = ARGV[k], ARGV[k + 1], ARGV[k + 2]
   local id, row = parse_ref(ref)
   if id then
-    local camp = prefix .. id
-    local mkey = camp .. ':msg:' .. row
+    local k = keys_of[id] or campaign_keys(keys_of, prefix, id)
+    local mkey = k.msg .. row
     local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims')
     if m[1] == 'claimed' and owned(m, worker, token) then
-      local state = redis.call('HGET', camp, 'state')
+      local state = redis.call('HGET', k.hash, 'state')
       redis.call('ZREM', KEYS[2], ref)
-      if state == 'cancelled' then
-        redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
-        move(camp, 'claimed', 'cancelled')
-      else
-        redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
-        redis.call('HDEL', mkey, 'worker')
-        if state == 'paused' then
-          redis.call('ZADD', camp .. ':paused', now_ms, ref)
-        else
-          redis.call('ZADD', KEYS[1], now_ms, ref)
-          woke = true
-        end
-        move(camp, 'claimed', 'queued')
-      end
+      if unclaim(k, mkey, ref, state, KEYS[1], now_ms, now) == 'due' then woke = true end
       released = released + 1
     end
   end

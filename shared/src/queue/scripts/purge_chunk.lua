@@ -6,9 +6,10 @@
 if not redis.call('HGET', KEYS[1], 'purging') then return -1 end
 local n = 0
 local refs = {}
+local ref_prefix = message_ref_prefix(ARGV[1])
 for row = tonumber(ARGV[3]), tonumber(ARGV[4]) do
   n = n + redis.call('UNLINK', ARGV[2] .. row)
-  refs[#refs + 1] = ARGV[1] .. ':' .. row
+  refs[#refs + 1] = ref_prefix .. row
 end
 if #refs > 0 then redis.call('ZREM', KEYS[2], unpack(refs)) end
 return n

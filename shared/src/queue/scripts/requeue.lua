@@ -21,6 +21,7 @@ local target = KEYS[2]
 if state == 'paused' then target = KEYS[3] end
 local n = 0
 local zargs = {}
+local ref_prefix = message_ref_prefix(ARGV[1])
 for k = 8, #ARGV do
   local row = ARGV[k]
   local mkey = ARGV[2] .. row
@@ -40,7 +41,7 @@ for k = 8, #ARGV do
     redis.call('HDEL', mkey, 'error', 'error_code', 'next_attempt_at', 'worker')
     redis.call('SREM', KEYS[4], row)
     zargs[#zargs + 1] = now_ms
-    zargs[#zargs + 1] = ARGV[1] .. ':' .. row
+    zargs[#zargs + 1] = ref_prefix .. row
     move(camp, status, 'queued')
     n = n + 1
   end

@@ -1,0 +1,104 @@
+//! The handle on the queue ([`Queue`]): its connection to Redis, how it connects, and the key
+//! schema its calls use.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::keys::Keys;
+use crate::queue::error::QueueError;
+
+/// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a
+/// few thousand rows, a walk chunk of 1,000 rows) take milliseconds; the default of the `redis`
+/// crate (500 ms) would fail them whenever Redis is briefly busy (a fork for a snapshot).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long connecting to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long [`Queue::connect_once`] may take to connect: a person is waiting.
+const CONNECT_ONCE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The longest pause between reconnection attempts of the connection manager.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// A handle on the queue: a multiplexed, self-reconnecting connection, the key schema and the
+/// scripts. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Queue {
+    conn: ConnectionManager,
+    client: redis::Client,
+    /// The key schema; the queue's modules build every key from it.
+    pub(super) keys: Keys,
+}
+
+impl std::fmt::Debug for Queue {
+    // The client holds the URL, which may hold a password: show the prefix only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("prefix", &self.keys.prefix())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// Connects to Redis at `url` (`redis://[:password@]host[:port][/db]`) with keys under
+    /// `prefix`. Fails if Redis cannot be reached now; once connected, a lost connection is
+    /// re-established on the next call.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Queue, QueueError> {
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_max_delay(MAX_RECONNECT_DELAY);
+        Queue::connect_with(url, prefix, config).await
+    }
+
+    /// Connects to Redis at `url` with keys under `prefix`, failing at once (within a few
+    /// seconds at most) when Redis cannot be reached: for commands a person or a script waits
+    /// on. [`Queue::connect`] retries for the worker's sake; a CLI should say "Redis is down"
+    /// instead. Once connected, a lost connection is re-established on the next call.
+    pub async fn connect_once(url: &str, prefix: &str) -> Result<Queue, QueueError> {
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_ONCE_TIMEOUT))
+            .set_number_of_retries(0);
+        Queue::connect_with(url, prefix, config).await
+    }
+
+    async fn connect_with(
+        url: &str,
+        prefix: &str,
+        config: ConnectionManagerConfig,
+    ) -> Result<Queue, QueueError> {
+        let client = redis::Client::open(url).map_err(QueueError::redis("url parsing"))?;
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(QueueError::redis("connect"))?;
+        Ok(Queue {
+            conn,
+            client,
+            keys: Keys::new(prefix),
+        })
+    }
+
+    /// The key schema.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A clone of the connection, for read-only commands (status, reports). Every write goes
+    /// through this module's scripts.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The client, for connections of its own (the wake subscriber).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// The connection, for one command.
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}

@@ -1,0 +1,300 @@
+//! What the operator's commands read (`wacast list`, `status`, `report`): the campaigns index,
+//! several campaigns at once, message hashes and fields, and a campaign's failure reasons and
+//! send times.
+//!
+//! Reads are plain commands, pipelined in batches of [`WALK_CHUNK`] so that a campaign of a
+//! million rows is walked with a thousand round trips and Redis never serves one large reply.
+//! Work that could grow with a campaign's size is capped and says so: the failure reasons of
+//! [`Queue::failure_reasons`] look at a random sample of at most the given number of failed
+//! rows, and [`Queue::send_times`] reads the `sent_at` of at most the given number of evenly
+//! spaced rows.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+
+use crate::campaign::CampaignId;
+use crate::message::Row;
+use crate::queue::bounds::WALK_CHUNK;
+use crate::queue::campaign_store::{CampaignRecord, parse_record};
+use crate::queue::connection::Queue;
+use crate::queue::error::QueueError;
+use crate::queue::lifecycle::MessageStatus;
+
+/// One group of failures: how many sampled failed rows share a status, code and error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureReason {
+    /// `failed` or `unknown`.
+    pub status: MessageStatus,
+    /// The provider's (or wacast's) error code, if any.
+    pub code: Option<String>,
+    /// The error text.
+    pub error: Option<String>,
+    /// Rows of the sample with this reason.
+    pub count: u64,
+}
+
+/// The most common failure reasons of a campaign, from its failed set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureReasons {
+    /// Rows in the failed set (failed and unknown messages).
+    pub in_set: u64,
+    /// Rows looked at: all of them, or a random sample of them.
+    pub examined: u64,
+    /// Reasons, most common first.
+    pub reasons: Vec<FailureReason>,
+}
+
+impl FailureReasons {
+    /// Whether every failed row was looked at (the counts are exact).
+    pub fn exact(&self) -> bool {
+        self.examined >= self.in_set
+    }
+}
+
+/// When a campaign's first and last messages were sent, from their `sent_at`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendTimes {
+    /// The earliest `sent_at` found.
+    pub first: Option<DateTime<Utc>>,
+    /// The latest `sent_at` found.
+    pub last: Option<DateTime<Utc>>,
+    /// Rows whose `sent_at` was read.
+    pub examined: u64,
+    /// Whether every row was read (otherwise evenly spaced rows were, and both times are
+    /// approximate: within the time it takes to send the rows between two samples).
+    pub exact: bool,
+}
+
+impl Queue {
+    /// The ids of the newest `limit` campaigns (all with `None`), newest first, and how many
+    /// campaigns there are.
+    pub async fn campaign_ids(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<(Vec<CampaignId>, u64), QueueError> {
+        let stop = limit.map_or(-1, |n| isize::try_from(n).unwrap_or(isize::MAX) - 1);
+        let mut conn = self.conn();
+        let (ids, total): (Vec<String>, u64) = redis::pipe()
+            .zrevrange(self.keys.campaigns(), 0, stop)
+            .zcard(self.keys.campaigns())
+            .query_async(&mut conn)
+            .await
+            .map_err(QueueError::redis("list campaigns"))?;
+        let ids = ids
+            .iter()
+            .filter_map(|id| CampaignId::parse(id).ok())
+            .collect();
+        Ok((ids, total))
+    }
+
+    /// The ids of campaigns created before `before`, oldest first, at most `limit` of them
+    /// after the first `offset`.
+    pub async fn campaigns_created_before(
+        &self,
+        before: DateTime<Utc>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<CampaignId>, QueueError> {
+        let ids: Vec<String> = self
+            .conn()
+            .zrangebyscore_limit(
+                self.keys.campaigns(),
+                "-inf",
+                before.timestamp_millis(),
+                isize::try_from(offset).unwrap_or(isize::MAX),
+                isize::try_from(limit).unwrap_or(isize::MAX),
+            )
+            .await
+            .map_err(QueueError::redis("list campaigns"))?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| CampaignId::parse(id).ok())
+            .collect())
+    }
+
+    /// Loads several campaigns in one round trip. A campaign that is gone (purged meanwhile)
+    /// is left out; one that cannot be read is an `Err` in its place.
+    pub async fn load_campaigns(
+        &self,
+        ids: &[CampaignId],
+    ) -> Result<Vec<Result<CampaignRecord, QueueError>>, QueueError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                pipe.hgetall(self.keys.campaign(id));
+            }
+            let hashes: Vec<HashMap<String, String>> = pipe
+                .query_async(&mut self.conn())
+                .await
+                .map_err(QueueError::redis("load campaigns"))?;
+            for (id, fields) in chunk.iter().zip(hashes) {
+                if !fields.is_empty() {
+                    out.push(parse_record(&self.keys.campaign(id), &fields));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The message hashes of rows `from..=to` (at most [`WALK_CHUNK`] rows per round trip), in
+    /// row order; rows without a message (rejected) are left out.
+    pub async fn message_hashes(
+        &self,
+        id: &CampaignId,
+        from: Row,
+        to: Row,
+    ) -> Result<Vec<(Row, HashMap<String, String>)>, QueueError> {
+        let mut out = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start.saturating_add(WALK_CHUNK - 1));
+            let mut pipe = redis::pipe();
+            for row in start..=end {
+                pipe.hgetall(self.keys.message(id, row));
+            }
+            let hashes: Vec<HashMap<String, String>> = pipe
+                .query_async(&mut self.conn())
+                .await
+                .map_err(QueueError::redis("read messages"))?;
+            out.extend(
+                (start..=end)
+                    .zip(hashes)
+                    .filter(|(_, fields)| !fields.is_empty()),
+            );
+            if end == Row::MAX {
+                break;
+            }
+            start = end + 1;
+        }
+        Ok(out)
+    }
+
+    /// The values of `fields` of the given rows' messages, in one round trip per
+    /// [`WALK_CHUNK`] rows; `None` for a field (or a message) that does not exist.
+    pub async fn message_fields(
+        &self,
+        id: &CampaignId,
+        rows: &[Row],
+        fields: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, QueueError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(usize::try_from(WALK_CHUNK).unwrap_or(1000)) {
+            let mut pipe = redis::pipe();
+            for row in chunk {
+                pipe.cmd("HMGET")
+                    .arg(self.keys.message(id, *row))
+                    .arg(fields);
+            }
+            let values: Vec<Vec<Option<String>>> = pipe
+                .query_async(&mut self.conn())
+                .await
+                .map_err(QueueError::redis("read messages"))?;
+            out.extend(values);
+        }
+        Ok(out)
+    }
+
+    /// The most common reasons among the campaign's failed and unknown messages, from a random
+    /// sample of at most `max` rows of its failed set (all of them when there are fewer).
+    pub async fn failure_reasons(
+        &self,
+        id: &CampaignId,
+        max: usize,
+    ) -> Result<FailureReasons, QueueError> {
+        let key = self.keys.failed(id);
+        let mut conn = self.conn();
+        let in_set: u64 = conn
+            .scard(&key)
+            .await
+            .map_err(QueueError::redis("read failures"))?;
+        if in_set == 0 || max == 0 {
+            return Ok(FailureReasons {
+                in_set,
+                ..FailureReasons::default()
+            });
+        }
+        // SRANDMEMBER with a positive count returns distinct members, at most `max`.
+        let members: Vec<String> = redis::cmd("SRANDMEMBER")
+            .arg(&key)
+            .arg(max)
+            .query_async(&mut conn)
+            .await
+            .map_err(QueueError::redis("read failures"))?;
+        let rows: Vec<Row> = members.iter().filter_map(|m| m.parse().ok()).collect();
+        let values = self
+            .message_fields(id, &rows, &["status", "error_code", "error"])
+            .await?;
+        let mut groups: HashMap<(MessageStatus, Option<String>, Option<String>), u64> =
+            HashMap::new();
+        for mut fields in values {
+            // A row that stopped failing since the sample was drawn is not a reason.
+            let Some(status) = fields[0].as_deref().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let error = fields[2].take();
+            let code = fields[1].take();
+            *groups.entry((status, code, error)).or_default() += 1;
+        }
+        let mut reasons: Vec<FailureReason> = groups
+            .into_iter()
+            .map(|((status, code, error), count)| FailureReason {
+                status,
+                code,
+                error,
+                count,
+            })
+            .collect();
+        reasons.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.code.cmp(&b.code))
+                .then_with(|| a.error.cmp(&b.error))
+        });
+        Ok(FailureReasons {
+            in_set,
+            examined: u64::try_from(rows.len()).unwrap_or(u64::MAX),
+            reasons,
+        })
+    }
+
+    /// The earliest and latest `sent_at` among the campaign's messages, reading at most
+    /// `max_samples` evenly spaced rows of `1..=rows` (every row when there are fewer).
+    pub async fn send_times(
+        &self,
+        id: &CampaignId,
+        rows: Row,
+        max_samples: u64,
+    ) -> Result<SendTimes, QueueError> {
+        if rows == 0 || max_samples == 0 {
+            return Ok(SendTimes {
+                exact: rows == 0,
+                ..SendTimes::default()
+            });
+        }
+        let stride = rows.div_ceil(max_samples);
+        let mut sample: Vec<Row> = (1..=rows)
+            .step_by(usize::try_from(stride).unwrap_or(1))
+            .collect();
+        if sample.last() != Some(&rows) {
+            sample.push(rows);
+        }
+        let values = self.message_fields(id, &sample, &["sent_at"]).await?;
+        let mut times = SendTimes {
+            examined: u64::try_from(sample.len()).unwrap_or(u64::MAX),
+            exact: stride == 1,
+            ..SendTimes::default()
+        };
+        for value in values.into_iter().filter_map(|mut v| v.pop().flatten()) {
+            let Ok(at) = DateTime::parse_from_rfc3339(&value) else {
+                continue;
+            };
+            let at = at.with_timezone(&Utc);
+            times.first = Some(times.first.map_or(at, |t| t.min(at)));
+            times.last = Some(times.last.map_or(at, |t| t.max(at)));
+        }
+        Ok(times)
+    }
+}
