@@ -21,14 +21,18 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The times of `campaign`'s row with these `overrides`.
-    pub fn of(campaign: &Campaign, overrides: &RowOverrides) -> Schedule {
+    /// The campaign's own times, which a row without overrides keeps.
+    pub fn campaign(campaign: &Campaign) -> Schedule {
         Schedule {
             send_at: campaign.send_at,
             ttl_minutes: campaign.ttl_minutes,
             handoff_ahead_minutes: campaign.handoff_ahead_minutes,
         }
-        .with(overrides)
+    }
+
+    /// The times of `campaign`'s row with these `overrides`.
+    pub fn of(campaign: &Campaign, overrides: &RowOverrides) -> Schedule {
+        Schedule::campaign(campaign).with(overrides)
     }
 
     /// These times with a row's overrides applied.

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::Value;
 use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{MessageStatus, RetryFilter};
+use wacast_shared::schedule::Schedule;
 
 use crate::cli::{Format, GlobalArgs, RetryArgs};
 use crate::cmd::{campaign_view, connect, output, refusal::refusal};
@@ -34,9 +35,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
         .collect::<Vec<_>>()
         .join(" or ");
     if global.format == Format::Text && !global.quiet && report.requeued > 0 {
-        let campaign = &record.campaign;
-        let valid_until =
-            campaign.send_at + chrono::Duration::minutes(i64::from(campaign.ttl_minutes));
+        let valid_until = Schedule::campaign(&record.campaign).expires_at();
         if valid_until < Utc::now() {
             eprintln!(
                 "warning: the campaign's validity ended at {} (send time + ttl): messages \

@@ -8,7 +8,6 @@
 use std::collections::HashSet;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
 use csv::ByteRecord;
 use wacast_shared::campaign::ProviderKind;
 use wacast_shared::message::{Row, RowOverrides};
@@ -16,6 +15,7 @@ use wacast_shared::phone::PhoneError;
 use wacast_shared::provider::bird::validate::is_locale;
 use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
+use wacast_shared::schedule::Schedule;
 use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::ingest::normalise::Normaliser;
@@ -314,10 +314,9 @@ pub(crate) struct RowRules {
     pub(crate) field_checks: Vec<FieldCheck>,
     /// Reads relative and zone-less `delay` values; `now` is the campaign's creation.
     pub(crate) clock: Clock,
-    pub(crate) send_at: DateTime<Utc>,
-    /// Messages are due this long before their send time (`--handoff-ahead`).
-    pub(crate) handoff_ahead_minutes: u32,
-    pub(crate) ttl_minutes: u32,
+    /// The campaign's send time, ttl and hand-off lead (`--handoff-ahead`), which a row's
+    /// overrides change.
+    pub(crate) schedule: Schedule,
     pub(crate) label: Option<String>,
     /// The provider: a row's `language` is one of its template languages (seven's `en_US`,
     /// Bird's `en-US`).
@@ -416,7 +415,7 @@ impl RowChecker {
         let overrides = self
             .overrides(record)
             .map_err(|m| (Reason::InvalidOverride, m))?;
-        let send_at = overrides.send_at.unwrap_or(self.rules.send_at);
+        let schedule = self.rules.schedule.with(&overrides);
 
         // Last, so that a row rejected for another reason does not hide a later good one.
         // E.164 has at most 15 digits, so a valid number fits a u64; anything longer is no
@@ -431,11 +430,9 @@ impl RowChecker {
             Some(window) => self
                 .zones
                 .zones(window, &to)
-                .and_then(|zones| window.next_opening(send_at, &zones))
+                .and_then(|zones| window.next_opening(schedule.send_at, &zones))
                 .map_err(|e| (Reason::OutsideWindow, e.to_string()))?,
-            None => {
-                send_at - chrono::Duration::minutes(i64::from(self.rules.handoff_ahead_minutes))
-            }
+            None => schedule.due_at(),
         };
         if !self.seen.insert(key) {
             return Err((Reason::Duplicate, format!("{to} is on an earlier row too")));
@@ -460,11 +457,11 @@ impl RowChecker {
             let at = options::parse_delay(value, rules.clock)?;
             // A time in the past means now, as for --delay.
             let at = at.max(rules.clock.now);
-            overrides.send_at = (at != rules.send_at).then_some(at);
+            overrides.send_at = (at != rules.schedule.send_at).then_some(at);
         }
         if let Some(value) = cell(cols.ttl) {
             let ttl = options::parse_ttl(value)?;
-            overrides.ttl_minutes = (ttl != rules.ttl_minutes).then_some(ttl);
+            overrides.ttl_minutes = (ttl != rules.schedule.ttl_minutes).then_some(ttl);
         }
         if let Some(value) = cell(cols.label) {
             options::check_label(value)?;

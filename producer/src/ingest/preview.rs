@@ -8,6 +8,7 @@ use wacast_shared::campaign::Campaign;
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::NewMessage;
+use wacast_shared::schedule::Schedule;
 
 /// A message as the worker will send it when it claims it at its due time: the provider's
 /// request body, validated as the worker validates it.
@@ -28,10 +29,8 @@ pub(crate) fn preview_message(
     let request = renderer
         .render(campaign, &message, due)
         .with_context(|| format!("row {}: its message would be refused", m.row))?;
-    let send_at = m
-        .overrides
+    let send_at = Schedule::of(campaign, &m.overrides)
         .send_at
-        .unwrap_or(campaign.send_at)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Ok(json!({"row": m.row, "send_at": send_at, "body": request}))
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::DateTime;
 use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::Queue;
+use wacast_shared::schedule::Schedule;
 
 use crate::ingest::csv_import::{FieldCheck, RowChecker, RowRules};
 use crate::ingest::event::Event;
@@ -90,9 +91,7 @@ impl Prepared {
                 tz,
                 now: campaign.created_at,
             },
-            send_at: campaign.send_at,
-            handoff_ahead_minutes: campaign.handoff_ahead_minutes,
-            ttl_minutes: campaign.ttl_minutes,
+            schedule: Schedule::campaign(&campaign),
             label: campaign.label.clone(),
             provider: campaign.provider,
             language: campaign.template_language().map(str::to_string),

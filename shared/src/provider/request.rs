@@ -31,6 +31,7 @@ use crate::provider::bird::request::BirdRequest;
 use crate::provider::seven::message::{Delay, MessageBody, SendOptions, SevenMessage};
 use crate::provider::validate::{Valid, ValidationError};
 use crate::render::{self, RenderError};
+use crate::schedule::Schedule;
 
 /// Why a row cannot become its provider's request. The message is recorded `failed` with the
 /// reason: sending it as it stands cannot succeed.
@@ -132,22 +133,6 @@ impl Renderer {
     }
 }
 
-/// The row's send time: its `delay` column, else the campaign's.
-fn send_at(campaign: &Campaign, message: &QueuedMessage) -> DateTime<Utc> {
-    message.overrides.send_at.unwrap_or(campaign.send_at)
-}
-
-/// The send time to hand to the provider: only for a campaign handed over ahead of its send
-/// time, and only while that time is ahead. At or after it there is nothing to hold.
-fn hold_until(
-    campaign: &Campaign,
-    message: &QueuedMessage,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let send_at = send_at(campaign, message);
-    (campaign.handoff_ahead_minutes > 0 && send_at > now).then_some(send_at)
-}
-
 /// Fills the placeholders of one text.
 fn fill(
     text: &mut String,
@@ -195,6 +180,7 @@ fn seven(
         None => MessageBody::deserialize(render_json(campaign, message)?)
             .map_err(|e| RequestError::Content(e.to_string()))?,
     };
+    let schedule = Schedule::of(campaign, &message.overrides);
     let request = SevenMessage {
         from: campaign.from.digits().to_string(),
         to: message.to.digits().to_string(),
@@ -202,13 +188,10 @@ fn seven(
         options: SendOptions {
             // seven holds the message until then (`delay`), and `wacast cancel` can still
             // delete it there.
-            delay: hold_until(campaign, message, now).map(|at| Delay::Unix(at.timestamp())),
-            ttl: Some(
-                message
-                    .overrides
-                    .ttl_minutes
-                    .unwrap_or(campaign.ttl_minutes),
-            ),
+            delay: schedule
+                .hold_until(now)
+                .map(|at| Delay::Unix(at.timestamp())),
+            ttl: Some(schedule.ttl_minutes),
             label: message
                 .overrides
                 .label
@@ -241,19 +224,16 @@ fn bird(
     {
         template.locale.clone_from(language);
     }
-    let send_at = send_at(campaign, message);
-    let scheduled_for = hold_until(campaign, message, now);
-    let ttl = message
-        .overrides
-        .ttl_minutes
-        .unwrap_or(campaign.ttl_minutes);
+    let schedule = Schedule::of(campaign, &message.overrides);
+    let scheduled_for = schedule.hold_until(now);
     // Bird counts validity from when it sends (the scheduled time, else now), wacast's ttl
     // from the send time: what is left of it, so that a message sent late in its validity
     // does not outlive it at Bird.
-    let expires = send_at + chrono::Duration::minutes(i64::from(ttl));
-    let starts = scheduled_for.unwrap_or(now).max(send_at);
-    let full = i64::from(bird_message::validity_seconds(ttl).max(1));
-    let left = (expires - starts).num_seconds().clamp(1, full);
+    let starts = scheduled_for.unwrap_or(now).max(schedule.send_at);
+    let full = i64::from(bird_message::validity_seconds(schedule.ttl_minutes).max(1));
+    let left = (schedule.expires_at() - starts)
+        .num_seconds()
+        .clamp(1, full);
     let validity = u32::try_from(left).unwrap_or(u32::MAX);
     let mut tags = campaign
         .bird
