@@ -239,6 +239,11 @@ pub struct Campaign {
     /// waits for the next opening. Stored as `window` (`09:00-20:00 Europe/Berlin`).
     #[serde(default)]
     pub window: Option<SendWindow>,
+    /// Send only to recipients whose 24-hour window is open (they wrote within the last 24
+    /// hours, as the providers' inbound callbacks tell): the others end `failed` (`no_window`)
+    /// without a request (`--only-open-window`, freetext and media). Stored as `only_window`.
+    #[serde(default)]
+    pub only_open_window: bool,
 }
 
 impl Campaign {

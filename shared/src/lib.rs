@@ -5,6 +5,8 @@
 //! - [`phone`]: `PhoneNumber`, an E.164 newtype; parsing is the only way in.
 //! - [`campaign`]: `CampaignId`, `Campaign` (what every row of an upload shares) and its state.
 //! - [`message`]: `QueuedMessage`, one row's data as the queue stores and hands it out.
+//! - [`delivery`]: what the providers' callbacks report (delivery statuses, inbound
+//!   messages) in wacast's words, and the policy that acts on them.
 //! - [`schedule`]: a row's times (send time, ttl, expiry, due and hand-off), computed once.
 //! - [`render`]: campaign + row values → a provider message; pure, no I/O.
 //! - [`window`]: send windows (hours of the day, in one zone or the recipient's).
@@ -18,10 +20,11 @@
 //!   from the environment, a file or a systemd credential.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
-//! `phone`, `campaign`, `message`, `schedule`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
+//! `phone`, `campaign`, `message`, `delivery`, `schedule`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
 //! and HTTP only in `provider`; `secret` reads the environment and key files.
 
 pub mod campaign;
+pub mod delivery;
 pub mod duration;
 pub mod error_chain;
 pub mod keys;

@@ -403,5 +403,6 @@ pub fn campaign(
         handoff_ahead_minutes: 0,
         bird: None,
         window: None,
+        only_open_window: false,
     }
 }

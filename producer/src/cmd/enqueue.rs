@@ -160,6 +160,7 @@ fn request(args: &EnqueueArgs) -> IngestRequest {
             handoff_ahead: *handoff_ahead,
             window: window.clone(),
             window_tz: window_tz.clone(),
+            only_open_window: false,
             id: id.clone(),
         },
         rejects_file: rejects

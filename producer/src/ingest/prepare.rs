@@ -206,6 +206,7 @@ pub fn prepare(
             handoff_ahead_minutes: delivery.handoff_ahead,
             bird,
             window,
+            only_open_window: delivery.only_open_window,
         },
         reader,
         layout,

@@ -224,6 +224,8 @@ pub struct DeliveryOptions {
     pub window: Option<String>,
     /// The clock `window` is read on: an IANA zone or `recipient`; `None` is `tz`.
     pub window_tz: Option<String>,
+    /// Send only to recipients whose 24-hour window is open (`--only-open-window`).
+    pub only_open_window: bool,
     /// The campaign id; `None` derives it from the file and the options.
     pub id: Option<String>,
 }

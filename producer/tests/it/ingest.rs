@@ -35,6 +35,7 @@ fn request(env: &Env, id: &str) -> IngestRequest {
             label: None,
             performance_tracking: false,
             handoff_ahead: 0,
+            only_open_window: false,
             window: None,
             window_tz: None,
             id: Some(id.to_string()),

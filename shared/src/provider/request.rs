@@ -301,6 +301,7 @@ mod tests {
             handoff_ahead_minutes: 0,
             bird: None,
             window: None,
+            only_open_window: false,
         }
     }
 

@@ -395,6 +395,9 @@ fn campaign_fields(campaign: &Campaign) -> Vec<(&'static str, String)> {
     if let Some(window) = &campaign.window {
         fields.push(("window", window.to_string()));
     }
+    if campaign.only_open_window {
+        fields.push(("only_window", "1".to_string()));
+    }
     fields.extend([
         (
             "performance_tracking",
@@ -505,6 +508,8 @@ pub(crate) fn parse_record(
             .get("window")
             .map(|w| w.parse().map_err(|e| corrupt(key, "window", e)))
             .transpose()?,
+        // Absent unless set, like every optional field.
+        only_open_window: fields.get("only_window").is_some_and(|v| v == "1"),
     };
     let cost_text = get("cost")?;
     let counters = Counters {

@@ -292,6 +292,7 @@ mod tests {
             handoff_ahead_minutes: 0,
             bird: None,
             window: None,
+            only_open_window: false,
         };
         queue.create_campaign(&campaign).await.unwrap();
         campaign.id
