@@ -39,6 +39,7 @@
 //! - `clock`: the time and its formats; `bounds`: the walk chunk and the stored text lengths.
 //! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
+//! - `delivery`: the providers' callbacks recorded (delivery status, replies, opt-outs).
 //! - `enqueue`: a chunk of rows in one call; `optout`: the opt-out list.
 //! - `lease`: a claimed message's address and its fenced claim.
 //! - `lifecycle`: claim, mark sending, ack, retry, reap, release, extend leases.
@@ -60,6 +61,7 @@ mod bounds;
 mod campaign_store;
 mod clock;
 mod connection;
+mod delivery;
 mod enqueue;
 mod error;
 mod handoff;
