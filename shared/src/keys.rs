@@ -39,7 +39,33 @@
 //! - `{prefix}:campaign:{id}:paused` (sorted set): a paused campaign's due entries, with their
 //!   scores, until it is resumed.
 //! - `{prefix}:campaign:{id}:failed` (set): rows whose last outcome is `failed` or `unknown`.
-//! - `{prefix}:optout` (set): numbers (E.164 digits) never to message.
+//! - `{prefix}:optout` (set): numbers (E.164 digits) never to message, and
+//!   `{prefix}:optout:source` (hash: digits → JSON `{"source": "reply" | "131050" | "manual" |
+//!   "import", "at": RFC 3339, "campaign": id, "row": n}`, campaign and row only when known):
+//!   how each got there. A callback that opts a number out adds its source only when the number
+//!   is new to the list or has none, so the first reason stays.
+//! - What the providers' callbacks report (`queue::delivery`), on the message hash: `delivery`
+//!   (`delivered`, `read` or `failed`), `delivered_at`, `read_at`, `replied_at`,
+//!   `delivery_error_code`, `delivery_error` (whole, up to 500 bytes: it is read rarely and
+//!   only for failures), `opted_out_at`, `deferred` (how many times a late 131049 put the row
+//!   back); on the campaign hash the counters `delivered` (messages delivered or read), `read`,
+//!   `replied`, `delivery_failed`, `opted_out` (messages whose recipient opted out through
+//!   them) and `deferred` (131049 deferrals, an event count). Absent counters are 0.
+//! - Indexes written when a message is recorded `sent`, so that a callback finds it:
+//!   `{prefix}:pid:{provider}:{provider_id}` (string, 30 days: `{campaign}:{row}`; for the
+//!   callbacks that carry only the provider's id) and
+//!   `{prefix}:last:{provider}:{sender}:{recipient}` (string, 7 days: `{campaign}:{row}` of
+//!   the last message to that recipient from that sender, which an inbound message counts as
+//!   replied to). The sender is [`crate::delivery::sender_key`]'s: seven's sender number
+//!   (digits), Bird's channel id; the recipient is the number's digits.
+//! - `{prefix}:window:{provider}:{sender}:{recipient}` (string, 24 hours: when the recipient
+//!   last wrote to us): their 24-hour window is open. The claim fails the rows of
+//!   `--only-open-window` campaigns without one (`no_window`).
+//! - `{prefix}:hooks:unmatched` (list, newest first, the last 1,000): callbacks no message
+//!   matched, as JSON `{"at", "provider", "kind": "status" | "inbound", "reference",
+//!   "provider_id", "status", "from"}` (null where the callback had none).
+//! - `{prefix}:hooks:nonce:{provider}:{nonce}` (string, set once with NX and a ttl): a signed
+//!   callback's nonce, seen; a replay finds it taken.
 //! - Sender limits, keyed by `{provider}:{sender}` (e.g. `seven:4915112345678`; see
 //!   `queue::limits`): `{prefix}:limit:{provider}:{sender}` (hash: the operator's `rate`,
 //!   `burst` and `tier`, `updated_at`), listed in `{prefix}:limits` (set);
@@ -136,6 +162,45 @@ impl Keys {
         format!("{}:optout", self.prefix)
     }
 
+    /// Hash: opted-out number (digits) → JSON of how it got on the list.
+    pub fn optout_source(&self) -> String {
+        format!("{}:optout:source", self.prefix)
+    }
+
+    /// String: the message (`{campaign}:{row}`) a provider's message id belongs to.
+    pub fn provider_id(&self, provider: ProviderKind, provider_id: &str) -> String {
+        format!("{}:pid:{}:{provider_id}", self.prefix, provider.as_str())
+    }
+
+    /// String: the last message (`{campaign}:{row}`) sent to `recipient` (digits) from
+    /// `sender` ([`crate::delivery::sender_key`]).
+    pub fn last_sent(&self, provider: ProviderKind, sender: &str, recipient: &str) -> String {
+        format!(
+            "{}:last:{}:{sender}:{recipient}",
+            self.prefix,
+            provider.as_str()
+        )
+    }
+
+    /// String: present while `recipient`'s 24-hour window with `sender` is open.
+    pub fn window(&self, provider: ProviderKind, sender: &str, recipient: &str) -> String {
+        format!(
+            "{}:window:{}:{sender}:{recipient}",
+            self.prefix,
+            provider.as_str()
+        )
+    }
+
+    /// List: the callbacks no message matched, newest first.
+    pub fn hooks_unmatched(&self) -> String {
+        format!("{}:hooks:unmatched", self.prefix)
+    }
+
+    /// String: a signed callback's nonce, taken.
+    pub fn hooks_nonce(&self, provider: &str, nonce: &str) -> String {
+        format!("{}:hooks:nonce:{provider}:{nonce}", self.prefix)
+    }
+
     /// Pub/sub channel that wakes idle workers.
     pub fn wake(&self) -> String {
         format!("{}:wake", self.prefix)
@@ -167,7 +232,8 @@ impl Keys {
         format!("{}:tier:{sender}", self.prefix)
     }
 
-    /// The prefix the claim script builds the sender keys from (`{prefix}:`).
+    /// The prefix the scripts build the sender, opt-out and delivery index keys from
+    /// (`{prefix}:`).
     pub fn limit_prefix(&self) -> String {
         format!("{}:", self.prefix)
     }

@@ -261,7 +261,10 @@ async fn ping(port: u16) -> bool {
 /// its status says: queued in exactly one entry (a single or a run) of the due and paused sets,
 /// claimed and sending in the lease set only, final ones in none (cancelled ones may still sit
 /// in a run, which the fetcher drops when it comes due), and `failed`/`unknown` ones (only they) in the failed
-/// set. Returns every discrepancy found.
+/// set; and that the funnel counters the callbacks move equal the messages they count:
+/// `delivered` those whose `delivery` is delivered or read, `read` those read,
+/// `delivery_failed` those failed late, `replied` those with `replied_at`, `opted_out` those
+/// with `opted_out_at` (an absent counter is 0). Returns every discrepancy found.
 pub async fn counters_match_messages(queue: &Queue, id: &CampaignId) -> Result<(), String> {
     let keys = queue.keys();
     let script = redis::Script::new(CHECK_SCRIPT);
@@ -314,6 +317,8 @@ local rows = tonumber(redis.call('HGET', KEYS[1], 'rows') or '0') or 0
 local id = ARGV[2]
 local counts, problems = {}, {}
 local n, n_failed = 0, 0
+-- What the callbacks recorded, counted from the messages as the funnel counters count it.
+local funnel = {delivered = 0, read = 0, delivery_failed = 0, replied = 0, opted_out = 0}
 -- Which rows the due and paused entries of this campaign cover; an entry is `id:row` or a run
 -- `id:from-to`. Test-only: it reads the whole sets.
 local function cover(key)
@@ -335,8 +340,14 @@ end
 local due_single, due_ranged = cover(KEYS[2])
 local paused_single, paused_ranged = cover(KEYS[4])
 for row = 1, rows do
-  local status = redis.call('HGET', ARGV[1] .. row, 'status')
+  local m = redis.call('HMGET', ARGV[1] .. row, 'status', 'delivery', 'replied_at', 'opted_out_at')
+  local status = m[1]
   if status then
+    if m[2] == 'delivered' or m[2] == 'read' then funnel.delivered = funnel.delivered + 1 end
+    if m[2] == 'read' then funnel.read = funnel.read + 1 end
+    if m[2] == 'failed' then funnel.delivery_failed = funnel.delivery_failed + 1 end
+    if m[3] then funnel.replied = funnel.replied + 1 end
+    if m[4] then funnel.opted_out = funnel.opted_out + 1 end
     n = n + 1
     counts[status] = (counts[status] or 0) + 1
     local ref = id .. ':' .. row
@@ -366,6 +377,13 @@ end
 for row, _ in pairs(paused_single) do
   if redis.call('HGET', ARGV[1] .. row, 'status') ~= 'queued' then
     problems[#problems + 1] = string.format('the paused set holds row %d, which is not queued', row)
+  end
+end
+for _, counter in ipairs({'delivered', 'read', 'delivery_failed', 'replied', 'opted_out'}) do
+  local value = tonumber(redis.call('HGET', KEYS[1], counter) or '0')
+  if value ~= funnel[counter] then
+    problems[#problems + 1] = string.format('counter %s is %d but %d messages count in it',
+      counter, value, funnel[counter])
   end
 end
 if redis.call('SCARD', KEYS[5]) ~= n_failed then

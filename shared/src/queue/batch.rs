@@ -123,10 +123,12 @@ impl Queue {
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_ack,
                 &[&self.keys.leases()],
-                2 + 10 * chunk.len(),
+                3 + 10 * chunk.len(),
                 64 + chunk.len() * 160,
             );
-            cmd.arg(self.keys.campaign_prefix()).arg(&now);
+            cmd.arg(self.keys.campaign_prefix())
+                .arg(&now)
+                .arg(self.keys.limit_prefix());
             let mut reference = String::new();
             for (lease, outcome) in chunk {
                 let (price, fields) = ack_fields(outcome, &now);

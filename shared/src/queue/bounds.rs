@@ -9,6 +9,10 @@ pub const WALK_CHUNK: u64 = 1000;
 /// the hash from its compact listpack encoding (values ≤ 64 bytes) to a real hash table.
 pub const MAX_ERROR_LEN: usize = 64;
 
+/// The longest late failure a callback reports, kept in a message's `delivery_error`: whole in
+/// practice (WhatsApp's explanations are a sentence or two), and only failed messages have it.
+pub const MAX_DELIVERY_ERROR_LEN: usize = 500;
+
 /// The longest `pause_reason` stored on a campaign. A campaign hash is one per campaign (and
 /// holds the content JSON anyway), so the reason a provider gave can be kept whole enough to act
 /// on.

@@ -1,12 +1,20 @@
 //! The providers' callbacks recorded: a message's delivery status and its campaign's funnel
-//! counters in one script, inbound messages as replies and opt-outs, the callbacks no message
-//! matches kept in a bounded list, and the nonces a signed callback may use once.
+//! counters in one script (`record_status.lua`), inbound messages as replies and opt-outs
+//! (`record_inbound.lua`), the callbacks no message matches kept in a bounded list, and the
+//! nonces a signed callback may use once. The scripts say what each report does; the indexes
+//! they find messages by are written by the ack (`index_sent` in `common.lua`).
 
 use std::time::Duration;
 
-use crate::delivery::{Callback, DeliveryPolicy, Recorded};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use crate::delivery::{Callback, DeliveryPolicy, Inbound, Recorded, StatusReport};
+use crate::queue::bounds::{MAX_DELIVERY_ERROR_LEN, truncate};
+use crate::queue::clock::millis;
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
+use crate::queue::scripts::SCRIPTS;
 
 impl Queue {
     /// Records one callback: a status report updates its message and its campaign's counters
@@ -19,10 +27,104 @@ impl Queue {
         callback: &Callback,
         policy: &DeliveryPolicy,
     ) -> Result<Recorded, QueueError> {
-        // The interface the hooks endpoint is written against; the recording scripts replace
-        // this body.
-        let _ = (callback, policy);
-        Ok(Recorded::Unmatched)
+        let answer: String = match callback {
+            Callback::Status(report) => self.record_status(report, policy).await?,
+            Callback::Inbound(inbound) => self.record_inbound(inbound, policy).await?,
+        };
+        match answer.as_str() {
+            "recorded" => Ok(Recorded::Recorded),
+            "duplicate" => Ok(Recorded::Duplicate),
+            "unmatched" => Ok(Recorded::Unmatched),
+            other => Err(QueueError::Corrupt {
+                key: self.keys.hooks_unmatched(),
+                field: "record callback reply".into(),
+                detail: format!("unexpected answer {other:?}"),
+            }),
+        }
+    }
+
+    async fn record_status(
+        &self,
+        report: &StatusReport,
+        policy: &DeliveryPolicy,
+    ) -> Result<String, QueueError> {
+        let at = rfc3339(report.at);
+        let reference = report.message.reference.as_ref();
+        let provider_id = report.message.provider_id.as_deref().unwrap_or("");
+        let unmatched = json!({
+            "at": at,
+            "provider": report.provider.as_str(),
+            "kind": "status",
+            "reference": reference.map(|(id, row)| format!("{id}.{row}")),
+            "provider_id": report.message.provider_id,
+            "status": report.status.as_str(),
+            "from": null,
+        });
+        let mut invocation = SCRIPTS.record_status.prepare_invoke();
+        invocation
+            .key(self.keys.due())
+            .key(self.keys.hooks_unmatched())
+            .arg(self.keys.campaign_prefix())
+            .arg(self.keys.limit_prefix())
+            .arg(report.provider.as_str())
+            .arg(reference.map_or("", |(id, _)| id.as_str()))
+            .arg(reference.map_or(String::new(), |(_, row)| row.to_string()))
+            .arg(provider_id)
+            .arg(report.status.as_str())
+            .arg(&at)
+            .arg(report.error_code.as_deref().unwrap_or(""))
+            .arg(truncate(
+                report.error.as_deref().unwrap_or(""),
+                MAX_DELIVERY_ERROR_LEN,
+            ))
+            .arg(
+                report
+                    .price
+                    .filter(|p| p.is_finite() && *p >= 0.0)
+                    .map_or(String::new(), |p| p.to_string()),
+            )
+            .arg(millis(policy.marketing_limit_delay))
+            .arg(unmatched.to_string());
+        invocation
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("record status callback"))
+    }
+
+    async fn record_inbound(
+        &self,
+        inbound: &Inbound,
+        policy: &DeliveryPolicy,
+    ) -> Result<String, QueueError> {
+        let at = rfc3339(inbound.at);
+        let optout = inbound
+            .text
+            .as_deref()
+            .is_some_and(|text| policy.is_optout(text));
+        let unmatched = json!({
+            "at": at,
+            "provider": inbound.provider.as_str(),
+            "kind": "inbound",
+            "reference": null,
+            "provider_id": null,
+            "status": null,
+            "from": inbound.from,
+        });
+        SCRIPTS
+            .record_inbound
+            .key(self.keys.hooks_unmatched())
+            .arg(self.keys.campaign_prefix())
+            .arg(self.keys.limit_prefix())
+            .arg(inbound.provider.as_str())
+            .arg(&inbound.sender)
+            .arg(&inbound.from)
+            .arg(&at)
+            .arg(if optout { "1" } else { "0" })
+            .arg(millis(policy.reply_window))
+            .arg(unmatched.to_string())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("record inbound callback"))
     }
 
     /// Takes a signed callback's nonce for `ttl` (longer than the signature's accepted age):
@@ -33,7 +135,20 @@ impl Queue {
         nonce: &str,
         ttl: Duration,
     ) -> Result<bool, QueueError> {
-        let _ = (provider, nonce, ttl);
-        Ok(true)
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.keys.hooks_nonce(provider, nonce))
+            .arg("1")
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("claim nonce"))?;
+        Ok(taken.is_some())
     }
+}
+
+/// A callback's time as the hashes store times: RFC 3339, UTC, milliseconds.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

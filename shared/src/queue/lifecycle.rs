@@ -376,7 +376,8 @@ impl Queue {
             .arg(lease.reference().row)
             .arg(outcome.status().as_str())
             .arg(&now)
-            .arg(&price);
+            .arg(&price)
+            .arg(self.keys.limit_prefix());
         for (name, value) in &fields {
             invocation.arg(*name).arg(value.as_str());
         }

@@ -77,7 +77,7 @@ mod slot;
 mod wake;
 
 pub use batch::{MAX_BATCH, RetryEntry};
-pub use bounds::{MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WALK_CHUNK};
+pub use bounds::{MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WALK_CHUNK};
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use clock::now_ms;
 pub use connection::Queue;

@@ -64,6 +64,9 @@ pub(crate) struct Scripts {
     pub(crate) purge_chunk: Script,
     pub(crate) purge_finish: Script,
     pub(crate) record_provider_delete: Script,
+    // The providers' callbacks (`delivery.rs`).
+    pub(crate) record_status: Script,
+    pub(crate) record_inbound: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -90,6 +93,8 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     purge_chunk: script!("purge_chunk"),
     purge_finish: script!("purge_finish"),
     record_provider_delete: script!("record_provider_delete"),
+    record_status: script!("record_status"),
+    record_inbound: script!("record_inbound"),
 });
 
 /// An EVALSHA of `script` with `keys` as its keys, for the arguments to follow, built as one
@@ -125,6 +130,7 @@ pub(crate) async fn run<T: FromRedisValue>(
 #[cfg(test)]
 mod tests {
     use crate::campaign::{CampaignId, ProviderKind};
+    use crate::delivery::sender_key;
     use crate::keys::{Keys, message_ref, sender_name};
     use crate::phone::PhoneNumber;
     use crate::testing::TestRedis;
@@ -149,7 +155,11 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
   failed_key(camp), k.hash, k.msg .. row, k.paused, k.failed, message_ref(id, row),
   k.ref .. row, run_entry(k.ref, row, row), sender, limit_key(limit_prefix, sender),
   gcra_key(limit_prefix, sender), pair_key(limit_prefix, sender),
-  tier_key(limit_prefix, sender)}
+  tier_key(limit_prefix, sender), optout_key(limit_prefix), optout_source_key(limit_prefix),
+  pid_key(limit_prefix, ARGV[5], 'abc-1'),
+  last_key(limit_prefix, ARGV[5], delivery_sender(ARGV[5], ARGV[6], nil), '491701234567'),
+  window_key(limit_prefix, 'bird', delivery_sender('bird', ARGV[6], 'chan-1'), '491701234567'),
+  unmatched_key(limit_prefix)}
 ";
         let got: Vec<String> = redis::Script::new(&format!("{COMMON}\n{names}"))
             .arg(keys.campaign_prefix())
@@ -180,6 +190,20 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
             keys.gcra(&name),
             keys.pair(&name),
             keys.tier(&name),
+            keys.optout(),
+            keys.optout_source(),
+            keys.provider_id(ProviderKind::Seven, "abc-1"),
+            keys.last_sent(
+                ProviderKind::Seven,
+                &sender_key(ProviderKind::Seven, sender.digits(), None),
+                "491701234567",
+            ),
+            keys.window(
+                ProviderKind::Bird,
+                &sender_key(ProviderKind::Bird, sender.digits(), Some("chan-1")),
+                "491701234567",
+            ),
+            keys.hooks_unmatched(),
         ];
         assert_eq!(got, want);
     }

@@ -97,6 +97,18 @@ async fn snapshot(queue: &Queue, id: &CampaignId, rows: Row) -> BTreeMap<String,
     let mut failed: Vec<String> = conn.smembers(keys.failed(id)).await.unwrap();
     failed.sort();
     out.insert("failed".into(), format!("{failed:?}"));
+    // The delivery indexes a message recorded `sent` gets (their ttl aside).
+    for index in ["pid", "last"] {
+        let names: Vec<String> = conn
+            .keys(format!("{}:{index}:*", keys.prefix()))
+            .await
+            .unwrap();
+        for name in names {
+            let value: String = conn.get(&name).await.unwrap();
+            // Each queue has a prefix of its own: compare the rest of the name.
+            out.insert(name[keys.prefix().len()..].to_string(), value);
+        }
+    }
     out
 }
 

@@ -2,11 +2,13 @@
 -- KEYS[1] message hash, KEYS[2] campaign hash, KEYS[3] leases zset, KEYS[4] failed set
 -- ARGV[1] worker, ARGV[2] claim number, ARGV[3] ref, ARGV[4] row, ARGV[5] outcome
 -- (sent|failed|expired|unknown|cancelled), ARGV[6] now (RFC 3339), ARGV[7] price or '',
--- ARGV[8..] field, value, ... to set
+-- ARGV[8] key prefix (`{prefix}:`, for the delivery indexes), ARGV[9..] field, value, ... to set
+-- A message recorded `sent` is indexed for its callbacks (index_sent): by its `provider_id`
+-- among the fields, and as the last message to its recipient from its sender.
 -- Applies from `claimed` or `sending` under this claim, or from `unknown` under this claim
 -- (the reaper gave up on the lease while the request was still running: the real outcome
 -- replaces the guess). Returns the recorded status, or false when not applied.
-local m = redis.call('HMGET', KEYS[1], 'status', 'worker', 'claims')
+local m = redis.call('HMGET', KEYS[1], 'status', 'worker', 'claims', 'to')
 local from = m[1]
 if not owned(m, ARGV[1], ARGV[2]) then return false end
 if from ~= 'claimed' and from ~= 'sending' and from ~= 'unknown' then return false end
@@ -18,11 +20,18 @@ if from == 'claimed' and outcome ~= 'sent' and outcome ~= 'unknown'
 end
 local f = {'status', outcome, 'updated_at', now}
 if outcome == ARGV[5] then
-  for k = 8, #ARGV do f[#f + 1] = ARGV[k] end
+  for k = 9, #ARGV do f[#f + 1] = ARGV[k] end
 end
 redis.call('HSET', KEYS[1], unpack(f))
 redis.call('HDEL', KEYS[1], 'next_attempt_at')
-if outcome == 'sent' then redis.call('HDEL', KEYS[1], 'error', 'error_code') end
+if outcome == 'sent' then
+  redis.call('HDEL', KEYS[1], 'error', 'error_code')
+  local pid
+  for k = 9, #ARGV - 1, 2 do
+    if ARGV[k] == 'provider_id' then pid = ARGV[k + 1] end
+  end
+  index_sent(ARGV[8], delivery_of(KEYS[2]), ARGV[3], pid, m[4])
+end
 -- A request was written from `sending`: count it (the reaper counted it for `unknown`).
 if from == 'sending' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 if outcome == 'failed' or outcome == 'unknown' then

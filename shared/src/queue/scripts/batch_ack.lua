@@ -10,16 +10,20 @@
 -- The counters are written once, at the end: no message of the batch goes back from a final
 -- state to an open one, so a campaign complete after some message is complete at the end.
 -- KEYS[1] leases zset
--- ARGV[1] campaign key prefix, ARGV[2] now (RFC 3339), then per message: ref, worker,
+-- A campaign's provider and sender, for the delivery indexes of the messages recorded `sent`
+-- (index_sent, as ack.lua), are read once per batch too.
+-- ARGV[1] campaign key prefix, ARGV[2] now (RFC 3339), ARGV[3] key prefix (`{prefix}:`), then
+-- per message: ref, worker,
 -- claim number, outcome, price or '', n, and n field/value pairs to set
 -- Returns one answer per message, as ack.lua's (the recorded status, or nil).
-local prefix, now = ARGV[1], ARGV[2]
+local prefix, now, base = ARGV[1], ARGV[2], ARGV[3]
 local keys_of = {}
 local states = {}
+local senders = {}
 local costs = {}
 local unleased = {}
 local out = {}
-local i = 3
+local i = 4
 while i <= #ARGV do
   local ref, wanted, price, n = ARGV[i], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   local id, row = parse_ref(ref)
@@ -29,7 +33,7 @@ while i <= #ARGV do
     local camp = k.hash
     local mkey = k.msg .. row
     local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims', 'attempts',
-      'next_attempt_at', 'error', 'error_code')
+      'next_attempt_at', 'error', 'error_code', 'to')
     local from = m[1]
     if owned(m, ARGV[i + 1], ARGV[i + 2])
         and (from == 'claimed' or from == 'sending' or from == 'unknown') then
@@ -65,8 +69,18 @@ while i <= #ARGV do
       elseif from == 'unknown' then
         redis.call('SREM', k.failed, row)
       end
-      if outcome == 'sent' and price ~= '' then
-        costs[camp] = (costs[camp] or 0) + tonumber(price)
+      if outcome == 'sent' then
+        if price ~= '' then costs[camp] = (costs[camp] or 0) + tonumber(price) end
+        local pid
+        for k = i + 6, i + 4 + 2 * n, 2 do
+          if ARGV[k] == 'provider_id' then pid = ARGV[k + 1] end
+        end
+        local sender = senders[camp]
+        if not sender then
+          sender = delivery_of(camp)
+          senders[camp] = sender
+        end
+        index_sent(base, sender, ref, pid, m[8])
       end
       unleased[#unleased + 1] = ref
       if from ~= outcome then move(camp, from, outcome) end

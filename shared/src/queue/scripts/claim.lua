@@ -32,6 +32,16 @@
 --   the oldest recipient leaves the window.
 -- A row put off keeps its status `queued` and costs no attempt; its campaign records why in
 -- `waiting` and `waiting_until`.
+--
+-- What the recipients said since their rows were enqueued (queue::delivery) is respected here
+-- too, before anything is handed out:
+-- - a number on the opt-out list (a STOP reply, a late 131050) ends its row `cancelled` with
+--   `error_code` `opted_out`. The list is asked once per call (SMISMEMBER over the rows that
+--   passed the limits), not per row, so a campaign pays nothing per row for it; the rare
+--   opted-out row has taken its sender's slot by then, which costs a slot, not a request.
+-- - a row of an `--only-open-window` campaign (`only_window` = 1) whose recipient has not
+--   written within 24 hours (no `window:{provider}:{sender}:{to}` key) ends `failed` with
+--   `error_code` `no_window`, before the limits: one EXISTS per row of such campaigns only.
 local prefix, worker, now_text = ARGV[1], ARGV[2], ARGV[6]
 -- `budget` claims at most, looking at `work` rows at most (rows put off cost work, not budget).
 local budget = tonumber(ARGV[3])
@@ -46,6 +56,10 @@ local campaigns = {}
 local senders = {}
 local out = {}
 local leases = {}
+-- The rows that passed the limits, claimed (or cancelled, if opted out) after the loop, and
+-- their message keys: a row stays `queued` until then, so one that two entries cover (which
+-- no script writes) must not pass twice.
+local passed, taken = {}, {}
 local processed = 0
 local deferred = {rate = 0, pair = 0, tier = 0}
 
@@ -64,9 +78,13 @@ local function campaign(id)
   local c = campaigns[id]
   if c == nil then
     c = campaign_keys(campaigns, prefix, id)
-    local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from')
+    local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from', 'only_window', 'channel')
     c.state = f[1] or false
     c.sender = sender_name(f[2] or 'seven', f[3] or '')
+    if f[4] == '1' then
+      -- The window keys of its recipients: this prefix, then the number.
+      c.window = window_key(base, f[2] or 'seven', delivery_sender(f[2], f[3], f[5]), '')
+    end
   end
   return c
 end
@@ -170,7 +188,13 @@ for j = 1, #refs, 2 do
         elseif state then
           local flat = redis.call('HGETALL', mkey)
           local status, recipient, claims = status_to_claims(flat)
-          if status == 'queued' then
+          recipient = recipient or ''
+          if status == 'queued' and c.window and redis.call('EXISTS', c.window .. recipient) == 0 then
+            redis.call('HSET', mkey, 'status', 'failed', 'error_code', 'no_window',
+              'error', 'no open 24-hour window', 'updated_at', now_text)
+            redis.call('SADD', c.failed, row)
+            move(camp, 'queued', 'failed')
+          elseif status == 'queued' and not taken[mkey] then
             local s = sender(c.sender)
             local put_off = false
             -- Pair limit: this row alone waits for the recipient's key to expire.
@@ -231,18 +255,12 @@ for j = 1, #refs, 2 do
                 state = 'running'
                 c.state = state
               end
-              local single = c.ref .. row
               budget = budget - 1
-              -- The claim number is counted in the same HSET (one Redis call less per row
-              -- than an HINCRBY): the script holds Redis, so nothing changes it in between.
-              claims = (tonumber(claims) or 0) + 1
-              redis.call('HSET', mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text, 'claims', claims)
-              leases[#leases + 1] = ARGV[5]
-              leases[#leases + 1] = single
-              move(camp, 'queued', 'claimed')
               -- `not before` is 0 for a sender without a rate: no slot to keep.
               local not_before = s.interval > 0 and string.format('%d', math.ceil(slot)) or '0'
-              out[#out + 1] = {single, score, not_before, claims, flat}
+              taken[mkey] = true
+              passed[#passed + 1] = {c = c, row = row, mkey = mkey, to = recipient,
+                score = score, not_before = not_before, claims = claims, flat = flat}
             end
           end
         end
@@ -254,6 +272,34 @@ for j = 1, #refs, 2 do
         redis.call('ZADD', KEYS[1], back_score, run_entry(c.ref, back_from, to))
       end
     end
+  end
+end
+-- Which of them opted out: one SMISMEMBER per 1,000 rows (Lua's unpack is limited to a few
+-- thousand values), and a claim takes fewer.
+local opted = {}
+for first = 1, #passed, 1000 do
+  local tos = {}
+  for j = first, math.min(#passed, first + 999) do tos[#tos + 1] = passed[j].to end
+  local member = redis.call('SMISMEMBER', optout_key(base), unpack(tos))
+  for j = 1, #member do opted[first + j - 1] = member[j] == 1 end
+end
+for j = 1, #passed do
+  local p = passed[j]
+  local camp = p.c.hash
+  if opted[j] then
+    redis.call('HSET', p.mkey, 'status', 'cancelled', 'error_code', 'opted_out',
+      'error', 'the number is on the opt-out list', 'updated_at', now_text)
+    move(camp, 'queued', 'cancelled')
+  else
+    local single = p.c.ref .. p.row
+    -- The claim number is counted in the same HSET (one Redis call less per row than an
+    -- HINCRBY): the script holds Redis, so nothing changes it in between.
+    local claims = (tonumber(p.claims) or 0) + 1
+    redis.call('HSET', p.mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text, 'claims', claims)
+    leases[#leases + 1] = ARGV[5]
+    leases[#leases + 1] = single
+    move(camp, 'queued', 'claimed')
+    out[#out + 1] = {single, p.score, p.not_before, claims, p.flat}
   end
 end
 for _, s in pairs(senders) do

@@ -20,6 +20,24 @@ local function message_ref(id, row) return message_ref_prefix(id) .. row end
 -- The name a sender's limit keys end in (keys::sender_name): `{provider}:{digits}`.
 local function sender_name(provider, digits) return provider .. ':' .. digits end
 
+-- The opt-out list and the delivery indexes (keys.rs), under `base` = `limit_prefix`.
+local function optout_key(base) return base .. 'optout' end
+local function optout_source_key(base) return base .. 'optout:source' end
+local function pid_key(base, provider, pid) return base .. 'pid:' .. provider .. ':' .. pid end
+local function last_key(base, provider, sender, to)
+  return base .. 'last:' .. provider .. ':' .. sender .. ':' .. to
+end
+local function window_key(base, provider, sender, to)
+  return base .. 'window:' .. provider .. ':' .. sender .. ':' .. to
+end
+local function unmatched_key(base) return base .. 'hooks:unmatched' end
+-- The sender side of the reply and window keys (delivery::sender_key): Bird's channel id,
+-- seven's sender number.
+local function delivery_sender(provider, from, channel)
+  if provider == 'bird' and channel then return channel end
+  return from or ''
+end
+
 -- A campaign's keys: `hash`, `msg` (its message keys' prefix), `paused`, `failed`, `ref` (its
 -- message references' prefix). Derived once per campaign and remembered in `cache` (a table
 -- of the script's own, by id).
@@ -140,4 +158,69 @@ local function rfc3339(ms)
   local year = yoe + era * 400 + (month <= 2 and 1 or 0)
   return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month, day,
     math.floor(sod / 3600), math.floor(sod / 60) % 60, sod % 60, ms % 1000)
+end
+
+-- RFC 3339 in UTC (`…Z`, as every time in the hashes is written) as unix milliseconds, or nil
+-- (Howard Hinnant's `days_from_civil`, the inverse of the above).
+local function parse_rfc3339(text)
+  if not text then return nil end
+  local y, mo, d, h, mi, s, frac = string.match(text,
+    '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)%.?(%d*)Z$')
+  if not y then return nil end
+  y, mo = tonumber(y), tonumber(mo)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (mo + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + tonumber(d) - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local ms = 0
+  if frac ~= '' then ms = math.floor(tonumber('0.' .. frac) * 1000 + 0.5) end
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + ms
+end
+
+-- Redis's clock, in unix milliseconds.
+local function redis_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- What the ack stores for a message recorded `sent`, so that its callbacks find it: the
+-- provider's id → the message, and the recipient → the last message from this sender (for
+-- replies). `c` holds the campaign's `provider` and delivery sender; `pid` may be nil.
+local PID_TTL = 30 * 86400
+local LAST_TTL = 7 * 86400
+local function index_sent(base, c, ref, pid, to)
+  if pid and pid ~= '' then
+    redis.call('SET', pid_key(base, c.provider, pid), ref, 'EX', PID_TTL)
+  end
+  if to then
+    redis.call('SET', last_key(base, c.provider, c.delivery_sender, to), ref, 'EX', LAST_TTL)
+  end
+end
+
+-- A campaign's provider and delivery sender (delivery_sender), as index_sent needs them.
+local function delivery_of(camp)
+  local f = redis.call('HMGET', camp, 'provider', 'from', 'channel')
+  local provider = f[1] or 'seven'
+  return {provider = provider, delivery_sender = delivery_sender(provider, f[2], f[3])}
+end
+
+-- Puts `number` on the opt-out list, with where it came from (`source`, at `at`, through
+-- message `row` of campaign `id` when known). The first source stays: a number already on
+-- the list keeps the source it has. Returns whether the number is new to the list.
+local function opt_out(base, number, source, at, id, row)
+  local entry = {source = source, at = at}
+  if id then
+    entry.campaign = id
+    entry.row = tonumber(row)
+  end
+  local added = redis.call('SADD', optout_key(base), number) == 1
+  if added then
+    redis.call('HSET', optout_source_key(base), number, cjson.encode(entry))
+  else
+    redis.call('HSETNX', optout_source_key(base), number, cjson.encode(entry))
+  end
+  return added
 end
