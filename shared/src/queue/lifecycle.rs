@@ -664,7 +664,9 @@ fn message_from_fields(
             }
             b"label" => overrides.label = Some(utf8(name, value)?.to_owned()),
             b"language" => overrides.language = Some(utf8(name, value)?.to_owned()),
-            [b'p', digits @ ..] => {
+            // The row's values: `p` and a number (`price`, `provider_id` are not values; a
+            // row that 131049 put back in the queue has them).
+            [b'p', digits @ ..] if digits.first().is_some_and(u8::is_ascii_digit) => {
                 let index = std::str::from_utf8(digits)
                     .ok()
                     .and_then(|n| n.parse::<usize>().ok())

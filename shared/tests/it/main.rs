@@ -3,6 +3,7 @@
 mod batch;
 mod bird;
 mod classify;
+mod delivery;
 mod limits;
 mod provider;
 mod queue;
