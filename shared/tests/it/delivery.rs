@@ -3,7 +3,6 @@
 //! replies and STOP, the opt-out and open-window checks at the claim, the unmatched list and
 //! the nonces. The counters equal the message hashes after every step.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,6 +16,8 @@ use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{MessageStatus, NewMessage, Queue, Terminal, now_ms};
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
+
+use crate::queue::fields;
 
 const LEASE: Duration = Duration::from_secs(30);
 const HOUR_MS: i64 = 3_600_000;
@@ -121,14 +122,6 @@ async fn receive(queue: &Queue, inbound: Inbound) -> Recorded {
     let callback = Callback::Inbound(inbound);
     let policy = DeliveryPolicy::default();
     queue.record_callback(&callback, &policy).await.unwrap()
-}
-
-async fn fields(queue: &Queue, id: &CampaignId, row: Row) -> HashMap<String, String> {
-    queue
-        .connection()
-        .hgetall(queue.keys().message(id, row))
-        .await
-        .unwrap()
 }
 
 /// A campaign counter, absent = 0.

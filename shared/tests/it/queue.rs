@@ -73,7 +73,8 @@ async fn setup(rows: Row, due_ms: i64) -> (Queue, CampaignId) {
     (queue, spec.id)
 }
 
-async fn fields(queue: &Queue, id: &CampaignId, row: Row) -> HashMap<String, String> {
+/// A message hash, all its fields.
+pub(crate) async fn fields(queue: &Queue, id: &CampaignId, row: Row) -> HashMap<String, String> {
     queue
         .connection()
         .hgetall(queue.keys().message(id, row))

@@ -207,6 +207,13 @@ local function delivery_of(camp)
   return {provider = provider, delivery_sender = delivery_sender(provider, f[2], f[3])}
 end
 
+-- Keeps a callback no message matched (its JSON) in the unmatched list: newest first, the
+-- last 1,000.
+local function keep_unmatched(list, json)
+  redis.call('LPUSH', list, json)
+  redis.call('LTRIM', list, 0, 999)
+end
+
 -- Puts `number` on the opt-out list, with where it came from (`source`, at `at`, through
 -- message `row` of campaign `id` when known). The first source stays: a number already on
 -- the list keeps the source it has. Returns whether the number is new to the list.

@@ -38,8 +38,7 @@ if optout then
   changed = opt_out(base, writer, 'reply', at, id, row)
 end
 if not id then
-  redis.call('LPUSH', KEYS[1], ARGV[9])
-  redis.call('LTRIM', KEYS[1], 0, 999)
+  keep_unmatched(KEYS[1], ARGV[9])
   return 'unmatched'
 end
 if not m[3] then

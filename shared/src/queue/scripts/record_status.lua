@@ -49,8 +49,7 @@ if not found and pid ~= '' then
   end
 end
 if not found then
-  redis.call('LPUSH', KEYS[2], ARGV[13])
-  redis.call('LTRIM', KEYS[2], 0, 999)
+  keep_unmatched(KEYS[2], ARGV[13])
   return 'unmatched'
 end
 
