@@ -219,6 +219,9 @@ impl Queue {
     /// `now_ms + lease`. Entries of paused campaigns met on the way are moved aside and those of
     /// cancelled campaigns are cancelled; they count in [`ClaimBatch::processed`]. A claimed
     /// message whose hash cannot be read is recorded `failed` (code `corrupt`) and not returned.
+    /// Nor are rows whose recipient opted out since they were enqueued (they end `cancelled`,
+    /// `error_code` `opted_out`) or, in a campaign sent only within open windows, rows whose
+    /// recipient has not written within 24 hours (`failed`, `no_window`).
     pub async fn claim(
         &self,
         worker: &str,

@@ -17,7 +17,13 @@
 //!              └──┼──retry──────┴───────────────────────┘   (transient failure, later due time)
 //!                 └─cancel─▶ cancelled
 //! lease expired: claimed ─▶ queued (nothing was sent); sending ─▶ unknown (it may have been)
+//! claim: queued ─▶ cancelled (the number opted out) | failed (no open window, if required)
+//! callbacks: unknown ─▶ sent (a status report proves it); sent ─131049─▶ queued (due later)
 //! ```
+//!
+//! The providers' callbacks add a message's `delivery` (delivered, read, failed late) and its
+//! replies and opt-outs beside its status, with the campaign's funnel counters
+//! (`delivery`).
 //!
 //! A claim is fenced: it records the worker's id and bumps the message's `claims` counter, and
 //! every later call about it ([`Lease`]) must present both, so a worker that lost its lease can
