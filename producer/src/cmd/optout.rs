@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::json;
 use wacast_shared::phone::{PhoneNumber, Region};
-use wacast_shared::queue::Queue;
+use wacast_shared::queue::{OptoutSource, Queue};
 
 use crate::cli::{Format, GlobalArgs, OptoutArgs, OptoutCommand};
 use crate::cmd::{connect, output};
@@ -32,7 +32,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
         OptoutCommand::Add { numbers } => {
             let numbers = parse_all(&mut normaliser, numbers, "added")?;
             let queue = connect::connect(global).await?;
-            let added = queue.add_optouts(&numbers).await?;
+            let added = queue.add_optouts(&numbers, OptoutSource::Manual).await?;
             let already = numbers.len() as u64 - added;
             summary(
                 global,
@@ -135,11 +135,11 @@ async fn import(
             }
         }
         if chunk.len() >= IMPORT_CHUNK {
-            added += queue.add_optouts(&chunk).await?;
+            added += queue.add_optouts(&chunk, OptoutSource::Import).await?;
             chunk.clear();
         }
     }
-    added += queue.add_optouts(&chunk).await?;
+    added += queue.add_optouts(&chunk, OptoutSource::Import).await?;
     if invalid as usize > SHOWN_INVALID && !global.quiet {
         eprintln!(
             "… and {} more invalid lines",

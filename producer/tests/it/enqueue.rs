@@ -219,7 +219,10 @@ async fn opted_out_numbers_are_rejected() {
     let env = Env::new().await;
     let queue = env.redis.queue().await;
     queue
-        .add_optouts(&[PhoneNumber::parse("+4915123456702", None).unwrap()])
+        .add_optouts(
+            &[PhoneNumber::parse("+4915123456702", None).unwrap()],
+            wacast_shared::queue::OptoutSource::Manual,
+        )
         .await
         .unwrap();
     let csv = env.write(
