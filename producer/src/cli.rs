@@ -989,6 +989,13 @@ pub(crate) struct DeliveryArgs {
     #[arg(long, value_name = "HH:MM-HH:MM", conflicts_with = "handoff_ahead")]
     pub(crate) window: Option<String>,
 
+    /// Send only to recipients whose 24-hour window is open: who wrote to the sender in the
+    /// last 24 hours, as the providers' callbacks reported (the worker needs --hooks-addr). The
+    /// others end `failed` (`no_window`) without a request. For --text and --kind messages,
+    /// which WhatsApp delivers only inside the window; not for templates.
+    #[arg(long)]
+    pub(crate) only_open_window: bool,
+
     /// The clock --window is read on: an IANA zone (Europe/Berlin), or `recipient` for each
     /// recipient's own, from their number's country (a country with several zones counts as
     /// open only while the window is open in all of them). Defaults to --tz.
