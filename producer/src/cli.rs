@@ -80,7 +80,8 @@ pub(crate) enum Command {
     Enqueue(Box<EnqueueArgs>),
     /// List campaigns, newest first: id, label, state, created, progress, cost.
     List(ListArgs),
-    /// Show a campaign: state, counters, cost, send times and rate, top failure reasons.
+    /// Show a campaign: state, counters, cost, send times and rate, top failure reasons, and
+    /// its delivery funnel.
     Status(StatusArgs),
     /// Wait until a campaign is finished (completed, or cancelled and settled), for scripts.
     Wait(WaitArgs),
@@ -103,6 +104,8 @@ pub(crate) enum Command {
     Tier(TierArgs),
     /// Delete finished campaigns from Redis: one, or all finished before a time.
     Purge(PurgeArgs),
+    /// The providers' callbacks: those that matched no message.
+    Hooks(HooksArgs),
 }
 
 /// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).
@@ -121,13 +124,21 @@ added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
    \"progress\": 0.95, \"cost\": 6.75,
    \"counters\": {\"total\": 990, \"rejected\": 10, \"queued\": 40, \"claimed\": 5,
      \"sending\": 5, \"sent\": 890, \"failed\": 30, \"expired\": 0, \"cancelled\": 0,
-     \"unknown\": 20, \"retries\": 12}}
+     \"unknown\": 20, \"retries\": 12},
+   \"delivered\": 850, \"read\": 610, \"replied\": 42, \"delivery_failed\": 12,
+   \"opted_out\": 3, \"deferred\": 4}
   state: scheduled | running | paused | cancelled | completed. progress: final messages / total.
   window: the send window (--window), or null. waiting: why queued messages wait now, or null:
   rate (the sender's rate), pair (one message per recipient per interval), tier (the sender's
   unique recipients per 24 hours), window (outside the send window).
   counters: messages per status (their sum is total), rows rejected at enqueue, and provider
-  attempts that were retried. cost: the sum of the prices seven reported.";
+  attempts that were retried. cost: the sum of the prices seven reported (a price in a
+  delivery report replaces the one the send returned).
+  From the providers' callbacks (0 without them): delivered (messages delivered or read), read,
+  replied (answered within the reply window), delivery_failed (sent, then reported failed: a
+  late failure), opted_out (recipients who opted out through one of its messages: a STOP reply
+  or WhatsApp's 131050), deferred (late 131049 failures, the recipient's marketing limit, that
+  put a message back in the queue for later: an event count).";
 
 const STATUS_JSON: &str = "\
 `wacast status --format json` adds to that object:
@@ -137,14 +148,19 @@ const STATUS_JSON: &str = "\
   \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2026-05-01T07:12:01Z\",
   \"failures\": {\"in_failed_set\": 50, \"examined\": 50, \"exact\": true,
     \"top\": [{\"status\": \"failed\", \"error_code\": \"7002001\",
-             \"error\": \"no open 24-hour window\", \"count\": 28}]}
+             \"error\": \"no open 24-hour window\", \"count\": 28}]},
+  \"late_failures\": {\"found\": 12, \"rows_examined\": 1000, \"exact\": true,
+    \"top\": [{\"error_code\": \"131026\", \"error\": \"Message undeliverable\", \"count\": 9}]}
   first/last_sent_at: the earliest and latest sent_at, read from every row up to 2,000 rows,
   else from 2,000 evenly spaced rows (exact: false; then they are approximate).
   rate_per_s: messages that became final (sent, failed, expired, unknown) per second, from two
   reads of the counters rate_window_s apart (null unless the campaign is running with work left;
   with --watch, between refreshes). estimated_completion: now + open messages / rate, or null.
   failures: the most common (status, error_code, error) among the failed and unknown rows, from
-  all of them up to 1,000, else a random sample of 1,000 (exact: false).";
+  all of them up to 1,000, else a random sample of 1,000 (exact: false).
+  late_failures: sent messages reported failed afterwards, grouped by (error_code, error), the
+  provider's whole text; read from the first row on until all delivery_failed are found or
+  50,000 rows were read (exact: false when not all were found).";
 
 /// `wacast list`.
 #[derive(Debug, Args)]
@@ -164,7 +180,9 @@ pub(crate) struct IdArgs {
 
 const STATUS_LONG_ABOUT: &str = "\
 Show a campaign: its state, counters, cost, first and last send, current send rate, estimated
-completion and most common failure reasons.
+completion and most common failure reasons; from the providers' callbacks, its funnel (sent →
+delivered → read → replied, as shares of the sent messages), late failures by code, opt-outs
+and deferrals.
 
 On a running campaign the command reads the counters twice, one second apart, to measure the
 send rate. The failure reasons and send times are read from a bounded sample (see below), so the
@@ -222,13 +240,19 @@ first after the header; rejected rows have no line). Messages are read in pipeli
 
 Columns: row, to, status, attempts, provider_id, price, error_code, error, send_at,
 provider_scheduled_at, sent_at, updated_at, next_attempt_at, last_status, last_error_code,
-last_error, retried_at, provider_delete, provider_delete_error, worker.
+last_error, retried_at, provider_delete, provider_delete_error, worker, delivery, delivered_at,
+read_at, replied_at, delivery_error_code, delivery_error, opted_out_at, deferred.
   send_at: the message's send time (the row's delay column, else the campaign's).
   provider_scheduled_at: set when wacast handed the message to seven before its send time
     (--handoff-ahead): seven holds it and sends it then.
   last_status, last_error_code, last_error, retried_at: the failure before `wacast retry`.
   provider_delete, provider_delete_error: seven's answer when `wacast cancel` deleted a held
     message (deleted, already_sent, not_found, failed, refused, retry, unknown).
+  delivery, delivered_at, read_at, replied_at, delivery_error_code, delivery_error: what the
+    provider's callbacks reported after sending: delivery is delivered, read or failed (a late
+    failure, with WhatsApp's code and whole reason); replied_at when the recipient answered.
+  opted_out_at: when the recipient opted out through this message. deferred: how often a late
+    131049 (marketing limit) put it back in the queue.
 With --format json, one JSON object per line with the same fields.
 
 Exit status: 0 written; 2 error.";
@@ -244,10 +268,27 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
 
-    /// Only messages in these statuses (comma-separated or repeated): queued, claimed, sending,
-    /// sent, failed, expired, cancelled, unknown.
-    #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = parse_status)]
-    pub(crate) status: Vec<wacast_shared::queue::MessageStatus>,
+    /// Only messages in these statuses (comma-separated or repeated; any of them): queued,
+    /// claimed, sending, sent, failed, expired, cancelled, unknown; or as the callbacks
+    /// reported: delivered (or read), read, replied, delivery_failed.
+    #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = parse_report_status)]
+    pub(crate) status: Vec<ReportStatus>,
+}
+
+/// What `wacast report --status` selects: a message's status, or what the provider's callbacks
+/// reported about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReportStatus {
+    /// The message's `status`.
+    Status(wacast_shared::queue::MessageStatus),
+    /// `delivery` is delivered or read (read implies delivered).
+    Delivered,
+    /// `delivery` is read.
+    Read,
+    /// The recipient answered: `replied_at` is set.
+    Replied,
+    /// `delivery` is failed: a late failure.
+    DeliveryFailed,
 }
 
 /// `wacast pause`.
@@ -371,6 +412,43 @@ pub(crate) enum OptoutCommand {
         /// The number.
         #[arg(value_name = "NUMBER")]
         number: String,
+    },
+    /// Print every number on the list with its source: reply (answered with an opt-out
+    /// keyword), 131050 (WhatsApp: stopped marketing messages), manual (`optout add`), import
+    /// (`optout import`), or - for numbers added before sources were kept; when, and the
+    /// campaign and row it answered. Read in batches, in no particular order; with --format
+    /// json, one object per line: {"number": "4917012345678", "source": "reply", "at":
+    /// "2026-05-01T07:12:00Z", "campaign": "spring", "row": 12}.
+    List,
+}
+
+const HOOKS_LONG_ABOUT: &str = "\
+The providers' callbacks (delivery reports, inbound messages) that matched no message of any
+campaign: another system's, or a purged campaign's. The worker answers them 200 (nothing to
+retry) and keeps the newest 1,000 in Redis for this command.
+
+Columns: when it arrived, provider, kind (status or inbound), our reference ({campaign}.{row}),
+the provider's message id, the status it reported, and who wrote (inbound).
+With --format json: {\"callbacks\": [{\"at\": \"2026-05-01T07:12:00Z\", \"provider\": \"seven\",
+\"kind\": \"status\", \"reference\": \"spring.12\", \"provider_id\": \"77001\", \"status\":
+\"delivered\", \"from\": null}], \"total\": 1}";
+
+/// `wacast hooks`.
+#[derive(Debug, Args)]
+pub(crate) struct HooksArgs {
+    #[command(subcommand)]
+    pub(crate) command: HooksCommand,
+}
+
+/// `wacast hooks …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum HooksCommand {
+    /// The callbacks that matched no message, newest first.
+    #[command(long_about = HOOKS_LONG_ABOUT)]
+    Unmatched {
+        /// Show at most this many (the newest); 0 shows all that are kept.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
     },
 }
 
@@ -911,6 +989,13 @@ pub(crate) struct DeliveryArgs {
     #[arg(long, value_name = "HH:MM-HH:MM", conflicts_with = "handoff_ahead")]
     pub(crate) window: Option<String>,
 
+    /// Send only to recipients whose 24-hour window is open: who wrote to the sender in the
+    /// last 24 hours, as the providers' callbacks reported (the worker needs --hooks-addr). The
+    /// others end `failed` (`no_window`) without a request. For --text and --kind messages,
+    /// which WhatsApp delivers only inside the window; not for templates.
+    #[arg(long)]
+    pub(crate) only_open_window: bool,
+
     /// The clock --window is read on: an IANA zone (Europe/Berlin), or `recipient` for each
     /// recipient's own, from their number's country (a country with several zones counts as
     /// open only while the window is open in all of them). Defaults to --tz.
@@ -951,8 +1036,18 @@ fn parse_label(text: &str) -> Result<String, String> {
     options::check_label(text).map(|()| text.to_string())
 }
 
-fn parse_status(text: &str) -> Result<wacast_shared::queue::MessageStatus, String> {
-    text.trim().parse()
+fn parse_report_status(text: &str) -> Result<ReportStatus, String> {
+    Ok(match text.trim() {
+        "delivered" => ReportStatus::Delivered,
+        "read" => ReportStatus::Read,
+        "replied" => ReportStatus::Replied,
+        "delivery_failed" => ReportStatus::DeliveryFailed,
+        other => ReportStatus::Status(
+            other
+                .parse()
+                .map_err(|e| format!("{e}; or delivered, read, replied, delivery_failed"))?,
+        ),
+    })
 }
 
 fn parse_retry_status(text: &str) -> Result<wacast_shared::queue::MessageStatus, String> {

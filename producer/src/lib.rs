@@ -21,7 +21,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 use crate::cmd::{
-    cancel, control, enqueue, list, optout, purge, rate, report, retry, status, tier, wait,
+    cancel, control, enqueue, hooks, list, optout, purge, rate, report, retry, status, tier, wait,
 };
 
 /// Exit status of an error: nothing (more) was done.
@@ -61,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Purge(args) => purge::run(&cli.global, args).await,
             Command::Rate(args) => rate::run(&cli.global, args).await,
             Command::Tier(args) => tier::run(&cli.global, args).await,
+            Command::Hooks(args) => hooks::run(&cli.global, args).await,
         }
     })
 }

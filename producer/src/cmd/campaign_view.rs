@@ -1,6 +1,6 @@
 //! A campaign as the commands show it: the stable JSON object (documented in `wacast status
-//! --help` and the README), its progress and counters as text, and what its state means
-//! (settled, waiting).
+//! --help` and the README), its progress, counters and delivery funnel as text, and what its
+//! state means (settled, waiting).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -126,6 +126,17 @@ pub(crate) fn campaign_json(record: &CampaignRecord) -> Map<String, Value> {
     );
     out.insert("cost".into(), cost_json(record.counters.cost));
     out.insert("counters".into(), counters_json(&record.counters));
+    let c = &record.counters;
+    for (name, value) in [
+        ("delivered", c.delivered),
+        ("read", c.read),
+        ("replied", c.replied),
+        ("delivery_failed", c.delivery_failed),
+        ("opted_out", c.opted_out),
+        ("deferred", c.deferred),
+    ] {
+        out.insert(name.into(), value.into());
+    }
     out
 }
 
@@ -164,6 +175,29 @@ pub(crate) fn progress_text(record: &CampaignRecord) -> String {
         progress(record) * 100.0,
         n_final(&record.counters),
         record.counters.total
+    )
+}
+
+/// `n` as a share of `of` in percent with one decimal (`95.5%`), or `-` when `of` is 0.
+pub(crate) fn share_text(n: u64, of: u64) -> String {
+    if of == 0 {
+        return "-".into();
+    }
+    format!("{:.1}%", n as f64 * 100.0 / of as f64)
+}
+
+/// The funnel from the providers' callbacks, as shares of the sent messages:
+/// `sent 890 → delivered 95.5% (850) → read 68.5% (610) → replied 4.7% (42)`.
+pub(crate) fn funnel_text(c: &Counters) -> String {
+    format!(
+        "sent {} → delivered {} ({}) → read {} ({}) → replied {} ({})",
+        c.sent,
+        share_text(c.delivered, c.sent),
+        c.delivered,
+        share_text(c.read, c.sent),
+        c.read,
+        share_text(c.replied, c.sent),
+        c.replied,
     )
 }
 

@@ -128,6 +128,7 @@ fn request(args: &EnqueueArgs) -> IngestRequest {
         handoff_ahead,
         window,
         window_tz,
+        only_open_window,
         id,
     } = delivery;
     IngestRequest {
@@ -160,7 +161,7 @@ fn request(args: &EnqueueArgs) -> IngestRequest {
             handoff_ahead: *handoff_ahead,
             window: window.clone(),
             window_tz: window_tz.clone(),
-            only_open_window: false,
+            only_open_window: *only_open_window,
             id: id.clone(),
         },
         rejects_file: rejects

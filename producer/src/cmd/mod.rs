@@ -1,7 +1,7 @@
 //! The operator's commands, one module each: `enqueue` (the flags → an ingest request, the
 //! progress bar), `list`, `status` (`--watch` too), `wait`, `report`, `control` (pause and
-//! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`
-//! and `tier`.
+//! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`,
+//! `tier` and `hooks` (the callbacks that matched no message).
 //!
 //! What they share: `connect` (Redis, and the campaign a command names), `campaign_view` (a
 //! campaign's JSON and text forms), `output` (stdout; times, costs and durations),
@@ -13,6 +13,7 @@ pub(crate) mod cancel;
 pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod enqueue;
+pub(crate) mod hooks;
 pub(crate) mod list;
 pub(crate) mod optout;
 pub(crate) mod output;

@@ -1,6 +1,8 @@
-//! `wacast optout add|remove|import|check`: the opt-out list, numbers read as `enqueue` reads
-//! them (E.164 with a fast path; national numbers with `--region`).
+//! `wacast optout add|remove|import|check|list`: the opt-out list, numbers read as `enqueue`
+//! reads them (E.164 with a fast path; national numbers with `--region`); `list` prints it with
+//! each number's source, streamed in batches.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::process::ExitCode;
@@ -8,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::json;
 use wacast_shared::phone::{PhoneNumber, Region};
-use wacast_shared::queue::Queue;
+use wacast_shared::queue::{Optout, OptoutSource, Queue};
 
 use crate::cli::{Format, GlobalArgs, OptoutArgs, OptoutCommand};
 use crate::cmd::{connect, output};
@@ -16,6 +18,9 @@ use crate::ingest::normalise::Normaliser;
 
 /// Numbers per SADD when importing a file.
 const IMPORT_CHUNK: usize = 1000;
+
+/// Numbers asked for per SSCAN when listing.
+const LIST_CHUNK: usize = 1000;
 
 /// Invalid lines of an import shown on stderr; the count covers the rest.
 const SHOWN_INVALID: usize = 5;
@@ -32,7 +37,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
         OptoutCommand::Add { numbers } => {
             let numbers = parse_all(&mut normaliser, numbers, "added")?;
             let queue = connect::connect(global).await?;
-            let added = queue.add_optouts(&numbers).await?;
+            let added = queue.add_optouts(&numbers, OptoutSource::Manual).await?;
             let already = numbers.len() as u64 - added;
             summary(
                 global,
@@ -58,6 +63,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
             .await
         }
         OptoutCommand::Import { file } => import(global, &mut normaliser, file).await,
+        OptoutCommand::List => list(global).await,
         OptoutCommand::Check { number } => {
             let number = normaliser
                 .parse(number)
@@ -81,6 +87,65 @@ pub(crate) async fn run(global: &GlobalArgs, args: &OptoutArgs) -> anyhow::Resul
                 ExitCode::from(1)
             })
         }
+    }
+}
+
+/// Prints the list a batch at a time: a header and aligned lines, or one JSON object per line.
+async fn list(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let queue = connect::connect(global).await?;
+    if global.format == Format::Text {
+        output::print(&format!(
+            "{:<16}  {:<7}  {:<19}  {:<32}  {:>7}\n",
+            "NUMBER", "SOURCE", "AT (UTC)", "CAMPAIGN", "ROW"
+        ))?;
+    }
+    // SSCAN may return a number twice while the set grows; a list of numbers is small enough
+    // to remember (tens of bytes each) so that each is printed once.
+    let mut seen = HashSet::new();
+    let mut cursor = 0;
+    loop {
+        let page = queue.scan_optouts(cursor, LIST_CHUNK).await?;
+        let mut out = String::new();
+        for optout in page.optouts {
+            if seen.insert(optout.number.clone()) {
+                out.push_str(&optout_line(&optout, global.format));
+            }
+        }
+        output::print(&out)?;
+        cursor = page.cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    if !global.quiet && global.format == Format::Text {
+        eprintln!("{} numbers on the opt-out list", seen.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One number of `optout list`, with its newline.
+fn optout_line(optout: &Optout, format: Format) -> String {
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            json!({
+                "number": optout.number,
+                "source": optout.source,
+                "at": output::time_json(optout.at),
+                "campaign": optout.campaign,
+                "row": optout.row,
+            })
+        ),
+        Format::Text => format!(
+            "{:<16}  {:<7}  {:<19}  {:<32}  {:>7}\n",
+            format!("+{}", optout.number),
+            optout.source.as_deref().unwrap_or("-"),
+            optout
+                .at
+                .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            optout.campaign.as_deref().unwrap_or("-"),
+            optout.row.map_or_else(|| "-".into(), |r| r.to_string()),
+        ),
     }
 }
 
@@ -135,11 +200,11 @@ async fn import(
             }
         }
         if chunk.len() >= IMPORT_CHUNK {
-            added += queue.add_optouts(&chunk).await?;
+            added += queue.add_optouts(&chunk, OptoutSource::Import).await?;
             chunk.clear();
         }
     }
-    added += queue.add_optouts(&chunk).await?;
+    added += queue.add_optouts(&chunk, OptoutSource::Import).await?;
     if invalid as usize > SHOWN_INVALID && !global.quiet {
         eprintln!(
             "… and {} more invalid lines",

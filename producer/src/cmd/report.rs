@@ -14,11 +14,12 @@ use wacast_shared::campaign::Campaign;
 use wacast_shared::message::Row;
 use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
 
-use crate::cli::{Format, GlobalArgs, ReportArgs};
+use crate::cli::{Format, GlobalArgs, ReportArgs, ReportStatus};
 use crate::cmd::connect;
 
-/// The report's columns, in order (documented in `wacast report --help`).
-const COLUMNS: [&str; 20] = [
+/// The report's columns, in order (documented in `wacast report --help`); new ones go at the
+/// end, so that a column keeps its place.
+const COLUMNS: [&str; 28] = [
     "row",
     "to",
     "status",
@@ -39,6 +40,14 @@ const COLUMNS: [&str; 20] = [
     "provider_delete",
     "provider_delete_error",
     "worker",
+    "delivery",
+    "delivered_at",
+    "read_at",
+    "replied_at",
+    "delivery_error_code",
+    "delivery_error",
+    "opted_out_at",
+    "deferred",
 ];
 
 pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -60,10 +69,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Resul
     while from <= record.rows {
         let to = record.rows.min(from + WALK_CHUNK - 1);
         for (row, fields) in queue.message_hashes(&id, from, to).await? {
-            let status = fields
-                .get("status")
-                .and_then(|s| s.parse::<MessageStatus>().ok());
-            if !args.status.is_empty() && !status.is_some_and(|s| args.status.contains(&s)) {
+            if !selected(&args.status, &fields) {
                 continue;
             }
             let line = line(&record.campaign, row, &fields);
@@ -94,6 +100,25 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether a message is one `--status` asks for (any of them; every message without one).
+fn selected(filters: &[ReportStatus], fields: &HashMap<String, String>) -> bool {
+    if filters.is_empty() {
+        return true;
+    }
+    let status = fields
+        .get("status")
+        .and_then(|s| s.parse::<MessageStatus>().ok());
+    let delivery = fields.get("delivery").map(String::as_str);
+    filters.iter().any(|filter| match filter {
+        ReportStatus::Status(wanted) => status == Some(*wanted),
+        // As the campaign's `delivered` counter counts: a read message was delivered.
+        ReportStatus::Delivered => matches!(delivery, Some("delivered" | "read")),
+        ReportStatus::Read => delivery == Some("read"),
+        ReportStatus::Replied => fields.contains_key("replied_at"),
+        ReportStatus::DeliveryFailed => delivery == Some("failed"),
+    })
+}
+
 /// One message's report line: the message hash's fields in [`COLUMNS`] order, with the derived
 /// `send_at` and `provider_scheduled_at`.
 fn line(campaign: &Campaign, row: Row, fields: &HashMap<String, String>) -> Vec<String> {
@@ -114,10 +139,8 @@ fn line(campaign: &Campaign, row: Row, fields: &HashMap<String, String>) -> Vec<
             "row" => row.to_string(),
             "send_at" => iso(send_at),
             "provider_scheduled_at" => scheduled.map(iso).unwrap_or_default(),
-            "attempts" => fields
-                .get("attempts")
-                .cloned()
-                .unwrap_or_else(|| "0".into()),
+            // Counts: absent is none yet.
+            "attempts" | "deferred" => fields.get(*column).cloned().unwrap_or_else(|| "0".into()),
             name => fields.get(name).cloned().unwrap_or_default(),
         })
         .collect()
@@ -155,7 +178,7 @@ impl<W: Write> Output<W> {
                     .zip(line)
                     .map(|(name, value)| {
                         let value = match *name {
-                            "row" | "attempts" => value
+                            "row" | "attempts" | "deferred" => value
                                 .parse::<u64>()
                                 .map_or_else(|_| Value::from(value.as_str()), Value::from),
                             _ if value.is_empty() => Value::Null,

@@ -1,10 +1,13 @@
-//! `wacast status`: one campaign's state, counters, cost, send times, rate, estimated completion
-//! and top failure reasons; `--watch` refreshes it until the campaign is finished.
+//! `wacast status`: one campaign's state, counters, cost, send times, rate, estimated completion,
+//! top failure reasons, and what the providers' callbacks reported (the funnel sent → delivered
+//! → read → replied, late failures by code, opt-outs, deferrals); `--watch` refreshes it until
+//! the campaign is finished.
 //!
 //! Everything is bounded: the counters are one HGETALL; the send rate is the change of the
 //! final counters between two reads (one second apart, or between two refreshes of `--watch`);
 //! first and last send come from at most [`SEND_TIME_SAMPLES`] evenly spaced rows, failure
-//! reasons from at most [`FAILURE_SAMPLES`] rows of the failed set.
+//! reasons from at most [`FAILURE_SAMPLES`] rows of the failed set, late failures from at most
+//! [`LATE_FAILURE_ROWS`] rows.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wacast_shared::campaign::{CampaignId, CampaignState};
-use wacast_shared::queue::{CampaignRecord, FailureReasons, Queue, SendTimes};
+use wacast_shared::queue::{CampaignRecord, FailureReasons, LateFailures, Queue, SendTimes};
 
 use crate::cli::{Format, GlobalArgs, StatusArgs};
 use crate::cmd::output::{self, Lines};
@@ -28,7 +31,11 @@ const FAILURE_SAMPLES: usize = 1000;
 /// Rows read for the first and last send times.
 const SEND_TIME_SAMPLES: u64 = 2000;
 
-/// Failure reasons shown as text.
+/// Rows read at most for the late failures (no index lists them: they are found by reading the
+/// rows' `delivery`, a thousand per round trip, until all are found).
+const LATE_FAILURE_ROWS: u64 = 50_000;
+
+/// Failure reasons (and late failure reasons) shown as text.
 const TOP_REASONS: usize = 5;
 
 pub(crate) async fn run(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -126,6 +133,7 @@ struct Snapshot {
     rate: Option<Rate>,
     send_times: SendTimes,
     failures: FailureReasons,
+    late_failures: LateFailures,
 }
 
 impl Snapshot {
@@ -145,12 +153,21 @@ impl Snapshot {
             }
         };
         let failures = queue.failure_reasons(id, FAILURE_SAMPLES).await?;
+        let late_failures = queue
+            .late_failures(
+                id,
+                record.rows,
+                record.counters.delivery_failed,
+                LATE_FAILURE_ROWS,
+            )
+            .await?;
         Ok(Snapshot {
             record,
             observed_at: Utc::now(),
             rate,
             send_times,
             failures,
+            late_failures,
         })
     }
 
@@ -223,6 +240,21 @@ impl Snapshot {
                 "top": top,
             }),
         );
+        let late = &self.late_failures;
+        let top: Vec<Value> = late
+            .reasons
+            .iter()
+            .map(|r| json!({"error_code": r.code, "error": r.error, "count": r.count}))
+            .collect();
+        out.insert(
+            "late_failures".into(),
+            json!({
+                "found": late.found,
+                "rows_examined": late.examined,
+                "exact": late.exact,
+                "top": top,
+            }),
+        );
         Value::Object(out)
     }
 
@@ -287,6 +319,29 @@ impl Snapshot {
         lines.line("retries", c.retries);
         lines.line("rejected", format!("{} rows at enqueue", c.rejected));
         lines.line("cost", format!("{:.4}", c.cost));
+        if c.sent + c.delivered > 0 {
+            lines.line("funnel", campaign_view::funnel_text(c));
+        }
+        self.late_failures_text(&mut lines);
+        if c.opted_out > 0 {
+            lines.line(
+                "opted out",
+                format!(
+                    "{} recipients (a STOP reply or WhatsApp's 131050): on the opt-out list",
+                    c.opted_out
+                ),
+            );
+        }
+        if c.deferred > 0 {
+            lines.line(
+                "deferred",
+                format!(
+                    "{} times a message hit the recipient's marketing limit (131049) and was \
+                     queued again for later",
+                    c.deferred
+                ),
+            );
+        }
         let approx = if self.send_times.exact {
             String::new()
         } else {
@@ -345,6 +400,38 @@ impl Snapshot {
         lines.into_string()
     }
 
+    /// The late failures: how many, and the most common codes with the provider's whole text.
+    fn late_failures_text(&self, lines: &mut Lines) {
+        let n = self.record.counters.delivery_failed;
+        if n == 0 {
+            return;
+        }
+        let late = &self.late_failures;
+        let scope = if late.exact {
+            "all found".to_string()
+        } else {
+            format!(
+                "{} found in the first {} rows examined",
+                late.found, late.examined
+            )
+        };
+        lines.line(
+            "undelivered",
+            format!("{n} sent, then reported failed ({scope}); by code:"),
+        );
+        for reason in late.reasons.iter().take(TOP_REASONS) {
+            lines.line(
+                "",
+                format!(
+                    "{:>6}  {:<10} {}",
+                    reason.count,
+                    reason.code.as_deref().unwrap_or("-"),
+                    reason.error.as_deref().unwrap_or("-")
+                ),
+            );
+        }
+    }
+
     /// One line per refresh, for a pipe.
     fn to_line(&self) -> String {
         let r = &self.record;
@@ -358,7 +445,8 @@ impl Snapshot {
         );
         format!(
             "{} {} {} {:.1}% queued={} claimed={} sending={} sent={} failed={} expired={} \
-             cancelled={} unknown={} cost={:.4} rate={rate} eta={eta}",
+             cancelled={} unknown={} delivered={} read={} replied={} cost={:.4} rate={rate} \
+             eta={eta}",
             self.observed_at.format("%Y-%m-%dT%H:%M:%SZ"),
             r.campaign.id,
             r.state.as_str(),
@@ -371,6 +459,9 @@ impl Snapshot {
             c.expired,
             c.cancelled,
             c.unknown,
+            c.delivered,
+            c.read,
+            c.replied,
             c.cost,
         )
     }

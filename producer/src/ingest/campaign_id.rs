@@ -48,6 +48,9 @@ pub(crate) fn canonical_options(
     if let Some(window) = &d.window {
         options["window"] = json!([window, d.window_tz.as_deref().unwrap_or(d.tz.name())]);
     }
+    if d.only_open_window {
+        options["only_open_window"] = true.into();
+    }
     options
 }
 

@@ -95,6 +95,15 @@ pub fn prepare(
         ProviderKind::Seven => content.get("type").and_then(Value::as_str) == Some("template"),
         ProviderKind::Bird => content.get("template").is_some(),
     };
+    if request.delivery.only_open_window && is_template {
+        // A template is what reaches a recipient outside the window: limiting one to open
+        // windows would only drop the rows it exists for.
+        bail!(
+            "--only-open-window is for --text and --kind messages (WhatsApp delivers them only \
+             inside the recipient's 24-hour window); a template reaches recipients without one: \
+             leave out --only-open-window"
+        );
+    }
     let templates = request
         .content
         .templates

@@ -219,7 +219,10 @@ async fn opted_out_numbers_are_rejected() {
     let env = Env::new().await;
     let queue = env.redis.queue().await;
     queue
-        .add_optouts(&[PhoneNumber::parse("+4915123456702", None).unwrap()])
+        .add_optouts(
+            &[PhoneNumber::parse("+4915123456702", None).unwrap()],
+            wacast_shared::queue::OptoutSource::Manual,
+        )
         .await
         .unwrap();
     let csv = env.write(
@@ -599,4 +602,40 @@ async fn per_row_coordinates_and_urls_are_checked() {
         env.campaign(&id).await["content"],
         r#"{"type":"image","url":"{{img}}"}"#
     );
+}
+
+#[tokio::test]
+async fn only_open_window_is_stored_for_freetext_and_refused_for_templates() {
+    let env = Env::new().await;
+    let csv = env.write(
+        "w.csv",
+        "phone,name,order_id\n+4915123456701,Anna,1\n+4915123456702,Ben,2\n",
+    );
+    let out = env.enqueue(
+        &csv,
+        &["--text", "Hi {{name}}", "--only-open-window", "--id", "win"],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(env.campaign("win").await["only_window"], "1");
+    // Without the flag the field is absent, as every optional field is.
+    let out = env.enqueue(&csv, &["--text", "Hi {{name}}", "--id", "all"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(!env.campaign("all").await.contains_key("only_window"));
+
+    let before = env.keys().await;
+    let out = env.enqueue(
+        &csv,
+        &[&TEMPLATE[..], &["--only-open-window", "--id", "tpl"]].concat(),
+    );
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr
+            .starts_with("error: --only-open-window is for --text and --kind messages"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("leave out --only-open-window"),
+        "{out:#?}"
+    );
+    assert_eq!(env.keys().await, before, "nothing may be written");
 }

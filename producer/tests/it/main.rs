@@ -3,6 +3,7 @@
 //! key prefix per test.
 
 mod control;
+mod delivery;
 mod enqueue;
 mod ingest;
 mod ops;

@@ -9,7 +9,7 @@ use crate::ops::{PRICE, enqueue, failed, finish, number, sent, wacast};
 use crate::support::Env;
 
 /// The report's CSV as one map per line.
-fn parse(csv: &str) -> Vec<HashMap<String, String>> {
+pub(crate) fn parse(csv: &str) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     reader
@@ -56,7 +56,9 @@ async fn report_streams_every_message_in_row_order_across_batches() {
         report.stdout.starts_with(
             "row,to,status,attempts,provider_id,price,error_code,error,send_at,\
              provider_scheduled_at,sent_at,updated_at,next_attempt_at,last_status,\
-             last_error_code,last_error,retried_at,provider_delete,provider_delete_error,worker\n"
+             last_error_code,last_error,retried_at,provider_delete,provider_delete_error,worker,\
+             delivery,delivered_at,read_at,replied_at,delivery_error_code,delivery_error,\
+             opted_out_at,deferred\n"
         ),
         "{}",
         &report.stdout[..300]

@@ -69,6 +69,19 @@ pub struct Counters {
     pub retries: u64,
     /// The sum of the prices the provider reported.
     pub cost: f64,
+    /// Messages the provider reported delivered (or read, which implies it).
+    pub delivered: u64,
+    /// Messages the recipient read.
+    pub read: u64,
+    /// Messages the recipient answered (an inbound message within the reply window).
+    pub replied: u64,
+    /// Sent messages the provider reported failed afterwards (a late failure).
+    pub delivery_failed: u64,
+    /// Messages whose recipient opted out through them (a STOP reply, or WhatsApp's 131050).
+    pub opted_out: u64,
+    /// Late 131049 failures (the recipient's marketing limit) that put a message back in the
+    /// queue: an event count, one message can be deferred more than once.
+    pub deferred: u64,
 }
 
 impl Counters {
@@ -511,6 +524,14 @@ pub(crate) fn parse_record(
         // Absent unless set, like every optional field.
         only_open_window: fields.get("only_window").is_some_and(|v| v == "1"),
     };
+    // The delivery counters came with the providers' callbacks: a campaign created before
+    // them, or one no callback reached yet, has none, which is zero.
+    let optional_number = |name: &str| -> Result<u64, QueueError> {
+        match fields.get(name) {
+            Some(_) => number(name),
+            None => Ok(0),
+        }
+    };
     let cost_text = get("cost")?;
     let counters = Counters {
         total: number("total")?,
@@ -527,6 +548,12 @@ pub(crate) fn parse_record(
         cost: cost_text
             .parse()
             .map_err(|_| corrupt(key, "cost", format!("{cost_text:?} is not a number")))?,
+        delivered: optional_number("delivered")?,
+        read: optional_number("read")?,
+        replied: optional_number("replied")?,
+        delivery_failed: optional_number("delivery_failed")?,
+        opted_out: optional_number("opted_out")?,
+        deferred: optional_number("deferred")?,
     };
     let ingest = match get("ingest")? {
         "running" => Ingest::Running,

@@ -339,7 +339,10 @@ mod tests {
         rows[7].overrides.ttl_minutes = Some(60);
         rows[7].overrides.language = Some("en".into());
         queue
-            .add_optouts(&[rows[2].to.clone(), rows[5].to.clone()])
+            .add_optouts(
+                &[rows[2].to.clone(), rows[5].to.clone()],
+                crate::queue::optout::OptoutSource::Manual,
+            )
             .await
             .unwrap();
         // An earlier, interrupted run stored row 1.
@@ -388,7 +391,10 @@ mod tests {
             .iter()
             .map(|&row| rows[row as usize - 1].to.clone())
             .collect();
-        queue.add_optouts(&numbers).await.unwrap();
+        queue
+            .add_optouts(&numbers, crate::queue::optout::OptoutSource::Manual)
+            .await
+            .unwrap();
 
         let result = queue.enqueue_chunk(&id, &rows).await.unwrap();
         assert_eq!(result.enqueued, 2496);

@@ -46,14 +46,15 @@
 //! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
 //! - `delivery`: the providers' callbacks recorded (delivery status, replies, opt-outs).
-//! - `enqueue`: a chunk of rows in one call; `optout`: the opt-out list.
+//! - `enqueue`: a chunk of rows in one call; `optout`: the opt-out list and its sources.
+//! - `hooks_log`: the callbacks no message matched, as the operator reads them.
 //! - `lease`: a claimed message's address and its fenced claim.
 //! - `lifecycle`: claim, mark sending, ack, retry, reap, release, extend leases.
 //! - `batch`: mark sending, ack and retry of many messages in one call.
 //! - [`limits`]: sender limits across the fleet (rate, recipient pair interval, messaging tier),
 //!   applied by the claim, and the operator's settings for them.
 //! - `read`: what the operator's commands read: campaigns, message hashes and fields, sampled
-//!   failure reasons, send times.
+//!   failure reasons, late (delivery) failures, send times.
 //! - `requeue`: `wacast retry` of failed rows; `purge`: `wacast purge`.
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
@@ -71,6 +72,7 @@ mod delivery;
 mod enqueue;
 mod error;
 mod handoff;
+mod hooks_log;
 mod lease;
 mod lifecycle;
 pub mod limits;
@@ -90,10 +92,12 @@ pub use connection::Queue;
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
 pub use handoff::{HeldMessage, ProviderDelete};
+pub use hooks_log::{UnmatchedCallback, UnmatchedCallbacks};
 pub use lease::{Lease, MessageRef};
 pub use lifecycle::{
     ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
 };
+pub use optout::{Optout, OptoutPage, OptoutSource};
 pub use purge::PurgeReport;
-pub use read::{FailureReason, FailureReasons, SendTimes};
+pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
 pub use requeue::{RetryFilter, RetryReport};

@@ -1,13 +1,13 @@
 //! What the operator's commands read (`wacast list`, `status`, `report`): the campaigns index,
-//! several campaigns at once, message hashes and fields, and a campaign's failure reasons and
-//! send times.
+//! several campaigns at once, message hashes and fields, and a campaign's failure reasons, late
+//! failures and send times.
 //!
 //! Reads are plain commands, pipelined in batches of [`WALK_CHUNK`] so that a campaign of a
 //! million rows is walked with a thousand round trips and Redis never serves one large reply.
 //! Work that could grow with a campaign's size is capped and says so: the failure reasons of
 //! [`Queue::failure_reasons`] look at a random sample of at most the given number of failed
-//! rows, and [`Queue::send_times`] reads the `sent_at` of at most the given number of evenly
-//! spaced rows.
+//! rows, [`Queue::late_failures`] walks at most the given number of rows from the first, and
+//! [`Queue::send_times`] reads the `sent_at` of at most the given number of evenly spaced rows.
 
 use std::collections::HashMap;
 
@@ -51,6 +51,32 @@ impl FailureReasons {
     pub fn exact(&self) -> bool {
         self.examined >= self.in_set
     }
+}
+
+/// One group of late failures: how many of the failures found share a code and error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateFailure {
+    /// The code the provider reported (WhatsApp's: 131049, 131050, 131026, …), if any.
+    pub code: Option<String>,
+    /// The error text the provider reported, whole.
+    pub error: Option<String>,
+    /// Failures found with this code and error.
+    pub count: u64,
+}
+
+/// A campaign's late failures: sent messages whose delivery the provider reported failed
+/// afterwards (`delivery` = `failed`), grouped by code and error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LateFailures {
+    /// Rows read looking for them.
+    pub examined: u64,
+    /// Late failures found.
+    pub found: u64,
+    /// Whether every one was found (the counts are exact): the walk found as many as the
+    /// campaign counts, or read every row.
+    pub exact: bool,
+    /// Groups, most common first.
+    pub reasons: Vec<LateFailure>,
 }
 
 /// When a campaign's first and last messages were sent, from their `sent_at`.
@@ -258,6 +284,61 @@ impl Queue {
             examined: u64::try_from(rows.len()).unwrap_or(u64::MAX),
             reasons,
         })
+    }
+
+    /// The late failures of the campaign's rows `1..=rows`, grouped by code and error, read from
+    /// the first row on, in chunks of [`WALK_CHUNK`], until `expected` of them (the campaign's
+    /// `delivery_failed` counter) were found or `max_rows` rows were read. No index lists them,
+    /// so a campaign of more rows than that is judged by its first rows (sent first, they had
+    /// the most time for their callbacks).
+    pub async fn late_failures(
+        &self,
+        id: &CampaignId,
+        rows: Row,
+        expected: u64,
+        max_rows: u64,
+    ) -> Result<LateFailures, QueueError> {
+        let mut out = LateFailures {
+            exact: expected == 0,
+            ..LateFailures::default()
+        };
+        let mut groups: HashMap<(Option<String>, Option<String>), u64> = HashMap::new();
+        let last = rows.min(max_rows);
+        let mut from: Row = 1;
+        while expected > 0 && from <= last && out.found < expected {
+            let to = last.min(from + WALK_CHUNK - 1);
+            let chunk: Vec<Row> = (from..=to).collect();
+            let values = self
+                .message_fields(
+                    id,
+                    &chunk,
+                    &["delivery", "delivery_error_code", "delivery_error"],
+                )
+                .await?;
+            for mut fields in values {
+                if fields[0].as_deref() != Some("failed") {
+                    continue;
+                }
+                out.found += 1;
+                *groups
+                    .entry((fields[1].take(), fields[2].take()))
+                    .or_default() += 1;
+            }
+            out.examined += to - from + 1;
+            from = to + 1;
+        }
+        out.exact = out.found >= expected || out.examined >= rows;
+        out.reasons = groups
+            .into_iter()
+            .map(|((code, error), count)| LateFailure { code, error, count })
+            .collect();
+        out.reasons.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.code.cmp(&b.code))
+                .then_with(|| a.error.cmp(&b.error))
+        });
+        Ok(out)
     }
 
     /// The earliest and latest `sent_at` among the campaign's messages, reading at most

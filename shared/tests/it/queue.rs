@@ -245,7 +245,16 @@ async fn opted_out_numbers_are_reported_instead_of_enqueued() {
     let queue = TestRedis::shared().await.queue().await;
     let spec = campaign("spring-sale");
     queue.create_campaign(&spec).await.unwrap();
-    assert_eq!(queue.add_optouts(&[phone(2), phone(4)]).await.unwrap(), 2);
+    assert_eq!(
+        queue
+            .add_optouts(
+                &[phone(2), phone(4)],
+                wacast_shared::queue::OptoutSource::Manual
+            )
+            .await
+            .unwrap(),
+        2
+    );
     let result = queue
         .enqueue_chunk(&spec.id, &messages(1..=5, T0))
         .await
