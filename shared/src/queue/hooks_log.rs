@@ -43,17 +43,12 @@ pub struct UnmatchedCallbacks {
 }
 
 impl Queue {
-    /// The key of the unmatched callbacks list: `{prefix}:hooks:unmatched`.
-    fn hooks_unmatched(&self) -> String {
-        format!("{}:hooks:unmatched", self.keys.prefix())
-    }
-
     /// The newest `limit` unmatched callbacks (every one with `None`), newest first.
     pub async fn unmatched_callbacks(
         &self,
         limit: Option<usize>,
     ) -> Result<UnmatchedCallbacks, QueueError> {
-        let key = self.hooks_unmatched();
+        let key = self.keys.hooks_unmatched();
         if limit == Some(0) {
             let total = self
                 .conn()

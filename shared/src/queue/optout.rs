@@ -78,11 +78,6 @@ pub struct OptoutPage {
 }
 
 impl Queue {
-    /// The key of the opt-out sources hash: `{prefix}:optout:source`.
-    fn optout_sources(&self) -> String {
-        format!("{}:source", self.keys.optout())
-    }
-
     /// Adds numbers to the opt-out list; later enqueues reject rows to them. A number new to the
     /// list records `source` and now as its source; one already on it keeps the one it has.
     /// Returns how many were new.
@@ -107,7 +102,7 @@ impl Queue {
             "at": rfc3339_ms(now_ms()),
         })
         .to_string();
-        let sources = self.optout_sources();
+        let sources = self.keys.optout_source();
         let mut pipe = redis::pipe();
         pipe.atomic().sadd(self.keys.optout(), &digits);
         // HSETNX: an opt-out recorded by a callback between the two calls keeps its source.
@@ -130,7 +125,7 @@ impl Queue {
         let (removed,): (u64,) = redis::pipe()
             .atomic()
             .srem(self.keys.optout(), &digits)
-            .hdel(self.optout_sources(), &digits)
+            .hdel(self.keys.optout_source(), &digits)
             .ignore()
             .query_async(&mut self.conn())
             .await
@@ -174,7 +169,7 @@ impl Queue {
             });
         }
         let sources: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.optout_sources())
+            .arg(self.keys.optout_source())
             .arg(&numbers)
             .query_async(&mut conn)
             .await
