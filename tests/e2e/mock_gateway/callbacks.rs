@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wacast_tests::gateway::bird::{DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
 
-use crate::mock_gateway::{Gateway, KEY, RECIPIENT, SENDER, start, template};
+use crate::mock_gateway::{Gateway, RECIPIENT, SENDER, start, template};
 
 const SEVEN_KEY: &str = "seven-signing-secret";
 const BIRD_KEY: &str = "bird-signing-secret";

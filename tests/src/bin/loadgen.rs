@@ -18,7 +18,7 @@ use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wacast_tests::gateway::bird::DEFAULT_CHANNEL;
-use wacast_tests::gateway::callbacks::payload::{self, Event, SentMessage};
+use wacast_tests::gateway::callbacks::payload::{self, AcceptedMessage, Event};
 use wacast_tests::gateway::callbacks::sign::bird_headers;
 use wacast_tests::gateway::journal::Provider;
 
@@ -211,7 +211,7 @@ fn message_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
 /// A signed Bird `delivered` callback about row `n % rows + 1` of the campaign.
 fn hook_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
     let row = n % args.rows + 1;
-    let message = SentMessage {
+    let message = AcceptedMessage {
         provider: Provider::Bird,
         id: format!("00000000-0000-4000-8000-{row:012x}"),
         sender: args.channel.clone(),

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::gateway::callbacks::payload::SentMessage;
+use crate::gateway::callbacks::payload::AcceptedMessage;
 use crate::gateway::control;
 use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, StoredMessage, unix_ms};
@@ -366,7 +366,7 @@ async fn send_message(
     }
     if let Some(callbacks) = &state.callbacks {
         callbacks.accepted(
-            SentMessage {
+            AcceptedMessage {
                 provider: Provider::Seven,
                 id: id.to_string(),
                 sender: message.from.to_owned(),

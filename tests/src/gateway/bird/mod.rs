@@ -55,7 +55,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::bird::templates::BirdTemplates;
 use crate::gateway::bird::validate::{ValidBird, is_uuid};
-use crate::gateway::callbacks::payload::SentMessage;
+use crate::gateway::callbacks::payload::AcceptedMessage;
 use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, unix_ms};
 use crate::gateway::stats::{Accept, Endpoint};
@@ -314,7 +314,7 @@ pub(crate) async fn send_message(
     let (answer, id) = accept(&state, &channel, &request, &message);
     if let Some(callbacks) = &state.callbacks {
         callbacks.accepted(
-            SentMessage {
+            AcceptedMessage {
                 provider: Provider::Bird,
                 id,
                 sender: channel_as_sent,

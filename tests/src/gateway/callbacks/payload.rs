@@ -23,7 +23,7 @@ pub const STOP_TEXT: &str = "STOP";
 
 /// A message the mock accepted, as its callbacks name it.
 #[derive(Debug, Clone)]
-pub struct SentMessage {
+pub struct AcceptedMessage {
     /// Which endpoint accepted it.
     pub provider: Provider,
     /// The provider's id of it (seven's number, Bird's UUID).
@@ -91,7 +91,7 @@ fn event_uuid(n: u64) -> String {
 /// The body of one callback about `message`; `event_id` numbers the callback (inbound message
 /// and interaction ids), `price` is the final price of a `delivered`.
 pub fn body(
-    message: &SentMessage,
+    message: &AcceptedMessage,
     event: &Event,
     at: DateTime<Utc>,
     event_id: u64,
@@ -109,7 +109,7 @@ fn reply_text(stop: bool) -> &'static str {
 }
 
 fn seven(
-    message: &SentMessage,
+    message: &AcceptedMessage,
     event: &Event,
     at: DateTime<Utc>,
     event_id: u64,
@@ -154,7 +154,7 @@ fn seven(
 }
 
 fn bird(
-    message: &SentMessage,
+    message: &AcceptedMessage,
     event: &Event,
     at: DateTime<Utc>,
     event_id: u64,

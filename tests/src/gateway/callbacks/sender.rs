@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::gateway::callbacks::config::CallbackConfig;
-use crate::gateway::callbacks::payload::{self, Event, SentMessage};
+use crate::gateway::callbacks::payload::{self, AcceptedMessage, Event};
 use crate::gateway::callbacks::plan::{Planned, plan};
 use crate::gateway::callbacks::sign::{bird_headers, seven_headers};
 use crate::gateway::callbacks::stats::{CallbackStats, Ending};
@@ -83,7 +83,7 @@ impl Callbacks {
 
     /// Plans the callbacks of a message accepted now (sent at `send_at` when scheduled) and
     /// starts sending them in the background. Must run inside the tokio runtime.
-    pub fn accepted(self: &Arc<Self>, message: SentMessage, send_at: Option<DateTime<Utc>>) {
+    pub fn accepted(self: &Arc<Self>, message: AcceptedMessage, send_at: Option<DateTime<Utc>>) {
         let planned = {
             let mut inner = self.lock();
             let planned = plan(&self.config, &mut inner.rng);
@@ -117,7 +117,7 @@ impl Callbacks {
         self.lock().stats.reset();
     }
 
-    async fn deliver(&self, message: &SentMessage, callback: &Planned) {
+    async fn deliver(&self, message: &AcceptedMessage, callback: &Planned) {
         let event_id = self.next_event.fetch_add(1, Ordering::Relaxed);
         let body = payload::body(
             message,
