@@ -19,7 +19,7 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use wacast_tests::gateway::bird::{DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
+use wacast_tests::gateway::bird::DEFAULT_CHANNEL;
 
 use crate::mock_gateway::{Gateway, RECIPIENT, SENDER, start, template};
 
@@ -143,20 +143,7 @@ impl Gateway {
             "body": {"type": "text", "text": {"text": "Hallo"}},
             "reference": reference,
         });
-        let answer: Value = self
-            .http
-            .post(format!(
-                "{}/workspaces/{DEFAULT_WORKSPACE}/channels/{DEFAULT_CHANNEL}/messages",
-                self.url
-            ))
-            .header("Authorization", format!("AccessKey {DEFAULT_ACCESS_KEY}"))
-            .json(&body)
-            .send()
-            .await
-            .expect("answered")
-            .json()
-            .await
-            .expect("JSON");
+        let answer = self.bird_accepted(&body).await;
         answer["id"].as_str().expect("an id").to_owned()
     }
 

@@ -381,6 +381,16 @@ impl Soak {
         Ok(())
     }
 
+    /// The mock gateway's `/stats`, without the per-recipient maps.
+    async fn gateway_stats(&self) -> anyhow::Result<serde_json::Value> {
+        reqwest::get(format!("{}/stats?summary=true", self.gateway.url()))
+            .await
+            .context("the mock gateway does not answer /stats")?
+            .json()
+            .await
+            .context("the mock gateway's /stats is not JSON")
+    }
+
     /// Waits (at most the mock's retry time and a little) until the mock has no callback
     /// pending: every one answered, refused or given up on.
     async fn wait_for_callbacks(&mut self) -> anyhow::Result<()> {
@@ -389,13 +399,7 @@ impl Soak {
             for event in self.fleet.poll()? {
                 self.say.line(&event);
             }
-            let stats: serde_json::Value =
-                reqwest::get(format!("{}/stats?summary=true", self.gateway.url()))
-                    .await
-                    .context("the mock gateway does not answer /stats")?
-                    .json()
-                    .await
-                    .context("the mock gateway's /stats is not JSON")?;
+            let stats = self.gateway_stats().await?;
             let pending = stats["callbacks"]["pending"].as_u64().unwrap_or(0);
             if pending == 0 {
                 self.say.line("every callback answered or given up on");
@@ -416,13 +420,7 @@ impl Soak {
         self.recorded.kills = self.fleet.kills.clone();
         self.recorded.worker_failures = self.fleet.failures.clone();
         self.recorded.clean_stops = self.fleet.clean_stops;
-        let stats: serde_json::Value =
-            reqwest::get(format!("{}/stats?summary=true", self.gateway.url()))
-                .await
-                .context("the mock gateway does not answer /stats")?
-                .json()
-                .await
-                .context("the mock gateway's /stats is not JSON")?;
+        let stats = self.gateway_stats().await?;
         let journal = Journal::read(&self.journal_path)?;
 
         self.say.line("checking every message");
