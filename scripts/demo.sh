@@ -2,6 +2,8 @@
 # The whole job on local defaults: Redis (127.0.0.1:6379, started if none answers), the mock
 # gateway standing in for seven, the sample CSV enqueued as a template campaign, one worker
 # until the campaign completes, then its status and the redis-cli commands to inspect it.
+# The worker also receives the mock's signed delivery callbacks (delivered, 60% read, 10%
+# replies, some of them STOP) on its hooks listener, so the status shows the funnel filling up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,6 +12,7 @@ REDIS_PORT=${WACAST_DEMO_REDIS_PORT:-6379}
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 PREFIX=${WACAST_DEMO_PREFIX:-wacast}
 SENDER=4915112345678
+SIGNING_KEY=demo-seven-signing-key
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -37,8 +40,21 @@ else
   for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 fi
 
-step "Mock gateway (seven's API on loopback)"
-"$bin/mock-gateway" --port 0 --api-key demo-key --senders "$SENDER" >"$work/gateway.out" 2>"$work/gateway.err" &
+# The worker's hooks listener, where the mock sends its callbacks (when this worker has one).
+hooks=()
+callbacks=()
+if "$bin/wacast-worker" --help 2>/dev/null | grep -q -- '--hooks-addr'; then
+  hooks_url="http://127.0.0.1:$(free_port)"
+  printf '%s' "$SIGNING_KEY" >"$work/seven-signing-key"
+  hooks=(--hooks-addr "${hooks_url#http://}" --hooks-public-url "$hooks_url"
+    --seven-signing-key-file "$work/seven-signing-key")
+  callbacks=(--callback-url "$hooks_url" --seven-signing-key "$SIGNING_KEY" --callback-delay 1s
+    --read-share 0.6 --reply-share 0.1 --stop-share 0.02)
+fi
+
+step "Mock gateway (seven's API on loopback${callbacks:+, callbacks to $hooks_url})"
+"$bin/mock-gateway" --port 0 --api-key demo-key --senders "$SENDER" "${callbacks[@]}" \
+  >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)
 for _ in $(seq 1 100); do grep -q '^listening on' "$work/gateway.out" 2>/dev/null && break; sleep 0.05; done
 gateway=$(sed -n 's/^listening on //p' "$work/gateway.out" | head -1)
@@ -62,7 +78,7 @@ fi
 
 step "One worker until the campaign completes"
 SEVEN_API_KEY=demo-key "$bin/wacast-worker" --redis-url "$REDIS_URL" --prefix "$PREFIX" \
-  --seven-base-url "http://$gateway" --default-rate 20:5 2>"$work/worker.log" &
+  --seven-base-url "http://$gateway" --default-rate 20:5 "${hooks[@]}" 2>"$work/worker.log" &
 worker=$!
 pids+=($worker)
 for _ in $(seq 1 600); do
@@ -70,6 +86,15 @@ for _ in $(seq 1 600); do
   [ "$state" = completed ] && break
   sleep 0.1
 done
+if [ ${#callbacks[@]} -gt 0 ]; then
+  echo "waiting for the delivery callbacks (delivered, read, replies)"
+  for _ in $(seq 1 300); do
+    pending=$(curl -s "http://$gateway/stats?summary=true" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["callbacks"]["pending"])' 2>/dev/null || echo 1)
+    [ "$pending" = 0 ] && break
+    sleep 0.1
+  done
+fi
 kill -TERM "$worker"; wait "$worker" || true
 echo "worker log (last lines):"; tail -n 3 "$work/worker.log"
 
@@ -82,6 +107,10 @@ fi
 
 step "At the gateway"
 curl -s "http://$gateway/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print({k: s[k] for k in s if not isinstance(s[k], (dict, list))})' 2>/dev/null || true
+if [ ${#callbacks[@]} -gt 0 ]; then
+  echo "callbacks the worker acknowledged:"
+  curl -s "http://$gateway/stats?summary=true" | python3 -c 'import json,sys; print(json.load(sys.stdin)["callbacks"]["acknowledged"])' 2>/dev/null || true
+fi
 
 step "Inspect it yourself"
 cat <<MSG

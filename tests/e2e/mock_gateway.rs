@@ -1,9 +1,10 @@
 //! `mock-gateway` as a process: every seed example (here), every validation rule and error code
 //! (`validation`), every injected fault (`faults`), deletes and the counters of `/stats`
-//! (`counters`), the journal of requests (`journal`). The helpers here are shared by the
-//! submodules.
+//! (`counters`), the journal of requests (`journal`), the delivery callbacks (`callbacks`). The
+//! helpers here are shared by the submodules.
 
 mod bird;
+mod callbacks;
 mod counters;
 mod faults;
 mod journal;

@@ -58,7 +58,7 @@ impl Gateway {
     }
 
     /// Sends a message that must be accepted; returns Bird's answer.
-    async fn bird_accepted(&self, body: &Value) -> Value {
+    pub(super) async fn bird_accepted(&self, body: &Value) -> Value {
         let response = self.bird(body).await;
         let status = response.status();
         let answer: Value = response.json().await.expect("a JSON answer");

@@ -1,22 +1,44 @@
-//! `loadgen`: a keep-alive HTTP/1.1 load generator for `mock-gateway`. N connections, each
-//! sending one valid template message at a time (no pipelining) for D seconds; prints
-//! `<n> req/s (...)` on one stdout line. Only loopback or the given address is ever targeted,
-//! and the run is bounded in time.
+//! `loadgen`: a keep-alive HTTP/1.1 load generator. N connections, each sending one request at a
+//! time (no pipelining) for D seconds; prints `<n> req/s (...)` on one stdout line. Only the
+//! given address is ever targeted, and the run is bounded in time.
+//!
+//! Two modes: `messages` (the default) sends valid seven template messages to `mock-gateway`;
+//! `hooks` sends signed Bird `delivered` callbacks to `wacast-worker --hooks-addr` for the rows
+//! `1..=--rows` of `--campaign` (in turn, starting again after the last), signed with
+//! `--bird-signing-key` for the URL `--hooks-public-url` + `/hooks/bird`, the way the mock
+//! gateway signs them; a request counts when answered 200.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use chrono::Utc;
+use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wacast_tests::gateway::bird::DEFAULT_CHANNEL;
+use wacast_tests::gateway::callbacks::payload::{self, AcceptedMessage, Event};
+use wacast_tests::gateway::callbacks::sign::bird_headers;
+use wacast_tests::gateway::journal::Provider;
+
+/// What to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// seven template messages to mock-gateway.
+    Messages,
+    /// Signed Bird `delivered` callbacks to wacast-worker's hooks listener.
+    Hooks,
+}
 
 /// Sends valid template messages to a mock gateway as fast as it answers.
 #[derive(Debug, Parser)]
 #[command(name = "loadgen")]
 struct Args {
-    /// Base URL of the gateway, e.g. http://127.0.0.1:8080.
+    /// What to send.
+    #[arg(long, env = "LOADGEN_MODE", value_enum, default_value_t = Mode::Messages)]
+    mode: Mode,
+    /// Base URL of the gateway (or of the hooks listener), e.g. http://127.0.0.1:8080.
     #[arg(long, env = "LOADGEN_URL")]
     url: String,
     /// Concurrent keep-alive connections.
@@ -44,6 +66,25 @@ struct Args {
         default_value_t = 4_917_600_000_000
     )]
     recipient_base: u64,
+    /// Hooks: the campaign whose rows the callbacks are about.
+    #[arg(long, env = "LOADGEN_CAMPAIGN", default_value = "bench")]
+    campaign: String,
+    /// Hooks: the rows `1..=ROWS` of the campaign, in turn.
+    #[arg(long, env = "LOADGEN_ROWS", default_value_t = 1000)]
+    rows: u64,
+    /// Hooks: the Bird signing key (as the worker's --bird-signing-key-file holds it).
+    #[arg(
+        long,
+        env = "LOADGEN_BIRD_SIGNING_KEY",
+        default_value = "bench-bird-signing-key"
+    )]
+    bird_signing_key: String,
+    /// Hooks: the public base URL the worker verifies signatures against [default: --url].
+    #[arg(long, env = "LOADGEN_HOOKS_PUBLIC_URL")]
+    hooks_public_url: Option<String>,
+    /// Hooks: the Bird channel the callbacks name.
+    #[arg(long, env = "LOADGEN_CHANNEL", default_value = DEFAULT_CHANNEL)]
+    channel: String,
 }
 
 #[derive(Default)]
@@ -60,6 +101,9 @@ fn main() -> anyhow::Result<()> {
     }
     if !(1..=1024).contains(&args.connections) {
         bail!("--connections must be between 1 and 1024");
+    }
+    if args.rows == 0 {
+        bail!("--rows must be at least 1");
     }
     let host = args
         .url
@@ -123,27 +167,18 @@ async fn connection(
     let mut request = Vec::with_capacity(512);
     let mut buffer = Vec::with_capacity(4096);
     while Instant::now() < deadline {
-        let to = args.recipient_base + counters.next_recipient.fetch_add(1, Ordering::Relaxed);
-        let body = format!(
-            r#"{{"from":"{}","to":"{to}","type":"template","template":"{}","language":"{}"}}"#,
-            args.from, args.template, args.language
-        );
+        let n = counters.next_recipient.fetch_add(1, Ordering::Relaxed);
         request.clear();
-        request.extend_from_slice(
-            format!(
-                "POST /api/waba/messages HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {}\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                args.api_key,
-                body.len()
-            )
-            .as_bytes(),
-        );
-        request.extend_from_slice(body.as_bytes());
+        match args.mode {
+            Mode::Messages => message_request(args, host, n, &mut request),
+            Mode::Hooks => hook_request(args, host, n, &mut request),
+        }
         stream.write_all(&request).await?;
 
         let (status, body_range) = read_response(&mut stream, &mut buffer).await?;
-        let accepted =
-            status == 200 && contains(&buffer[body_range.clone()], br#""success":"100""#);
+        let accepted = status == 200
+            && (args.mode == Mode::Hooks
+                || contains(&buffer[body_range.clone()], br#""success":"100""#));
         if accepted {
             counters.ok.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -152,6 +187,51 @@ async fn connection(
         buffer.drain(..body_range.end);
     }
     Ok(())
+}
+
+/// A seven template message to the `n`th recipient.
+fn message_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
+    let to = args.recipient_base + n;
+    let body = format!(
+        r#"{{"from":"{}","to":"{to}","type":"template","template":"{}","language":"{}"}}"#,
+        args.from, args.template, args.language
+    );
+    request.extend_from_slice(
+        format!(
+            "POST /api/waba/messages HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            args.api_key,
+            body.len()
+        )
+        .as_bytes(),
+    );
+    request.extend_from_slice(body.as_bytes());
+}
+
+/// A signed Bird `delivered` callback about row `n % rows + 1` of the campaign.
+fn hook_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
+    let row = n % args.rows + 1;
+    let message = AcceptedMessage {
+        provider: Provider::Bird,
+        id: format!("00000000-0000-4000-8000-{row:012x}"),
+        sender: args.channel.clone(),
+        to: (args.recipient_base + row).to_string(),
+        reference: Some(format!("{}.{row}", args.campaign)),
+    };
+    let now = Utc::now();
+    let body = payload::body(&message, &Event::Delivered, now, n, None);
+    let public = args.hooks_public_url.as_deref().unwrap_or(&args.url);
+    let url = format!("{}/hooks/bird", public.trim_end_matches('/'));
+    let mut head = format!("POST /hooks/bird HTTP/1.1\r\nHost: {host}\r\n");
+    for (name, value) in bird_headers(&args.bird_signing_key, &url, &body, now.timestamp()) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    request.extend_from_slice(head.as_bytes());
+    request.extend_from_slice(&body);
 }
 
 /// Reads one response into `buffer`; returns its status and where its body is.

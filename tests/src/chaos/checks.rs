@@ -497,6 +497,67 @@ pub(crate) fn figures(inputs: &Inputs<'_>) -> Figures {
     figures
 }
 
+/// The callback figures: what the mock sent (`/stats` `callbacks`) against the campaigns'
+/// `delivered` counters. Every message whose `delivered` or `read` the receiver acknowledged is
+/// delivered (a read implies the delivery), each message counts once, and no message counts
+/// that the mock did not report: `max(delivered, read acknowledged) <= delivered <= their sum`.
+/// While no campaign has the counter (the recording not yet merged) only the upper bound
+/// applies; `counters_match_messages` holds the counters to the message hashes either way.
+pub(crate) fn callbacks(stats: &Value, delivered: &[Option<u64>], figures: &mut Figures) {
+    let callbacks = &stats["callbacks"];
+    let count = |map: &str, kind: &str| callbacks[map][kind].as_u64().unwrap_or(0);
+    let acknowledged_delivered = count("acknowledged", "delivered");
+    let acknowledged_read = count("acknowledged", "read");
+    let recorded: u64 = delivered.iter().flatten().sum();
+    figures.figure("callbacks_acknowledged_delivered", acknowledged_delivered);
+    figures.figure("callbacks_acknowledged_read", acknowledged_read);
+    figures.figure(
+        "callbacks_dropped",
+        callbacks["dropped"]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum::<u64>()),
+    );
+    figures.figure(
+        "callbacks_retried",
+        callbacks["retried"].as_u64().unwrap_or(0),
+    );
+    figures.figure("delivered", recorded);
+    let gave_up: u64 = callbacks["gave_up"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+    figures.must_be_zero(
+        "callbacks_given_up",
+        gave_up,
+        "callbacks the workers did not answer 2xx within the mock's retry time",
+        &[],
+    );
+    let pending = callbacks["pending"].as_u64().unwrap_or(0);
+    figures.must_be_zero(
+        "callbacks_pending",
+        pending,
+        "callbacks still unanswered at the check",
+        &[],
+    );
+    let excess = recorded.saturating_sub(acknowledged_delivered + acknowledged_read);
+    figures.must_be_zero(
+        "delivered_beyond_callbacks",
+        excess,
+        "messages counted delivered that no acknowledged callback reported",
+        &[],
+    );
+    if delivered.iter().any(Option::is_some) {
+        let missing = acknowledged_delivered
+            .max(acknowledged_read)
+            .saturating_sub(recorded);
+        figures.must_be_zero(
+            "delivered_missing",
+            missing,
+            "acknowledged delivered or read callbacks not reflected in the delivered counters",
+            &[],
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -2,6 +2,7 @@
 //! stopped with SIGTERM (which must end them with exit code 0 in time), frozen around the cancel,
 //! and watched for deaths nobody asked for.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use wacast_shared::queue::Queue;
 use crate::ChildGuard;
 use crate::chaos::checks::Journal;
 use crate::chaos::config::Rate;
+use crate::chaos::hooks::Backends;
 use crate::chaos::redis_view;
 use crate::gateway::bird::DEFAULT_ACCESS_KEY as BIRD_ACCESS_KEY;
 
@@ -39,10 +41,23 @@ pub(crate) struct WorkerSpec {
     pub(crate) request_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_attempts: u32,
+    /// Each worker's hooks listener, when the workers have one.
+    pub(crate) hooks: Option<HooksSpec>,
+}
+
+/// How the workers receive callbacks.
+#[derive(Debug, Clone)]
+pub(crate) struct HooksSpec {
+    /// The public URL the mock calls (the balancer's), which signatures are made for.
+    pub(crate) public_url: String,
+    /// A file holding the signing key of both providers.
+    pub(crate) key_file: PathBuf,
+    /// Where the balancer finds the live workers.
+    pub(crate) backends: Backends,
 }
 
 impl WorkerSpec {
-    fn command(&self, name: &str) -> Command {
+    fn command(&self, name: &str, hooks_addr: Option<SocketAddr>) -> Command {
         let mut command = Command::new(&self.program);
         command
             .args(["--redis-url", &self.redis_url, "--prefix", &self.prefix])
@@ -54,6 +69,14 @@ impl WorkerSpec {
             .args(["--max-attempts", &self.max_attempts.to_string()])
             .args(["--bird-base-url", &self.gateway_url])
             .args(["--name", name]);
+        if let (Some(hooks), Some(addr)) = (&self.hooks, hooks_addr) {
+            let key_file = hooks.key_file.to_string_lossy();
+            command
+                .args(["--hooks-addr", &addr.to_string()])
+                .args(["--hooks-public-url", &hooks.public_url])
+                .args(["--seven-signing-key-file", &key_file])
+                .args(["--bird-signing-key-file", &key_file]);
+        }
         // The flags are the whole configuration: nothing of the caller's environment leaks in.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
@@ -84,6 +107,8 @@ struct Worker {
     /// `--name`: the worker id in Redis starts with it and a dash.
     name: String,
     process: ChildGuard,
+    /// Its hooks listener, if any.
+    hooks: Option<SocketAddr>,
 }
 
 /// A worker sent SIGTERM, until it exits.
@@ -145,10 +170,30 @@ impl Fleet {
     fn spawn(&mut self) -> anyhow::Result<()> {
         self.started += 1;
         let name = format!("chaos{}", self.started);
-        let process = ChildGuard::spawn_daemon(self.spec.command(&name))
+        let hooks = match &self.spec.hooks {
+            Some(_) => Some(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?),
+            None => None,
+        };
+        let process = ChildGuard::spawn_daemon(self.spec.command(&name, hooks))
             .with_context(|| format!("cannot start worker {name}"))?;
-        self.live.push(Worker { name, process });
+        self.live.push(Worker {
+            name,
+            process,
+            hooks,
+        });
+        self.sync_backends();
         Ok(())
+    }
+
+    /// Tells the balancer which workers are live.
+    fn sync_backends(&self) {
+        if let Some(hooks) = &self.spec.hooks {
+            let live = self.live.iter().filter_map(|worker| worker.hooks).collect();
+            *hooks
+                .backends
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
+        }
     }
 
     /// Names of the running workers.
@@ -168,6 +213,7 @@ impl Fleet {
         }
         for (idx, status) in died.into_iter().rev() {
             let worker = self.live.remove(idx);
+            self.sync_backends();
             let failure = format!("worker {} exited on its own: {status}", worker.name);
             events.push(format!("{failure}; starting another"));
             self.failures.push(failure);
@@ -224,6 +270,7 @@ impl Fleet {
     ) -> anyhow::Result<Kill> {
         let idx = rng.random_range(0..self.live.len());
         let mut worker = self.live.remove(idx);
+        self.sync_backends();
         worker.process.signal("STOP")?;
         tokio::time::sleep(SETTLE).await;
         let counted = async {
@@ -263,6 +310,7 @@ impl Fleet {
     pub(crate) fn terminate_random(&mut self, rng: &mut StdRng) -> anyhow::Result<String> {
         let idx = rng.random_range(0..self.live.len());
         let worker = self.live.remove(idx);
+        self.sync_backends();
         let name = worker.name.clone();
         worker.process.terminate()?;
         self.stopping.push(Stopping {

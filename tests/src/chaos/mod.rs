@@ -11,6 +11,11 @@
 //! workers with SIGTERM, and [`checks`] turns Redis, the journal and what it recorded into
 //! figures and violations.
 //!
+//! When the workers have a hooks listener, the mock sends signed delivery callbacks throughout,
+//! with every callback fault, through a small load balancer to the live workers (see `hooks`);
+//! the soak waits for the last of them before it stops the workers, and checks the campaigns'
+//! delivery counters against what the mock got a 2xx for.
+//!
 //! # Layout
 //!
 //! - [`config`]: flags and defaults (`--short`).
@@ -18,17 +23,20 @@
 //! - `campaigns`: the campaigns, their CSVs, and the `wacast` commands.
 //! - `fleet`: the worker processes.
 //! - `redis_view`: what the soak reads from Redis.
+//! - `hooks`: the callbacks: the mock's flags and the balancer in front of the workers.
 //! - `checks`: the figures.
 
 mod campaigns;
 mod checks;
 pub mod config;
 mod fleet;
+mod hooks;
 mod redis_view;
 mod scenario;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -43,7 +51,8 @@ use crate::MockGatewayProcess;
 use crate::chaos::campaigns::{Operator, Plan, SENDERS};
 use crate::chaos::checks::{Inputs, Journal, Recorded};
 use crate::chaos::config::Config;
-use crate::chaos::fleet::{Fleet, WorkerSpec};
+use crate::chaos::fleet::{Fleet, HooksSpec, WorkerSpec};
+use crate::chaos::hooks::{Backends, Balancer};
 
 /// The gateway's faults, as the issue sets them.
 const FAIL_5XX: &str = "0.1";
@@ -89,6 +98,8 @@ struct Soak {
     gateway: MockGatewayProcess,
     journal_path: PathBuf,
     fleet: Fleet,
+    /// In front of the workers' hooks listeners, when they have them.
+    balancer: Option<Balancer>,
     operator: Operator,
     plans: Vec<Plan>,
     recorded: Recorded,
@@ -122,6 +133,14 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
         }
     }
     Ok(dir)
+}
+
+/// Whether `program` (wacast-worker) has a hooks listener to receive callbacks on.
+fn worker_has_hooks(program: &std::path::Path) -> bool {
+    std::process::Command::new(program)
+        .arg("--help")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains("--hooks-addr"))
 }
 
 /// A campaign that will not change any more: completed, or cancelled with nothing in flight.
@@ -187,6 +206,26 @@ impl Soak {
             config.chaos,
         )?;
         let journal_path = dir.join("journal.jsonl");
+        let (balancer, hooks) = if worker_has_hooks(&bins.join("wacast-worker")) {
+            let backends = Backends::default();
+            let balancer = Balancer::start(Arc::clone(&backends)).await?;
+            let key_file = dir.join("signing-key");
+            std::fs::write(&key_file, hooks::SIGNING_KEY)
+                .with_context(|| format!("cannot write {}", key_file.display()))?;
+            let spec = HooksSpec {
+                public_url: format!("http://{}", balancer.addr),
+                key_file,
+                backends,
+            };
+            (Some(balancer), Some(spec))
+        } else {
+            say.line("this wacast-worker has no --hooks-addr: no callbacks");
+            (None, None)
+        };
+        let callback_args = hooks
+            .as_ref()
+            .map(|spec| hooks::mock_args(&spec.public_url))
+            .unwrap_or_default();
         let gateway = MockGatewayProcess::spawn(
             &bins.join("mock-gateway").to_string_lossy(),
             &[
@@ -210,7 +249,11 @@ impl Soak {
                 "0",
                 "--journal",
                 &journal_path.to_string_lossy(),
-            ],
+            ]
+            .into_iter()
+            .map(|arg| arg.to_string())
+            .chain(callback_args)
+            .collect::<Vec<_>>(),
         )?;
         say.line(&format!(
             "mock gateway at {} ({FAIL_5XX} 5xx, {HANG} hung, {LATENCY_MS} ms latency, 429 above \
@@ -230,6 +273,7 @@ impl Soak {
             request_timeout: config.request_timeout,
             shutdown_timeout: config.shutdown_timeout,
             max_attempts: config.max_attempts,
+            hooks,
         };
         let fleet = Fleet::start(spec, &dir, config.workers)?;
         say.line(&format!("workers {}", fleet.names().join(", ")));
@@ -253,6 +297,7 @@ impl Soak {
             gateway,
             journal_path,
             fleet,
+            balancer,
             operator,
             plans,
             recorded: Recorded::default(),
@@ -327,10 +372,47 @@ impl Soak {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        if self.balancer.is_some() {
+            self.wait_for_callbacks().await?;
+        }
         for event in self.fleet.stop_all().await? {
             self.say.line(&event);
         }
         Ok(())
+    }
+
+    /// The mock gateway's `/stats`, without the per-recipient maps.
+    async fn gateway_stats(&self) -> anyhow::Result<serde_json::Value> {
+        reqwest::get(format!("{}/stats?summary=true", self.gateway.url()))
+            .await
+            .context("the mock gateway does not answer /stats")?
+            .json()
+            .await
+            .context("the mock gateway's /stats is not JSON")
+    }
+
+    /// Waits (at most the mock's retry time and a little) until the mock has no callback
+    /// pending: every one answered, refused or given up on.
+    async fn wait_for_callbacks(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(200);
+        loop {
+            for event in self.fleet.poll()? {
+                self.say.line(&event);
+            }
+            let stats = self.gateway_stats().await?;
+            let pending = stats["callbacks"]["pending"].as_u64().unwrap_or(0);
+            if pending == 0 {
+                self.say.line("every callback answered or given up on");
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.say.line(&format!(
+                    "{pending} callbacks still pending; checking anyway"
+                ));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// Reads Redis, the journal and the gateway's counters, and computes the figures.
@@ -338,13 +420,7 @@ impl Soak {
         self.recorded.kills = self.fleet.kills.clone();
         self.recorded.worker_failures = self.fleet.failures.clone();
         self.recorded.clean_stops = self.fleet.clean_stops;
-        let stats: serde_json::Value =
-            reqwest::get(format!("{}/stats?summary=true", self.gateway.url()))
-                .await
-                .context("the mock gateway does not answer /stats")?
-                .json()
-                .await
-                .context("the mock gateway's /stats is not JSON")?;
+        let stats = self.gateway_stats().await?;
         let journal = Journal::read(&self.journal_path)?;
 
         self.say.line("checking every message");
@@ -360,7 +436,11 @@ impl Soak {
             let views = redis_view::messages(&self.queue, &record, self.config.rows).await?;
             messages.insert(plan.id.to_string(), views);
         }
-        let figures = checks::figures(&Inputs {
+        let mut delivered = Vec::new();
+        for plan in &self.plans {
+            delivered.push(redis_view::delivered(&self.redis.url(), PREFIX, &plan.id).await?);
+        }
+        let mut figures = checks::figures(&Inputs {
             messages: &messages,
             counter_problems: &counter_problems,
             unknown_counter,
@@ -378,6 +458,9 @@ impl Soak {
                 u8::from(self.recorded.rate_change.is_some()).to_string(),
             ),
         ];
+        if self.balancer.is_some() {
+            checks::callbacks(&stats, &delivered, &mut figures);
+        }
         lines.extend(figures.lines);
         Ok(Report {
             figures: lines,

@@ -174,3 +174,24 @@ pub(crate) async fn messages(
     }
     Ok(out)
 }
+
+/// A campaign's `delivered` counter (messages delivered or read), read raw from its hash;
+/// `None` while nothing has written it (no callback recorded yet).
+pub(crate) async fn delivered(
+    redis_url: &str,
+    prefix: &str,
+    id: &CampaignId,
+) -> anyhow::Result<Option<u64>> {
+    let key = format!("{prefix}:campaign:{id}");
+    retrying("a campaign's delivered counter", || async {
+        let client = redis::Client::open(redis_url)?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        let value: Option<u64> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("delivered")
+            .query_async(&mut connection)
+            .await?;
+        anyhow::Ok(value)
+    })
+    .await
+}

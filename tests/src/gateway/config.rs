@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use crate::gateway::bird::{BirdSettings, DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
+use crate::gateway::callbacks::config::{CallbackArgs, CallbackConfig};
 use crate::gateway::templates::Templates;
 
 /// A local stand-in for seven's WhatsApp API, for tests, demos and benchmarks.
@@ -133,6 +134,10 @@ pub struct Args {
     /// locale and the names of their parameters. One per template example of the seed is built in.
     #[arg(long, env = "MOCK_BIRD_TEMPLATES")]
     pub bird_templates: Option<PathBuf>,
+
+    /// Delivery callbacks to the receiver at `--callback-url`, like the providers send them.
+    #[command(flatten)]
+    pub callbacks: CallbackArgs,
 }
 
 /// Added response latency.
@@ -224,6 +229,8 @@ pub struct Config {
     pub bird: BirdSettings,
     /// Where to write the journal of message requests, if anywhere.
     pub journal: Option<PathBuf>,
+    /// Delivery callbacks, when `--callback-url` is given.
+    pub callbacks: Option<CallbackConfig>,
 }
 
 impl Args {
@@ -263,6 +270,7 @@ impl Args {
             Some(path) => read_numbers(path)?,
             None => HashSet::new(),
         };
+        let callbacks = self.callbacks.into_config()?;
         let bird = BirdSettings::new(
             self.bird_access_key,
             &self.bird_workspace,
@@ -295,6 +303,7 @@ impl Args {
             keep_messages: self.keep_messages,
             bird,
             journal: self.journal,
+            callbacks,
         })
     }
 }

@@ -28,11 +28,17 @@ pub(crate) async fn get_stats(
     let mut stats = inner.stats.to_json(!query.summary);
     stats["windows_open"] = Value::from(inner.windows.len());
     drop(inner);
+    if let Some(callbacks) = &state.callbacks {
+        stats["callbacks"] = callbacks.stats_json();
+    }
     Json(stats).into_response()
 }
 
 pub(crate) async fn reset_stats(State(state): State<Arc<AppState>>) -> Response {
     state.lock().reset();
+    if let Some(callbacks) = &state.callbacks {
+        callbacks.reset();
+    }
     Json(json!({"success": true})).into_response()
 }
 

@@ -23,6 +23,10 @@
 //!   [`journal`]), for checking a long run message by message.
 //! - Bird's `POST /workspaces/{workspaceId}/channels/{channelId}/messages` (`seeds/002_…`), with
 //!   Bird's own answers and error shapes: see [`bird`].
+//! - `--callback-url URL`: signed delivery callbacks (delivered, read, replies, late failures)
+//!   for every accepted message, posted to `URL/hooks/seven` and `URL/hooks/bird` like the
+//!   providers post them, with their own faults and retries; `/stats` counts them under
+//!   `callbacks`. See [`callbacks`].
 //!
 //! # Error shape (a choice; the seed does not show one for sending)
 //!
@@ -45,6 +49,7 @@
 //! choices come from one generator seeded with `--seed`, so a run is reproducible.
 
 pub mod bird;
+pub mod callbacks;
 pub mod config;
 pub(crate) mod control;
 pub mod journal;
@@ -61,6 +66,7 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::gateway::callbacks::Callbacks;
 use crate::gateway::config::Config;
 use crate::gateway::journal::Journal;
 use crate::gateway::state::AppState;
@@ -79,10 +85,16 @@ impl Server {
     /// Binds `config.bind:config.port` and creates the journal file, if one is configured.
     pub async fn bind(config: Config) -> io::Result<Server> {
         let journal = config.journal.as_deref().map(Journal::create).transpose()?;
+        let callbacks = match &config.callbacks {
+            Some(settings) => Some(Arc::new(
+                Callbacks::new(settings.clone(), config.faults.seed).map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(config, journal)),
+            state: Arc::new(AppState::new(config, journal, callbacks)),
         })
     }
 

@@ -14,6 +14,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::gateway::callbacks::payload::AcceptedMessage;
 use crate::gateway::control;
 use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, StoredMessage, unix_ms};
@@ -362,6 +363,18 @@ async fn send_message(
     };
     if let Some(journal) = &state.journal {
         journal.accepted(Provider::Seven, message.from, message.foreign_id);
+    }
+    if let Some(callbacks) = &state.callbacks {
+        callbacks.accepted(
+            AcceptedMessage {
+                provider: Provider::Seven,
+                id: id.to_string(),
+                sender: message.from.to_owned(),
+                to: message.to.to_owned(),
+                reference: message.foreign_id.map(str::to_owned),
+            },
+            message.send_at,
+        );
     }
 
     let encoding = if message.text.is_ascii() {

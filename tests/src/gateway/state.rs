@@ -7,12 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::gateway::callbacks::Callbacks;
 use crate::gateway::config::Config;
 use crate::gateway::journal::Journal;
 use crate::gateway::stats::Stats;
@@ -100,11 +101,17 @@ pub(crate) struct AppState {
     pub(crate) next_id: AtomicU64,
     /// `--journal`: written outside `inner`'s lock, which stays free of I/O.
     pub(crate) journal: Option<Journal>,
+    /// `--callback-url`: the callbacks of accepted messages.
+    pub(crate) callbacks: Option<Arc<Callbacks>>,
     inner: Mutex<Inner>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config, journal: Option<Journal>) -> AppState {
+    pub(crate) fn new(
+        config: Config,
+        journal: Option<Journal>,
+        callbacks: Option<Arc<Callbacks>>,
+    ) -> AppState {
         let rng = match config.faults.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -123,6 +130,7 @@ impl AppState {
             config,
             next_id: AtomicU64::new(FIRST_ID),
             journal,
+            callbacks,
             inner: Mutex::new(inner),
         }
     }

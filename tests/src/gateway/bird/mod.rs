@@ -55,6 +55,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::bird::templates::BirdTemplates;
 use crate::gateway::bird::validate::{ValidBird, is_uuid};
+use crate::gateway::callbacks::payload::AcceptedMessage;
 use crate::gateway::journal::Provider;
 use crate::gateway::state::{AppState, unix_ms};
 use crate::gateway::stats::{Accept, Endpoint};
@@ -239,6 +240,8 @@ pub(crate) async fn send_message(
         }
     }
     let workspace = workspace.to_ascii_lowercase();
+    // Callbacks name the channel as the client wrote it, the way wacast stored it.
+    let channel_as_sent = channel.clone();
     let channel = channel.to_ascii_lowercase();
     if !settings.workspaces.contains(&workspace) {
         return reject(
@@ -308,11 +311,29 @@ pub(crate) async fn send_message(
             );
         }
     };
-    accept(&state, &channel, &request, &message)
+    let (answer, id) = accept(&state, &channel, &request, &message);
+    if let Some(callbacks) = &state.callbacks {
+        callbacks.accepted(
+            AcceptedMessage {
+                provider: Provider::Bird,
+                id,
+                sender: channel_as_sent,
+                to: message.to.clone(),
+                reference: message.reference.map(str::to_owned),
+            },
+            message.scheduled_for,
+        );
+    }
+    answer
 }
 
-/// Records an accepted message and answers like Bird.
-fn accept(state: &AppState, channel: &str, request: &Value, message: &ValidBird<'_>) -> Response {
+/// Records an accepted message and answers like Bird; also hands back the message's id.
+fn accept(
+    state: &AppState,
+    channel: &str,
+    request: &Value,
+    message: &ValidBird<'_>,
+) -> (Response, String) {
     let now = Instant::now();
     let now_ms = unix_ms();
     let scheduled = message
@@ -357,5 +378,5 @@ fn accept(state: &AppState, channel: &str, request: &Value, message: &ValidBird<
             answer[key] = value.clone();
         }
     }
-    (StatusCode::ACCEPTED, Json(answer)).into_response()
+    ((StatusCode::ACCEPTED, Json(answer)).into_response(), id)
 }
