@@ -2,6 +2,7 @@
 
 mod bird;
 mod fleet;
+mod hooks;
 mod mock_gateway;
 mod operator;
 mod redis_cli;
