@@ -455,3 +455,109 @@ async fn callbacks_get_503_while_redis_is_down_and_their_retry_is_recorded() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_validates_the_callback_flags() {
+    let redis = TestRedis::shared().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let key_file = dir.path().join("seven-signing-key");
+    std::fs::write(&key_file, format!("{SEVEN_KEY}\n")).unwrap();
+    let key_file = key_file.to_str().unwrap().to_string();
+    let check = |flags: &[&str], bird_key: Option<&str>| {
+        let mut command = worker_command(&redis.url, &redis.prefix, NO_GATEWAY, Keys::BOTH);
+        command
+            .arg("check-config")
+            .args(flags)
+            .env("RUST_LOG", "info");
+        if let Some(key) = bird_key {
+            command.env("WACAST_BIRD_SIGNING_KEY", key);
+        }
+        let output = command.output().expect("wacast-worker runs");
+        (output.status.code(), without_colours(&output.stderr))
+    };
+    let hooks = ["--hooks-addr", "127.0.0.1:8470"];
+    let public = ["--hooks-public-url", "https://wacast.example.com/"];
+    let seven_key = ["--seven-signing-key-file", key_file.as_str()];
+
+    let (code, stderr) = check(&[&hooks[..], &public, &seven_key].concat(), Some(BIRD_KEY));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "hooks=127.0.0.1:8470 signed=seven,bird allow_unsigned=false \
+             public_url=https://wacast.example.com"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(SEVEN_KEY) && !stderr.contains(BIRD_KEY),
+        "keys are never printed: {stderr}"
+    );
+    let (code, stderr) = check(&[], None);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("hooks=off"), "{stderr}");
+
+    for (flags, bird_key, expect) in [
+        (
+            &[&hooks[..], &seven_key].concat(),
+            None,
+            "--hooks-public-url is needed",
+        ),
+        (
+            &hooks[..].to_vec(),
+            None,
+            "without a signing key would refuse every callback",
+        ),
+        (
+            &[&hooks[..], &["--hooks-public-url", "wacast.example.com"]].concat(),
+            Some(BIRD_KEY),
+            "must start with https://",
+        ),
+        (
+            &[
+                &hooks[..],
+                &["--hooks-public-url", "https://w.example.com/hooks/bird"],
+            ]
+            .concat(),
+            Some(BIRD_KEY),
+            "without the /hooks/... path",
+        ),
+        (
+            &[
+                &hooks[..],
+                &public,
+                &["--seven-signing-key-file", "/nonexistent/key"],
+            ]
+            .concat(),
+            None,
+            "failed to read the seven signing key",
+        ),
+        (
+            &[&hooks[..], &public, &["--reply-window", "soon"]].concat(),
+            Some(BIRD_KEY),
+            "is not a duration",
+        ),
+    ] {
+        let (code, stderr) = check(flags, bird_key);
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(expect), "{flags:?}: {stderr}");
+    }
+}
+
+/// The text of a log without its terminal colour codes (`ESC [ … m`).
+fn without_colours(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
