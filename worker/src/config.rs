@@ -43,9 +43,9 @@ pub mod env {
     pub const NAME: &str = "WACAST_WORKER_NAME";
     pub const HOOKS_ADDR: &str = "WACAST_HOOKS_ADDR";
     pub const HOOKS_PUBLIC_URL: &str = "WACAST_HOOKS_PUBLIC_URL";
-    pub const SEVEN_SIGNING_KEY: &str = super::SEVEN_SIGNING_KEY.env;
+    pub const SEVEN_SIGNING_KEY: &str = "WACAST_SEVEN_SIGNING_KEY";
     pub const SEVEN_SIGNING_KEY_FILE: &str = "WACAST_SEVEN_SIGNING_KEY_FILE";
-    pub const BIRD_SIGNING_KEY: &str = super::BIRD_SIGNING_KEY.env;
+    pub const BIRD_SIGNING_KEY: &str = "WACAST_BIRD_SIGNING_KEY";
     pub const BIRD_SIGNING_KEY_FILE: &str = "WACAST_BIRD_SIGNING_KEY_FILE";
     pub const HOOKS_ALLOW_UNSIGNED: &str = "WACAST_HOOKS_ALLOW_UNSIGNED";
     pub const OPTOUT_KEYWORDS: &str = "WACAST_OPTOUT_KEYWORDS";
@@ -57,7 +57,7 @@ pub mod env {
 /// `seven-signing-key`.
 pub const SEVEN_SIGNING_KEY: KeySource = KeySource {
     what: "seven signing key",
-    env: "WACAST_SEVEN_SIGNING_KEY",
+    env: env::SEVEN_SIGNING_KEY,
     credential: Some("seven-signing-key"),
 };
 
@@ -65,7 +65,7 @@ pub const SEVEN_SIGNING_KEY: KeySource = KeySource {
 /// `bird-signing-key`.
 pub const BIRD_SIGNING_KEY: KeySource = KeySource {
     what: "Bird signing key",
-    env: "WACAST_BIRD_SIGNING_KEY",
+    env: env::BIRD_SIGNING_KEY,
     credential: Some("bird-signing-key"),
 };
 
