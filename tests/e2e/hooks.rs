@@ -44,15 +44,14 @@ fn free_port() -> u16 {
 /// Starts a worker serving callbacks with these signing keys (set through their environment
 /// variables) and `extra` flags, and waits until its callbacks listener answers.
 async fn start(
-    redis_url: &str,
-    prefix: &str,
+    redis: &TestRedis,
     seven_key: Option<&str>,
     bird_key: Option<&str>,
     extra: &[&str],
 ) -> HooksWorker {
     let hooks_addr = format!("127.0.0.1:{}", free_port());
     let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let mut command: Command = worker_command(redis_url, prefix, NO_GATEWAY, Keys::BOTH);
+    let mut command: Command = worker_command(&redis.url, &redis.prefix, NO_GATEWAY, Keys::BOTH);
     command
         .args([
             "--hooks-addr",
@@ -240,14 +239,7 @@ fn bird_inbound(text: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_callbacks_are_answered_and_bad_ones_refused() {
     let redis = TestRedis::shared().await;
-    let hooks = start(
-        &redis.url,
-        &redis.prefix,
-        Some(SEVEN_KEY),
-        Some(BIRD_KEY),
-        &[],
-    )
-    .await;
+    let hooks = start(&redis, Some(SEVEN_KEY), Some(BIRD_KEY), &[]).await;
 
     // Correctly signed: recorded (no campaign "gone" exists, so its statuses match nothing).
     let delivered = SevenRequest::new(SEVEN_KEY, &seven_status("gone.1", "delivered"));
@@ -345,7 +337,7 @@ async fn signed_callbacks_are_answered_and_bad_ones_refused() {
 async fn a_provider_without_a_signing_key_is_refused_unless_unsigned_is_allowed() {
     let redis = TestRedis::shared().await;
     // Only Bird's key: seven's endpoint refuses everything, whatever it is signed with.
-    let hooks = start(&redis.url, &redis.prefix, None, Some(BIRD_KEY), &[]).await;
+    let hooks = start(&redis, None, Some(BIRD_KEY), &[]).await;
     let request = SevenRequest::new(SEVEN_KEY, &seven_status("gone.1", "delivered"));
     assert_eq!(hooks.seven(&request).await, 401);
     let unsigned = seven_status("gone.1", "delivered").to_string().into_bytes();
@@ -359,14 +351,7 @@ async fn a_provider_without_a_signing_key_is_refused_unless_unsigned_is_allowed(
 
     // Allowed unsigned: seven's endpoint takes anything that parses, with one warning at
     // start; Bird's, which has a key, still checks it.
-    let hooks = start(
-        &redis.url,
-        &redis.prefix,
-        None,
-        Some(BIRD_KEY),
-        &["--hooks-allow-unsigned"],
-    )
-    .await;
+    let hooks = start(&redis, None, Some(BIRD_KEY), &["--hooks-allow-unsigned"]).await;
     assert_eq!(hooks.post("/hooks/seven", &[], unsigned).await, 200);
     let bird_unsigned = bird_status("gone.2", "read").to_string().into_bytes();
     assert_eq!(hooks.post("/hooks/bird", &[], bird_unsigned).await, 401);
@@ -381,14 +366,7 @@ async fn a_provider_without_a_signing_key_is_refused_unless_unsigned_is_allowed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_bad_requests_is_turned_away_with_429() {
     let redis = TestRedis::shared().await;
-    let hooks = start(
-        &redis.url,
-        &redis.prefix,
-        Some(SEVEN_KEY),
-        Some(BIRD_KEY),
-        &[],
-    )
-    .await;
+    let hooks = start(&redis, Some(SEVEN_KEY), Some(BIRD_KEY), &[]).await;
     let started = Instant::now();
     let (mut refused, mut limited) = (0u64, 0u64);
     for _ in 0..300 {
@@ -424,7 +402,7 @@ async fn a_flood_of_bad_requests_is_turned_away_with_429() {
 async fn callbacks_get_503_while_redis_is_down_and_their_retry_is_recorded() {
     let mut server = TestRedis::dedicated().await;
     let redis = server.test_redis();
-    let hooks = start(&redis.url, &redis.prefix, Some(SEVEN_KEY), None, &[]).await;
+    let hooks = start(&redis, Some(SEVEN_KEY), None, &[]).await;
     let first = SevenRequest::new(SEVEN_KEY, &seven_status("gone.1", "delivered"));
     assert_eq!(hooks.seven(&first).await, 200);
 

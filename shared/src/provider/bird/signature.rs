@@ -91,85 +91,71 @@ mod tests {
 
     #[test]
     fn a_correct_signature_is_accepted_and_everything_else_refused() {
+        use SignatureError::*;
         let signature = sign(&key(), NOW, URL, BODY);
         let timestamp = NOW.to_string();
-        let good = Headers {
-            signature: Some(&signature),
-            timestamp: Some(&timestamp),
-        };
-        assert_eq!(verify(&key(), &good, URL, BODY, now()), Ok(()));
-
-        let check = |headers: Headers<'_>, url: &str, body: &[u8], expect: SignatureError| {
-            assert_eq!(
-                verify(&key(), &headers, url, body, now()),
-                Err(expect.clone()),
-                "{headers:?} {url} expected {expect:?}"
-            );
-        };
-        check(good, URL, b"{}", SignatureError::Mismatch);
-        check(
-            good,
-            "http://hooks.example.com/hooks/bird",
-            BODY,
-            SignatureError::Mismatch,
-        );
-        let other = sign(&SecretString::from("other"), NOW, URL, BODY);
-        check(
-            Headers {
-                signature: Some(&other),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Mismatch,
-        );
-        check(
-            Headers {
-                signature: None,
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Missing(SIGNATURE_HEADER),
-        );
-        check(
-            Headers {
-                timestamp: None,
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Missing(TIMESTAMP_HEADER),
-        );
-        check(
-            Headers {
-                signature: Some("%%%"),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Malformed(SIGNATURE_HEADER),
-        );
-        let future = (NOW + 301).to_string();
-        check(
-            Headers {
-                timestamp: Some(&future),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Future(301),
-        );
-        let stale = (NOW - 3600).to_string();
+        let other_key = sign(&SecretString::from("other"), NOW, URL, BODY);
+        let (future, stale) = ((NOW + 301).to_string(), (NOW - 3600).to_string());
         let stale_signature = sign(&key(), NOW - 3600, URL, BODY);
-        check(
-            Headers {
-                signature: Some(&stale_signature),
-                timestamp: Some(&stale),
-            },
-            URL,
-            BODY,
-            SignatureError::Stale(3600),
+        let (sig, ts) = (Some(signature.as_str()), Some(timestamp.as_str()));
+        let headers = |(signature, timestamp)| Headers {
+            signature,
+            timestamp,
+        };
+        assert_eq!(
+            verify(&key(), &headers((sig, ts)), URL, BODY, now()),
+            Ok(())
         );
+        let http = "http://hooks.example.com/hooks/bird";
+        let refused = [
+            ("another body", (sig, ts), URL, &b"{}"[..], Mismatch),
+            ("another URL", (sig, ts), http, BODY, Mismatch),
+            (
+                "another key",
+                (Some(other_key.as_str()), ts),
+                URL,
+                BODY,
+                Mismatch,
+            ),
+            (
+                "no signature",
+                (None, ts),
+                URL,
+                BODY,
+                Missing(SIGNATURE_HEADER),
+            ),
+            (
+                "no timestamp",
+                (sig, None),
+                URL,
+                BODY,
+                Missing(TIMESTAMP_HEADER),
+            ),
+            (
+                "not base64",
+                (Some("%%%"), ts),
+                URL,
+                BODY,
+                Malformed(SIGNATURE_HEADER),
+            ),
+            (
+                "from the future",
+                (sig, Some(future.as_str())),
+                URL,
+                BODY,
+                Future(301),
+            ),
+            (
+                "stale",
+                (Some(stale_signature.as_str()), Some(stale.as_str())),
+                URL,
+                BODY,
+                Stale(3600),
+            ),
+        ];
+        for (what, sent, url, body, expect) in refused {
+            let answer = verify(&key(), &headers(sent), url, body, now());
+            assert_eq!(answer, Err(expect), "{what}");
+        }
     }
 }

@@ -124,111 +124,94 @@ mod tests {
 
     #[test]
     fn a_correct_signature_is_accepted_and_everything_else_refused() {
+        use SignatureError::*;
         let signature = sign(&key(), NOW, NONCE, URL, BODY);
         let timestamp = NOW.to_string();
-        let good = Headers {
-            signature: Some(&signature),
-            timestamp: Some(&timestamp),
-            nonce: Some(NONCE),
-        };
-        assert_eq!(verify(&key(), &good, URL, BODY, now()), Ok(NONCE));
         let upper = signature.to_uppercase();
-        let upper_case = Headers {
-            signature: Some(&upper),
-            ..good
-        };
-        assert_eq!(verify(&key(), &upper_case, URL, BODY, now()), Ok(NONCE));
-
-        let check = |headers: Headers<'_>, url: &str, body: &[u8], expect: SignatureError| {
-            assert_eq!(
-                verify(&key(), &headers, url, body, now()),
-                Err(expect.clone()),
-                "{headers:?} {url} expected {expect:?}"
-            );
-        };
-        check(good, URL, b"{}", SignatureError::Mismatch);
-        check(
-            good,
-            "https://other.example.com/hooks/seven",
-            BODY,
-            SignatureError::Mismatch,
-        );
         let other_key = sign(&SecretString::from("other"), NOW, NONCE, URL, BODY);
-        check(
-            Headers {
-                signature: Some(&other_key),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Mismatch,
-        );
-        check(
-            Headers {
-                nonce: Some("abcdefghijklmnopqrstuvwxyz012346"),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Mismatch,
-        );
-        check(
-            Headers {
-                signature: None,
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Missing(SIGNATURE_HEADER),
-        );
-        check(
-            Headers {
-                nonce: None,
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Missing(NONCE_HEADER),
-        );
-        check(
-            Headers {
-                nonce: Some("a:b"),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Malformed(NONCE_HEADER),
-        );
-        check(
-            Headers {
-                signature: Some("not hex"),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Malformed(SIGNATURE_HEADER),
-        );
-        let stale = (NOW - 301).to_string();
+        let (stale, earlier) = ((NOW - 301).to_string(), (NOW - 1).to_string());
         let stale_signature = sign(&key(), NOW - 301, NONCE, URL, BODY);
-        check(
-            Headers {
-                signature: Some(&stale_signature),
-                timestamp: Some(&stale),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Stale(301),
+        let (sig, ts, n) = (
+            Some(signature.as_str()),
+            Some(timestamp.as_str()),
+            Some(NONCE),
         );
-        let changed = (NOW - 1).to_string();
-        check(
-            Headers {
-                timestamp: Some(&changed),
-                ..good
-            },
-            URL,
-            BODY,
-            SignatureError::Mismatch,
-        );
+        let headers = |(signature, timestamp, nonce)| Headers {
+            signature,
+            timestamp,
+            nonce,
+        };
+        for accepted in [(sig, ts, n), (Some(upper.as_str()), ts, n)] {
+            assert_eq!(
+                verify(&key(), &headers(accepted), URL, BODY, now()),
+                Ok(NONCE)
+            );
+        }
+        let other_url = "https://other.example.com/hooks/seven";
+        let refused = [
+            ("another body", (sig, ts, n), URL, &b"{}"[..], Mismatch),
+            ("another URL", (sig, ts, n), other_url, BODY, Mismatch),
+            (
+                "another key",
+                (Some(other_key.as_str()), ts, n),
+                URL,
+                BODY,
+                Mismatch,
+            ),
+            ("another nonce", (sig, ts, Some("x1")), URL, BODY, Mismatch),
+            (
+                "another time",
+                (sig, Some(earlier.as_str()), n),
+                URL,
+                BODY,
+                Mismatch,
+            ),
+            (
+                "no signature",
+                (None, ts, n),
+                URL,
+                BODY,
+                Missing(SIGNATURE_HEADER),
+            ),
+            (
+                "no timestamp",
+                (sig, None, n),
+                URL,
+                BODY,
+                Missing(TIMESTAMP_HEADER),
+            ),
+            (
+                "no nonce",
+                (sig, ts, None),
+                URL,
+                BODY,
+                Missing(NONCE_HEADER),
+            ),
+            (
+                "a nonce unfit for a key",
+                (sig, ts, Some("a:b")),
+                URL,
+                BODY,
+                Malformed(NONCE_HEADER),
+            ),
+            (
+                "not hex",
+                (Some("not hex"), ts, n),
+                URL,
+                BODY,
+                Malformed(SIGNATURE_HEADER),
+            ),
+            (
+                "stale",
+                (Some(stale_signature.as_str()), Some(stale.as_str()), n),
+                URL,
+                BODY,
+                Stale(301),
+            ),
+        ];
+        for (what, sent, url, body, expect) in refused {
+            let answer = verify(&key(), &headers(sent), url, body, now());
+            assert_eq!(answer, Err(expect), "{what}");
+        }
     }
 }
