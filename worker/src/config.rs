@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use wacast_shared::delivery::{DEFAULT_OPTOUT_KEYWORDS, DeliveryPolicy};
 use wacast_shared::duration::parse_duration;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::provider::ProvidersConfig;
@@ -14,7 +16,7 @@ use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::redact::redact_url;
-use wacast_shared::secret::{BIRD_ACCESS_KEY, SEVEN_API_KEY};
+use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
 
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
@@ -39,7 +41,33 @@ pub mod env {
     pub const LOG_FORMAT: &str = "WACAST_LOG_FORMAT";
     pub const METRICS_ADDR: &str = "WACAST_METRICS_ADDR";
     pub const NAME: &str = "WACAST_WORKER_NAME";
+    pub const HOOKS_ADDR: &str = "WACAST_HOOKS_ADDR";
+    pub const HOOKS_PUBLIC_URL: &str = "WACAST_HOOKS_PUBLIC_URL";
+    pub const SEVEN_SIGNING_KEY: &str = "WACAST_SEVEN_SIGNING_KEY";
+    pub const SEVEN_SIGNING_KEY_FILE: &str = "WACAST_SEVEN_SIGNING_KEY_FILE";
+    pub const BIRD_SIGNING_KEY: &str = "WACAST_BIRD_SIGNING_KEY";
+    pub const BIRD_SIGNING_KEY_FILE: &str = "WACAST_BIRD_SIGNING_KEY_FILE";
+    pub const HOOKS_ALLOW_UNSIGNED: &str = "WACAST_HOOKS_ALLOW_UNSIGNED";
+    pub const OPTOUT_KEYWORDS: &str = "WACAST_OPTOUT_KEYWORDS";
+    pub const REPLY_WINDOW: &str = "WACAST_REPLY_WINDOW";
+    pub const MARKETING_LIMIT_DELAY: &str = "WACAST_MARKETING_LIMIT_DELAY";
 }
+
+/// seven's webhook signing key: `WACAST_SEVEN_SIGNING_KEY`, a key file, or the credential
+/// `seven-signing-key`.
+pub const SEVEN_SIGNING_KEY: KeySource = KeySource {
+    what: "seven signing key",
+    env: env::SEVEN_SIGNING_KEY,
+    credential: Some("seven-signing-key"),
+};
+
+/// Bird's webhook signing key: `WACAST_BIRD_SIGNING_KEY`, a key file, or the credential
+/// `bird-signing-key`.
+pub const BIRD_SIGNING_KEY: KeySource = KeySource {
+    what: "Bird signing key",
+    env: env::BIRD_SIGNING_KEY,
+    credential: Some("bird-signing-key"),
+};
 
 /// wacast-worker: sends the due messages of wacast campaigns through seven's WhatsApp API or
 /// Bird's Channels API, whichever each campaign names.
@@ -144,6 +172,51 @@ pub struct Args {
     /// NAME-HOST-PID-RANDOM, unique per process start.
     #[arg(long, env = env::NAME, default_value = "worker", global = true)]
     pub name: String,
+
+    /// Receive the providers' delivery callbacks on http://ADDR/hooks/seven and /hooks/bird, a
+    /// listener of its own (it faces the internet through your TLS proxy; the metrics listener
+    /// does not). Any worker may receive any callback.
+    #[arg(long, env = env::HOOKS_ADDR, global = true)]
+    pub hooks_addr: Option<SocketAddr>,
+
+    /// The public https URL the providers call, without the /hooks/... path (e.g.
+    /// https://wacast.example.com): signatures cover the URL the provider called, which the
+    /// proxy rewrites. Needed with a signing key.
+    #[arg(long, env = env::HOOKS_PUBLIC_URL, global = true)]
+    pub hooks_public_url: Option<String>,
+
+    /// File holding seven's webhook signing key (one line). Used when WACAST_SEVEN_SIGNING_KEY
+    /// is not set; else the systemd credential `seven-signing-key`. Without a key /hooks/seven
+    /// refuses every request.
+    #[arg(long, env = env::SEVEN_SIGNING_KEY_FILE, global = true)]
+    pub seven_signing_key_file: Option<PathBuf>,
+
+    /// File holding Bird's webhook signing key (one line). Used when WACAST_BIRD_SIGNING_KEY is
+    /// not set; else the systemd credential `bird-signing-key`. Without a key /hooks/bird
+    /// refuses every request.
+    #[arg(long, env = env::BIRD_SIGNING_KEY_FILE, global = true)]
+    pub bird_signing_key_file: Option<PathBuf>,
+
+    /// Accept callbacks without a valid signature on the endpoint of a provider that has no
+    /// signing key here. Anyone who can reach the endpoint can then forge deliveries and
+    /// opt-outs: for tests and trusted networks only.
+    #[arg(long, env = env::HOOKS_ALLOW_UNSIGNED, global = true)]
+    pub hooks_allow_unsigned: bool,
+
+    /// Replies whose whole text is one of these words (any case) opt the number out,
+    /// comma-separated.
+    #[arg(long, env = env::OPTOUT_KEYWORDS, value_delimiter = ',', default_values_t = DEFAULT_OPTOUT_KEYWORDS.map(String::from), global = true)]
+    pub optout_keywords: Vec<String>,
+
+    /// An inbound message counts as a reply to the most recent campaign that messaged its
+    /// writer from that sender within this long.
+    #[arg(long, env = env::REPLY_WINDOW, default_value = "7d", value_parser = parse_duration, global = true)]
+    pub reply_window: Duration,
+
+    /// How long after a late 131049 (the recipient's marketing limit) its row is due again;
+    /// Meta asks for at least 24 hours.
+    #[arg(long, env = env::MARKETING_LIMIT_DELAY, default_value = "24h", value_parser = parse_duration, global = true)]
+    pub marketing_limit_delay: Duration,
 }
 
 /// Subcommands.
@@ -180,6 +253,24 @@ pub struct Config {
     pub request_timeout: Duration,
     pub metrics_addr: Option<SocketAddr>,
     pub worker_id: String,
+    /// The callbacks endpoint, when `--hooks-addr` asks for one.
+    pub hooks: Option<HooksConfig>,
+}
+
+/// The callbacks endpoint's configuration.
+#[derive(Debug, Clone)]
+pub struct HooksConfig {
+    pub addr: SocketAddr,
+    /// The public URL without a trailing slash; `/hooks/{provider}` is appended for signatures.
+    pub public_url: String,
+    /// seven's signing key; `None`: /hooks/seven refuses everything (unless unsigned is allowed).
+    pub seven_key: Option<SecretString>,
+    /// Bird's signing key, likewise.
+    pub bird_key: Option<SecretString>,
+    /// Whether a provider without a key is accepted unsigned.
+    pub allow_unsigned: bool,
+    /// How recorded callbacks act on the queue.
+    pub policy: DeliveryPolicy,
 }
 
 impl Config {
@@ -224,6 +315,7 @@ impl Config {
             );
         }
         let providers = providers(args)?;
+        let hooks = hooks(args)?;
         Ok(Config {
             redis_url: args.redis_url.clone(),
             prefix: args.prefix.clone(),
@@ -237,8 +329,68 @@ impl Config {
             request_timeout: args.request_timeout,
             metrics_addr: args.metrics_addr,
             worker_id: worker_id(&args.name),
+            hooks,
         })
     }
+}
+
+/// The callbacks endpoint's settings, when `--hooks-addr` is given (the other hooks flags are
+/// ignored without it, so that one env file serves workers with and without the endpoint).
+fn hooks(args: &Args) -> anyhow::Result<Option<HooksConfig>> {
+    let Some(addr) = args.hooks_addr else {
+        return Ok(None);
+    };
+    let seven_key = SEVEN_SIGNING_KEY.read(args.seven_signing_key_file.as_deref())?;
+    let bird_key = BIRD_SIGNING_KEY.read(args.bird_signing_key_file.as_deref())?;
+    let public_url = match args.hooks_public_url.as_deref().map(str::trim) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            if url.contains("/hooks/") {
+                bail!(
+                    "--hooks-public-url {url:?}: give the URL without the /hooks/... path, \
+                     e.g. https://wacast.example.com"
+                );
+            }
+            url.trim_end_matches('/').to_string()
+        }
+        Some(url) => bail!("--hooks-public-url {url:?} must start with https:// or http://"),
+        None if seven_key.is_some() || bird_key.is_some() => bail!(
+            "--hooks-public-url is needed to check signatures: the providers sign the URL \
+             they call (e.g. https://wacast.example.com)"
+        ),
+        None => String::new(),
+    };
+    if seven_key.is_none() && bird_key.is_none() && !args.hooks_allow_unsigned {
+        bail!(
+            "--hooks-addr without a signing key would refuse every callback: set {} or {} \
+             (or their --...-signing-key-file flags, or the systemd credentials)",
+            env::SEVEN_SIGNING_KEY,
+            env::BIRD_SIGNING_KEY
+        );
+    }
+    let optout_keywords: Vec<String> = args
+        .optout_keywords
+        .iter()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if args.reply_window.is_zero() {
+        bail!("--reply-window must be more than 0");
+    }
+    if args.marketing_limit_delay.is_zero() {
+        bail!("--marketing-limit-delay must be more than 0");
+    }
+    Ok(Some(HooksConfig {
+        addr,
+        public_url,
+        seven_key,
+        bird_key,
+        allow_unsigned: args.hooks_allow_unsigned,
+        policy: DeliveryPolicy {
+            marketing_limit_delay: args.marketing_limit_delay,
+            reply_window: args.reply_window,
+            optout_keywords,
+        },
+    }))
 }
 
 /// The providers with a key, each with its base URL and the request timeouts. At least one

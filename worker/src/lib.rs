@@ -8,12 +8,14 @@
 //! - `record`: the recorder, which writes message states to Redis in batches.
 //! - `retry`: backoff with full jitter, `Retry-After` honoured.
 //! - `metrics`: Prometheus `/metrics` and `/healthz`.
+//! - `hooks`: the providers' delivery callbacks (`--hooks-addr`), verified and recorded.
 //! - `shutdown`: the SIGTERM/SIGINT future; `systemd`: readiness and watchdog.
 //! - `telemetry`: tracing setup (text or JSON).
 
 pub mod campaigns;
 pub mod config;
 pub mod handler;
+pub mod hooks;
 pub mod metrics;
 pub mod record;
 pub mod retry;
@@ -54,6 +56,9 @@ pub async fn run(
         metrics::serve(addr, health.clone()).await?;
     }
     let queue = connect(&config, &health).await;
+    if let Some(hooks) = &config.hooks {
+        hooks::serve(hooks, queue.clone()).await?;
+    }
     if let Err(error) = queue.load_batch_scripts().await {
         // Each batch loads its script itself if need be; this only saves the first ones a
         // round trip.
@@ -189,7 +194,27 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         rates = %rates.join(","),
         concurrency = config.concurrency,
         threads = config.threads,
+        hooks = %hooks_summary(config),
         "Configuration is valid and Redis answers."
     );
     Ok(())
+}
+
+/// The callbacks endpoint as `check-config` shows it: where, and which providers are signed.
+fn hooks_summary(config: &Config) -> String {
+    let Some(hooks) = &config.hooks else {
+        return "off".to_string();
+    };
+    let signed: Vec<&str> = [("seven", &hooks.seven_key), ("bird", &hooks.bird_key)]
+        .into_iter()
+        .filter(|(_, key)| key.is_some())
+        .map(|(name, _)| name)
+        .collect();
+    format!(
+        "{} signed={} allow_unsigned={} public_url={}",
+        hooks.addr,
+        signed.join(","),
+        hooks.allow_unsigned,
+        hooks.public_url
+    )
 }

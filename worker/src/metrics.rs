@@ -4,6 +4,11 @@
 //! `messages_sent_total`, `messages_failed_total` (+ `code`), `messages_retried_total`
 //! (+ `reason`), `messages_unknown_total`, `messages_expired_total`, `in_flight`,
 //! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram).
+//!
+//! The callbacks endpoint (`hooks`) counts `callbacks_total` by `provider`, `event` (`status`,
+//! `inbound`, or `other`: refused before its body was read, or no delivery news) and `result`
+//! (`recorded`, `duplicate`, `unmatched`, `ignored`, `bad_signature`, `refused` (no key, too
+//! large, too many failures), `unparsable`, `unavailable` (Redis: answered 503)).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +32,7 @@ pub mod name {
     pub const RATE_LIMIT_WAIT: &str = "wacast_rate_limit_wait_seconds";
     pub const REQUEST_DURATION: &str = "wacast_request_duration_seconds";
     pub const REDIS_ERRORS: &str = "wacast_redis_errors_total";
+    pub const CALLBACKS: &str = "wacast_callbacks_total";
 }
 
 /// Whether the worker is healthy: Redis answered lately. `/healthz` answers 503 otherwise.

@@ -61,8 +61,14 @@
 //! - [`providers`]: [`Providers`], one client per configured provider.
 //! - [`http`]: [`http_client`], the one way to build an HTTP client for a provider, and the
 //!   API key as a header.
+//! - The other direction, the providers' callbacks: [`callback`] ([`callback::CallbackError`]
+//!   and the field readers both parsers share) and [`signature`] ([`signature::SignatureError`],
+//!   the timestamp window, the HMAC); each provider's `callback.rs` reads its payloads into
+//!   `delivery::Callback`s and its `signature.rs` verifies (and, for tests, makes) its
+//!   signature.
 
 pub mod bird;
+pub mod callback;
 pub mod client;
 pub mod exchange;
 pub mod http;
@@ -70,6 +76,7 @@ pub mod outcome;
 pub mod providers;
 pub mod request;
 pub mod seven;
+pub mod signature;
 pub mod validate;
 
 pub use http::{ClientError, http_client};

@@ -12,18 +12,22 @@
 //!   keeps: one access key and one connection pool for Bird's host, and a [`BirdClient`] per
 //!   workspace and channel, made on first use, since each campaign names its own channel.
 //! - [`sent`]: [`BirdSent`], what Bird says of a message it accepted.
+//! - [`callback`]: Bird's webhook payloads (outbound statuses, interactions, inbound) read.
+//! - [`signature`]: Bird's webhook signature (`messagebird-signature`).
 //!
 //! Unlike seven's, Bird's 202 answer has a `status` (`accepted`, or `scheduled` for a message
 //! with `scheduledFor`) and no price: a Bird send is `Done` with a [`BirdSent`], which carries
 //! the status, and `From<BirdSent> for Sent` gives the provider-agnostic part for callers that
 //! treat every provider alike.
 
+pub mod callback;
 pub mod client;
 pub mod config;
 pub mod message;
 mod reply;
 pub mod request;
 pub mod sent;
+pub mod signature;
 pub mod validate;
 
 pub use client::{BirdClient, BirdClients};

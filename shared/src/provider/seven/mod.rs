@@ -6,12 +6,16 @@
 //! - [`config`]: [`SevenConfig`], how to reach seven, and its defaults.
 //! - [`client`]: [`SevenClient`], one HTTP connection pool, the API key as a sensitive header.
 //! - [`deletion`]: [`Deletion`], what a delete did.
+//! - [`callback`]: seven's webhook payloads (status reports, inbound messages) read.
+//! - [`signature`]: seven's webhook signature (`X-Signature`, `X-Timestamp`, `X-Nonce`).
 
+pub mod callback;
 pub mod client;
 pub mod config;
 pub mod deletion;
 pub mod message;
 mod reply;
+pub mod signature;
 pub mod validate;
 
 pub use client::SevenClient;
