@@ -166,14 +166,14 @@ async fn duplicated_reordered_late_callbacks_fill_the_funnel_once_and_stop_opts_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callbacks_while_redis_is_down_are_answered_503_and_recorded_after() {
+async fn callbacks_that_meet_a_redis_outage_are_all_recorded_after_it() {
     let mut server = TestRedis::dedicated_with_aof().await;
     let redis = server.test_redis();
     let queue = redis.queue().await;
     let dir = TempDir::new().unwrap();
     let port = free_port();
     let (worker_flags, gateway_flags) = hooks(dir.path(), port);
-    // The callbacks come 3 s after each send: Redis is down when the first ones arrive.
+    // The callbacks come 1.5 to 4.5 s after each send: Redis is down when they arrive.
     let gateway = spawn_gateway(
         &[
             &strs(&gateway_flags)[..],
@@ -198,11 +198,10 @@ async fn callbacks_while_redis_is_down_are_answered_503_and_recorded_after() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     server.restart().await;
 
+    // Each callback that came meanwhile either waited for the worker's reconnection or was
+    // answered 503 and sent again (`hooks::callbacks_get_503_while_redis_is_down…` holds the
+    // 503 itself): either way none is lost.
     let callbacks = callbacks_settled(&gateway).await;
-    assert!(
-        count(&callbacks["answers"], "503") > 0,
-        "Redis was down when callbacks came: {callbacks}"
-    );
     assert_eq!(count(&callbacks, "gave_up"), 0, "{callbacks}");
     let record = queue.load_campaign(&id).await.unwrap();
     assert_eq!(record.counters.delivered, 50, "{:?}", record.counters);
