@@ -8,7 +8,9 @@
 //! The callbacks endpoint (`hooks`) counts `callbacks_total` by `provider`, `event` (`status`,
 //! `inbound`, or `other`: refused before its body was read, or no delivery news) and `result`
 //! (`recorded`, `duplicate`, `unmatched`, `ignored`, `bad_signature`, `refused` (no key, too
-//! large, too many failures), `unparsable`, `unavailable` (Redis: answered 503)).
+//! large, too many failures), `unparsable`, `unavailable` (Redis: answered 503)), and
+//! `delivery_latency_seconds` (histogram, by `provider`): from a message's send to its delivery,
+//! observed when a callback first tells it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +35,7 @@ pub mod name {
     pub const REQUEST_DURATION: &str = "wacast_request_duration_seconds";
     pub const REDIS_ERRORS: &str = "wacast_redis_errors_total";
     pub const CALLBACKS: &str = "wacast_callbacks_total";
+    pub const DELIVERY_LATENCY: &str = "wacast_delivery_latency_seconds";
 }
 
 /// Whether the worker is healthy: Redis answered lately. `/healthz` answers 503 otherwise.
@@ -100,6 +103,15 @@ fn install_recorder() -> anyhow::Result<PrometheusHandle> {
             b.set_buckets_for_metric(
                 Matcher::Full(name::RATE_LIMIT_WAIT.to_string()),
                 &latency_buckets,
+            )
+        })
+        .and_then(|b| {
+            // Deliveries take seconds to hours (a phone that is off).
+            b.set_buckets_for_metric(
+                Matcher::Full(name::DELIVERY_LATENCY.to_string()),
+                &[
+                    0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0,
+                ],
             )
         })
         .context("invalid histogram buckets")?

@@ -16,6 +16,16 @@ use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::scripts::SCRIPTS;
 
+/// What recording one callback came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackRecord {
+    /// Recorded, duplicate or unmatched.
+    pub recorded: Recorded,
+    /// How long after its send the message was delivered, when this callback was the first to
+    /// tell (a `delivered`, or a `read` before any `delivered`): the delivery latency.
+    pub delivered_after: Option<Duration>,
+}
+
 impl Queue {
     /// Records one callback: a status report updates its message and its campaign's counters
     /// together (idempotent, ordered by meaning), an inbound message counts as a reply to the
@@ -26,28 +36,43 @@ impl Queue {
         &self,
         callback: &Callback,
         policy: &DeliveryPolicy,
-    ) -> Result<Recorded, QueueError> {
-        let answer: String = match callback {
+    ) -> Result<CallbackRecord, QueueError> {
+        let (answer, sent_at): (String, String) = match callback {
             Callback::Status(report) => self.record_status(report, policy).await?,
-            Callback::Inbound(inbound) => self.record_inbound(inbound, policy).await?,
+            Callback::Inbound(inbound) => {
+                (self.record_inbound(inbound, policy).await?, String::new())
+            }
         };
-        match answer.as_str() {
-            "recorded" => Ok(Recorded::Recorded),
-            "duplicate" => Ok(Recorded::Duplicate),
-            "unmatched" => Ok(Recorded::Unmatched),
-            other => Err(QueueError::Corrupt {
-                key: self.keys.hooks_unmatched(),
-                field: "record callback reply".into(),
-                detail: format!("unexpected answer {other:?}"),
-            }),
-        }
+        let recorded = match answer.as_str() {
+            "recorded" => Recorded::Recorded,
+            "duplicate" => Recorded::Duplicate,
+            "unmatched" => Recorded::Unmatched,
+            other => {
+                return Err(QueueError::Corrupt {
+                    key: self.keys.hooks_unmatched(),
+                    field: "record callback reply".into(),
+                    detail: format!("unexpected answer {other:?}"),
+                });
+            }
+        };
+        // How long after its send the message was delivered, when this callback told it first.
+        let delivered_after = match (callback, DateTime::parse_from_rfc3339(&sent_at)) {
+            (Callback::Status(report), Ok(sent_at)) => {
+                (report.at - sent_at.with_timezone(&Utc)).to_std().ok()
+            }
+            _ => None,
+        };
+        Ok(CallbackRecord {
+            recorded,
+            delivered_after,
+        })
     }
 
     async fn record_status(
         &self,
         report: &StatusReport,
         policy: &DeliveryPolicy,
-    ) -> Result<String, QueueError> {
+    ) -> Result<(String, String), QueueError> {
         let at = rfc3339(report.at);
         let reference = report.message.reference.as_ref();
         let provider_id = report.message.provider_id.as_deref().unwrap_or("");

@@ -89,6 +89,7 @@ pub use bounds::{MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WA
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use clock::now_ms;
 pub use connection::Queue;
+pub use delivery::CallbackRecord;
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
 pub use handoff::{HeldMessage, ProviderDelete};

@@ -115,13 +115,21 @@ fn inbound(from: u64, text: &str) -> Inbound {
 async fn record(queue: &Queue, report: StatusReport) -> Recorded {
     let callback = Callback::Status(report);
     let policy = DeliveryPolicy::default();
-    queue.record_callback(&callback, &policy).await.unwrap()
+    queue
+        .record_callback(&callback, &policy)
+        .await
+        .unwrap()
+        .recorded
 }
 
 async fn receive(queue: &Queue, inbound: Inbound) -> Recorded {
     let callback = Callback::Inbound(inbound);
     let policy = DeliveryPolicy::default();
-    queue.record_callback(&callback, &policy).await.unwrap()
+    queue
+        .record_callback(&callback, &policy)
+        .await
+        .unwrap()
+        .recorded
 }
 
 /// A campaign counter, absent = 0.
@@ -536,7 +544,8 @@ async fn a_reply_counts_for_the_campaign_that_wrote_last_within_the_reply_window
     let answer = queue
         .record_callback(&Callback::Inbound(inbound(1, "Hi")), &strict)
         .await
-        .unwrap();
+        .unwrap()
+        .recorded;
     assert_eq!(answer, Recorded::Unmatched);
     assert_consistent(&queue, &newer.id).await;
     assert_consistent(&queue, &older.id).await;
@@ -597,4 +606,52 @@ async fn a_nonce_is_taken_once() {
         .await
         .unwrap();
     assert!(left > 590 && left <= 600, "{left}");
+}
+
+#[tokio::test]
+async fn the_first_report_of_a_delivery_tells_how_long_it_took() {
+    let queue = TestRedis::shared().await.queue().await;
+    let spec = campaign("latency", 2880);
+    let id = spec.id.clone();
+    enqueue(&queue, &spec, &[1, 2], now_ms()).await;
+    assert_eq!(send_due(&queue, now_ms()).await.len(), 2);
+    let policy = DeliveryPolicy::default();
+    let later = |mut report: StatusReport| {
+        report.at = Utc::now() + chrono::Duration::seconds(90);
+        Callback::Status(report)
+    };
+
+    // Row 1: delivered 90 s after its send; the duplicate tells nothing more.
+    let delivered = later(report(&id, 1, DeliveryStatus::Delivered));
+    let first = queue.record_callback(&delivered, &policy).await.unwrap();
+    let after = first
+        .delivered_after
+        .expect("the first delivery has a latency");
+    assert!((89..=91).contains(&after.as_secs()), "{after:?}");
+    let again = queue.record_callback(&delivered, &policy).await.unwrap();
+    assert_eq!(
+        (again.recorded, again.delivered_after),
+        (Recorded::Duplicate, None)
+    );
+
+    // Row 2: a read that comes first is the delivery's news too; the late delivered is not.
+    let read = later(report(&id, 2, DeliveryStatus::Read));
+    assert!(
+        queue
+            .record_callback(&read, &policy)
+            .await
+            .unwrap()
+            .delivered_after
+            .is_some()
+    );
+    let late = later(report(&id, 2, DeliveryStatus::Delivered));
+    assert_eq!(
+        queue
+            .record_callback(&late, &policy)
+            .await
+            .unwrap()
+            .delivered_after,
+        None
+    );
+    assert_consistent(&queue, &id).await;
 }

@@ -238,7 +238,13 @@ async fn accept(
     for callback in &callbacks {
         let event = event(callback);
         match hooks.queue.record_callback(callback, &hooks.policy).await {
-            Ok(recorded) => count(endpoint.provider, event, recorded.as_str()),
+            Ok(record) => {
+                count(endpoint.provider, event, record.recorded.as_str());
+                if let Some(latency) = record.delivered_after {
+                    ::metrics::histogram!(name::DELIVERY_LATENCY, "provider" => endpoint.provider.as_str())
+                        .record(latency.as_secs_f64());
+                }
+            }
             Err(error) => return Err(Refusal::Unavailable { event, error }),
         }
     }

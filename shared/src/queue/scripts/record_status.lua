@@ -6,7 +6,9 @@
 -- ARGV[9] error code or '', ARGV[10] error or '', ARGV[11] price or '',
 -- ARGV[12] how long after a 131049 the row is due again (ms), ARGV[13] the callback as the
 -- unmatched list's JSON
--- Returns 'recorded', 'duplicate' or 'unmatched'.
+-- Returns {answer, sent_at}: the answer 'recorded', 'duplicate' or 'unmatched', and the
+-- message's `sent_at` when this report recorded its delivery for the first time ('' else), for
+-- the delivery latency histogram.
 --
 -- The message is found by our reference, else by the provider's id (the `pid:` index written
 -- at send); none is kept in the unmatched list. Reports are ordered by meaning, not arrival,
@@ -31,7 +33,7 @@ local id, row, pid = ARGV[4], ARGV[5], ARGV[6]
 local report, at, code, price = ARGV[7], ARGV[8], ARGV[9], ARGV[11]
 
 local fields = {'status', 'delivery', 'provider_id', 'price', 'to', 'delivered_at',
-  'deferred', 'send_at', 'ttl', 'opted_out_at'}
+  'deferred', 'send_at', 'ttl', 'opted_out_at', 'sent_at'}
 local k, mkey, m
 local function find(cid, crow)
   if not cid or cid == '' then return false end
@@ -50,7 +52,7 @@ if not found and pid ~= '' then
 end
 if not found then
   keep_unmatched(KEYS[2], ARGV[13])
-  return 'unmatched'
+  return {'unmatched', ''}
 end
 
 local camp = k.hash
@@ -58,7 +60,7 @@ local status, cur, stored_pid = m[1], m[2], m[3]
 if status == 'queued' or status == 'claimed'
     or (pid ~= '' and stored_pid and stored_pid ~= pid)
     or (status == 'sending' and m[7] and pid ~= '' and stored_pid == pid) then
-  return 'duplicate'
+  return {'duplicate', ''}
 end
 
 local now_ms = redis_now_ms()
@@ -121,8 +123,11 @@ local function defer()
 end
 
 local deferred = false
+-- The send time of a message delivered by this report, for the latency histogram.
+local delivered_after = ''
 if report == 'delivered' then
   if cur ~= 'delivered' and cur ~= 'read' then
+    delivered_after = m[11] or ''
     redis.call('HSET', mkey, 'delivery', 'delivered', 'delivered_at', at)
     move(camp, nil, 'delivered')
     if cur == 'failed' then clear_failure() end
@@ -133,6 +138,7 @@ elseif report == 'read' then
     redis.call('HSET', mkey, 'delivery', 'read', 'read_at', at)
     move(camp, nil, 'read')
     if cur ~= 'delivered' then
+      delivered_after = m[11] or ''
       if not m[6] then redis.call('HSET', mkey, 'delivered_at', at) end
       move(camp, nil, 'delivered')
     end
@@ -179,5 +185,5 @@ if price ~= '' and not deferred and status == 'sent' then
 end
 
 apply_deltas(now)
-if changed then return 'recorded' end
-return 'duplicate'
+if changed then return {'recorded', delivered_after} end
+return {'duplicate', ''}
