@@ -268,3 +268,50 @@ async fn a_late_marketing_limit_requeues_the_row_and_131050_opts_out() {
     assert_eq!(c.sent, 60, "{c:?}");
     counters_match_messages(&queue, &id).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_resolves_an_unknown_message_as_sent() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let dir = TempDir::new().unwrap();
+    let port = free_port();
+    let (mut worker_flags, gateway_flags) = hooks(dir.path(), port);
+    worker_flags.extend(["--request-timeout".into(), "1s".into()]);
+    // The mock accepts every message but loses a third of its answers: the worker times out
+    // and records those `unknown`. Their `delivered` comes later, and proves they were sent.
+    let gateway = spawn_gateway(
+        &[
+            &strs(&gateway_flags)[..],
+            &["--lose-answer", "0.35", "--callback-delay", "3s"],
+        ]
+        .concat(),
+    );
+    let csv = write_csv(dir.path(), 30);
+    enqueue(&redis.url, &redis.prefix, &csv, "proven", &[]);
+    let id = CampaignId::parse("proven").unwrap();
+    let _worker = spawn_worker(
+        &redis.url,
+        &redis.prefix,
+        &gateway.url(),
+        &strs(&worker_flags),
+    );
+    let record = wait_for(&queue, &id, SLOW, "completed", |r| {
+        r.state == CampaignState::Completed
+    })
+    .await;
+    let lost = gateway_stats(&gateway).await["lost_answers"]
+        .as_u64()
+        .unwrap();
+    assert!(lost > 0, "the mock lost some answers");
+    assert_eq!(record.counters.unknown, lost, "{:?}", record.counters);
+
+    callbacks_settled(&gateway).await;
+    let record = queue.load_campaign(&id).await.unwrap();
+    let c = &record.counters;
+    assert_eq!((c.sent, c.unknown, c.delivered), (30, 0, 30), "{c:?}");
+    // Nothing was sent twice: resolving `unknown` takes evidence, not a resend.
+    let stats = gateway_stats(&gateway).await;
+    assert_eq!(stats["accepted"], 30);
+    assert_eq!(stats["duplicates"]["foreign_ids"], 0);
+    counters_match_messages(&queue, &id).await.unwrap();
+}

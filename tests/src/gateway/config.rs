@@ -96,6 +96,11 @@ pub struct Args {
     #[arg(long, env = "MOCK_HANG", default_value_t = 0.0)]
     pub hang: f64,
 
+    /// Fraction of accepted seven messages whose answer is lost: the message is accepted (and
+    /// its callbacks follow) but the connection is held open, so the client cannot tell.
+    #[arg(long, env = "MOCK_LOSE_ANSWER", default_value_t = 0.0)]
+    pub lose_answer: f64,
+
     /// Fraction of message requests answered HTTP 200 with an error body (see --error-body-code).
     #[arg(long, env = "MOCK_ERROR_BODY", default_value_t = 0.0)]
     pub error_body: f64,
@@ -180,6 +185,8 @@ pub struct Faults {
     pub fail_5xx: f64,
     /// Fraction of API requests never answered.
     pub hang: f64,
+    /// Fraction of accepted seven messages whose answer is lost.
+    pub lose_answer: f64,
     /// Fraction of message requests answered 200 with an error body.
     pub error_body: f64,
     /// The `success` code of injected error bodies.
@@ -239,6 +246,7 @@ impl Args {
         for (name, fraction) in [
             ("--fail-5xx", self.fail_5xx),
             ("--hang", self.hang),
+            ("--lose-answer", self.lose_answer),
             ("--error-body", self.error_body),
         ] {
             if !(0.0..=1.0).contains(&fraction) {
@@ -293,6 +301,7 @@ impl Args {
             faults: Faults {
                 fail_5xx: self.fail_5xx,
                 hang: self.hang,
+                lose_answer: self.lose_answer,
                 error_body: self.error_body,
                 error_body_code: self.error_body_code,
                 rate_limit: self.rate_limit,

@@ -376,6 +376,18 @@ async fn send_message(
             message.send_at,
         );
     }
+    let lose_answer = {
+        let mut inner = state.lock();
+        let lose = inner.roll(state.config.faults.lose_answer);
+        if lose {
+            inner.stats.lost_answer();
+        }
+        lose
+    };
+    if lose_answer {
+        // Accepted, and the answer never comes: the client cannot tell whether it was.
+        std::future::pending::<()>().await;
+    }
 
     let encoding = if message.text.is_ascii() {
         "gsm"

@@ -127,6 +127,7 @@ pub(crate) struct Stats {
     rate_limited: u64,
     injected_5xx: u64,
     hung: u64,
+    lost_answers: u64,
     error_bodies: u64,
     senders: HashMap<Box<str>, SenderStats>,
     first_accept_ms: Option<i64>,
@@ -187,6 +188,10 @@ impl Stats {
 
     pub(crate) fn hung(&mut self) {
         self.hung += 1;
+    }
+
+    pub(crate) fn lost_answer(&mut self) {
+        self.lost_answers += 1;
     }
 
     pub(crate) fn error_body(&mut self) {
@@ -277,6 +282,7 @@ impl Stats {
             "rate_limited": self.rate_limited,
             "injected_5xx": self.injected_5xx,
             "hung": self.hung,
+            "lost_answers": self.lost_answers,
             "error_bodies": self.error_bodies,
             "max_per_second": {
                 "bucket": max_bucket.unwrap_or(0),
