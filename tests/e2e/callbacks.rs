@@ -203,7 +203,8 @@ async fn callbacks_that_meet_a_redis_outage_are_all_recorded_after_it() {
     // 503 itself): either way none is lost.
     let callbacks = callbacks_settled(&gateway).await;
     assert_eq!(count(&callbacks, "gave_up"), 0, "{callbacks}");
-    let record = queue.load_campaign(&id).await.unwrap();
+    // The test's own connection meets the restart too: read through it as `wait_for` does.
+    let record = wait_for(&queue, &id, SLOW, "readable", |_| true).await;
     assert_eq!(record.counters.delivered, 50, "{:?}", record.counters);
     assert_eq!(record.counters.read, 50, "{:?}", record.counters);
     counters_match_messages(&queue, &id).await.unwrap();
