@@ -69,9 +69,12 @@ struct Args {
     /// Hooks: the campaign whose rows the callbacks are about.
     #[arg(long, env = "LOADGEN_CAMPAIGN", default_value = "bench")]
     campaign: String,
-    /// Hooks: the rows `1..=ROWS` of the campaign, in turn.
+    /// Hooks: the rows `FIRST_ROW..FIRST_ROW + ROWS` of the campaign, in turn.
     #[arg(long, env = "LOADGEN_ROWS", default_value_t = 1000)]
     rows: u64,
+    /// Hooks: the first row the callbacks are about.
+    #[arg(long, env = "LOADGEN_FIRST_ROW", default_value_t = 1)]
+    first_row: u64,
     /// Hooks: the Bird signing key (as the worker's --bird-signing-key-file holds it).
     #[arg(
         long,
@@ -85,6 +88,13 @@ struct Args {
     /// Hooks: the Bird channel the callbacks name.
     #[arg(long, env = "LOADGEN_CHANNEL", default_value = DEFAULT_CHANNEL)]
     channel: String,
+    /// Hooks: a file of the rows' provider message ids, one per line in row order (as Redis
+    /// holds them), so that each callback names its message's real id.
+    #[arg(long, env = "LOADGEN_PROVIDER_IDS")]
+    provider_ids: Option<std::path::PathBuf>,
+    /// The ids read from `--provider-ids`.
+    #[arg(skip)]
+    ids: Vec<String>,
 }
 
 #[derive(Default)]
@@ -95,7 +105,21 @@ struct Counters {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(path) = &args.provider_ids {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        args.ids = text.lines().map(str::to_owned).collect();
+        if (args.ids.len() as u64) < args.first_row + args.rows - 1 {
+            bail!(
+                "{} holds {} ids, fewer than rows {}..={}",
+                path.display(),
+                args.ids.len(),
+                args.first_row,
+                args.first_row + args.rows - 1
+            );
+        }
+    }
     if !(args.duration > 0.0 && args.duration <= 600.0) {
         bail!("--duration must be between 0 and 600 seconds");
     }
@@ -208,12 +232,16 @@ fn message_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
     request.extend_from_slice(body.as_bytes());
 }
 
-/// A signed Bird `delivered` callback about row `n % rows + 1` of the campaign.
+/// A signed Bird `delivered` callback about row `first_row + n % rows` of the campaign.
 fn hook_request(args: &Args, host: &str, n: u64, request: &mut Vec<u8>) {
-    let row = n % args.rows + 1;
+    let row = args.first_row + n % args.rows;
     let message = AcceptedMessage {
         provider: Provider::Bird,
-        id: format!("00000000-0000-4000-8000-{row:012x}"),
+        id: args
+            .ids
+            .get(row as usize - 1)
+            .cloned()
+            .unwrap_or_else(|| format!("00000000-0000-4000-8000-{row:012x}")),
         sender: args.channel.clone(),
         to: (args.recipient_base + row).to_string(),
         reference: Some(format!("{}.{row}", args.campaign)),
