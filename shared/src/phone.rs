@@ -47,6 +47,13 @@ pub enum PhoneError {
     /// The text reads as a number, but not a valid one for its country.
     #[error("phone {0:?} is not a valid number for its country")]
     Invalid(String),
+    /// The text holds a letter. The `phonenumber` crate reads letters as keypad digits
+    /// (`0176 40000ab` → `+49 176 4000022`), which would message someone else.
+    #[error(
+        "phone {0:?} holds a letter: write the number in digits only (letters would be read as \
+         keypad digits, and an extension such as `x12` cannot be dialled by WhatsApp)"
+    )]
+    Letters(String),
 }
 
 /// A default region for national numbers, checked once.
@@ -70,6 +77,13 @@ impl PhoneNumber {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
+        }
+        // Refused rather than left to the crate, which maps letters to keypad digits (a vanity
+        // number `1-800-FLOWERS`, a typo `0176 40000ab`) and drops an extension (`x12`, `ext.
+        // 12`): both would reach a number the file does not name. WhatsApp messages a mobile
+        // number, never an extension, so no letter has a use here.
+        if trimmed.chars().any(char::is_alphabetic) {
+            return Err(PhoneError::Letters(trimmed.to_string()));
         }
         // `00` is the international prefix in most of the world; treating it as `+` lets files
         // written for dialling be read without a region.
@@ -174,6 +188,20 @@ mod tests {
         check("", Some("DE"), Err(()));
         check("+49 12", None, Err(()));
         check("hello", Some("DE"), Err(()));
+    }
+
+    #[test]
+    fn letters_are_refused_not_read_as_keypad_digits() {
+        // The crate would read these as +49 176 4000022 and +1 800 3569377.
+        for raw in ["0176 40000ab", "+49 176 40000ab", "1-800-FLOWERS", "+4917612345678 x12"] {
+            assert_eq!(
+                PhoneNumber::parse(raw, Some("DE".parse().unwrap())),
+                Err(PhoneError::Letters(raw.to_string())),
+                "{raw}"
+            );
+        }
+        let err = PhoneNumber::parse("+4917612345678 ext. 12", None).unwrap_err();
+        assert!(err.to_string().contains("holds a letter"), "{err}");
     }
 
     #[test]
