@@ -6,11 +6,14 @@
 //!
 //! - `cli`: the clap definitions; `--help` is the reference.
 //! - `cmd`: the commands, one module each, and what they share.
+//! - `csv_out`: how every CSV file wacast writes is written (formulas neutralised, never the
+//!   input or through a link, renamed into place).
 //! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`, with an API of plain data
 //!   (`IngestRequest`, `Source` → `IngestReport`, progress through a callback).
 
 mod cli;
 mod cmd;
+mod csv_out;
 pub mod ingest;
 
 use std::io::IsTerminal;

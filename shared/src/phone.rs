@@ -193,7 +193,12 @@ mod tests {
     #[test]
     fn letters_are_refused_not_read_as_keypad_digits() {
         // The crate would read these as +49 176 4000022 and +1 800 3569377.
-        for raw in ["0176 40000ab", "+49 176 40000ab", "1-800-FLOWERS", "+4917612345678 x12"] {
+        for raw in [
+            "0176 40000ab",
+            "+49 176 40000ab",
+            "1-800-FLOWERS",
+            "+4917612345678 x12",
+        ] {
             assert_eq!(
                 PhoneNumber::parse(raw, Some("DE".parse().unwrap())),
                 Err(PhoneError::Letters(raw.to_string())),

@@ -2,12 +2,9 @@
 //! pipelined HGETALL batches of 1,000 rows: memory holds one batch, whatever the campaign's size.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use wacast_shared::campaign::Campaign;
@@ -16,6 +13,7 @@ use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
 
 use crate::cli::{Format, GlobalArgs, ReportArgs, ReportStatus};
 use crate::cmd::connect;
+use crate::csv_out::{OutputFile, neutralise};
 
 /// The report's columns, in order (documented in `wacast report --help`); new ones go at the
 /// end, so that a column keeps its place.
@@ -54,14 +52,16 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Resul
     let queue = connect::connect(global).await?;
     let id = connect::parse_id(&args.id)?;
     let record = connect::load(&queue, &id).await?;
-    let (sink, partial): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
-        Some(path) => {
-            let partial = partial_path(path);
-            let file = File::create(&partial)
-                .with_context(|| format!("cannot create {}", partial.display()))?;
-            (Box::new(file), Some(partial))
-        }
-        None => (Box::new(std::io::stdout().lock()), None),
+    // `--out` is written as every file wacast writes: not through a link, renamed into place
+    // when complete (`csv_out`).
+    let mut file = args
+        .out
+        .as_deref()
+        .map(|path| OutputFile::create(path, None, "the report"))
+        .transpose()?;
+    let sink: Box<dyn Write + '_> = match &mut file {
+        Some(file) => Box::new(file),
+        None => Box::new(std::io::stdout().lock()),
     };
     let mut out = Output::new(BufWriter::with_capacity(1 << 16, sink), global.format)?;
     let mut written: u64 = 0;
@@ -86,10 +86,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Resul
         Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
         other => other?,
     }
-    if let (Some(partial), Some(path)) = (partial, &args.out) {
-        std::fs::rename(&partial, path).with_context(|| {
-            format!("cannot rename {} to {}", partial.display(), path.display())
-        })?;
+    if let (Some(file), Some(path)) = (file, &args.out) {
+        file.persist()?;
         if !global.quiet && global.format == Format::Text {
             eprintln!(
                 "wrote {written} messages of campaign {id} to {}",
@@ -171,7 +169,10 @@ impl<W: Write> Output<W> {
 
     fn write(&mut self, line: &[String]) -> anyhow::Result<()> {
         match self {
-            Output::Csv(writer) => writer.write_record(line)?,
+            // Every cell as a spreadsheet may open it (`csv_out::neutralise`).
+            Output::Csv(writer) => {
+                writer.write_record(line.iter().map(|cell| neutralise(cell.as_bytes())))?
+            }
             Output::Json(sink) => {
                 let object: Map<String, Value> = COLUMNS
                     .iter()
@@ -203,12 +204,6 @@ impl<W: Write> Output<W> {
     }
 }
 
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
-}
-
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
@@ -218,17 +213,4 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
                 .downcast_ref::<csv::Error>()
                 .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_files_sit_beside_the_report() {
-        assert_eq!(
-            partial_path(Path::new("/tmp/out.csv")),
-            PathBuf::from("/tmp/out.csv.partial")
-        );
-    }
 }

@@ -9,10 +9,12 @@ use std::collections::HashSet;
 
 use anyhow::{Context, bail};
 use csv::ByteRecord;
-use wacast_shared::campaign::ProviderKind;
-use wacast_shared::message::{Row, RowOverrides};
+use wacast_shared::campaign::{Campaign, ProviderKind};
+use wacast_shared::message::{QueuedMessage, Row, RowOverrides};
 use wacast_shared::phone::PhoneError;
 use wacast_shared::provider::bird::validate::is_locale;
+use wacast_shared::provider::request::{Renderer, RequestError};
+use wacast_shared::provider::validate::ValidationError;
 use wacast_shared::queue::NewMessage;
 use wacast_shared::render;
 use wacast_shared::schedule::Schedule;
@@ -59,10 +61,16 @@ pub enum Reason {
     OptedOut,
     /// The send window never opens for the recipient.
     OutsideWindow,
+    /// A value holds a control character (NUL, escape, …).
+    ControlCharacter,
+    /// A text or template parameter is longer than WhatsApp allows.
+    TooLong,
+    /// The row holds more bytes than a row may.
+    RowTooLarge,
 }
 
 impl Reason {
-    pub(crate) const ALL: [Reason; 10] = [
+    pub(crate) const ALL: [Reason; 13] = [
         Reason::InvalidPhone,
         Reason::ShortRow,
         Reason::ExtraFields,
@@ -73,6 +81,9 @@ impl Reason {
         Reason::Duplicate,
         Reason::OptedOut,
         Reason::OutsideWindow,
+        Reason::ControlCharacter,
+        Reason::TooLong,
+        Reason::RowTooLarge,
     ];
 
     /// The stable code: `invalid_phone`, `duplicate`, ….
@@ -88,6 +99,9 @@ impl Reason {
             Reason::Duplicate => "duplicate",
             Reason::OptedOut => "opted_out",
             Reason::OutsideWindow => "outside_window",
+            Reason::ControlCharacter => "control_character",
+            Reason::TooLong => "too_long",
+            Reason::RowTooLarge => "row_too_large",
         }
     }
 
@@ -123,6 +137,18 @@ impl Reason {
             Reason::OutsideWindow => {
                 "the send window never opens for these recipients: widen --window, or give \
                  --window-tz with one zone"
+            }
+            Reason::ControlCharacter => {
+                "remove the control characters (NUL, escape and the like) from the named \
+                 column: they are no text, and usually mean the file is damaged or not CSV"
+            }
+            Reason::TooLong => {
+                "WhatsApp refuses texts and template parameters over its limits: shorten the \
+                 named value to the limit given"
+            }
+            Reason::RowTooLarge => {
+                "a row may hold at most 64 KiB: look for a value pasted many times over, or a \
+                 column of data the message does not need"
             }
         }
     }
@@ -328,6 +354,13 @@ pub(crate) struct RowRules {
     pub(crate) region_name: Option<String>,
     /// The campaign's send window: a row is due at its next opening.
     pub(crate) window: Option<SendWindow>,
+    /// The campaign and its renderer: each row is rendered and validated as the worker will,
+    /// so that a message over one of WhatsApp's limits is rejected here, naming the limit,
+    /// rather than failed at send time.
+    pub(crate) campaign: Campaign,
+    pub(crate) renderer: Renderer,
+    /// Template parameters' limits, per column used in one.
+    pub(crate) parameter_limits: Vec<ParameterLimit>,
 }
 
 /// Checks rows one by one; remembers the accepted numbers to reject duplicates.
@@ -381,6 +414,16 @@ impl RowChecker {
                 ),
             ));
         }
+        if let Some((i, problem)) = control_character(record) {
+            let column = layout
+                .names
+                .get(i)
+                .map_or("(beyond the header)", String::as_str);
+            return Err((
+                Reason::ControlCharacter,
+                format!("column {column} {problem}"),
+            ));
+        }
         let raw_phone = text(record, layout.phone);
         let to = self.normaliser.parse(raw_phone).map_err(|e| {
             (
@@ -408,6 +451,20 @@ impl RowChecker {
             }
             values.push(value.to_string());
         }
+        for limit in &self.rules.parameter_limits {
+            let value = &values[limit.value];
+            let len = value.chars().count();
+            let is_url = value.starts_with("https://") || value.starts_with("http://");
+            if len > limit.max && !(limit.url_exempt && is_url) {
+                return Err((
+                    Reason::TooLong,
+                    format!(
+                        "column {} has {len} characters, more than the {} WhatsApp allows in {}",
+                        layout.names[layout.columns[limit.value]], limit.max, limit.place
+                    ),
+                ));
+            }
+        }
         for check in &self.rules.field_checks {
             check_field(check, &self.rules.columns, &values)
                 .map_err(|m| (Reason::InvalidValue, m))?;
@@ -434,8 +491,39 @@ impl RowChecker {
                 .map_err(|e| (Reason::OutsideWindow, e.to_string()))?,
             None => schedule.due_at(),
         };
+        // Rendered as the worker will render it at its due time: every limit of its message
+        // type (text 4,096, caption 1,024, header 60, button 20, …) applies to the filled-in
+        // text, which only a render knows.
+        let message = QueuedMessage {
+            campaign: self.rules.campaign.id.clone(),
+            row,
+            to,
+            values,
+            overrides,
+            attempts: 0,
+        };
+        if let Err(e) = self
+            .rules
+            .renderer
+            .render(&self.rules.campaign, &message, due)
+        {
+            let reason = match e {
+                RequestError::Invalid(ValidationError::TooLong { .. }) => Reason::TooLong,
+                _ => Reason::InvalidValue,
+            };
+            return Err((reason, format!("WhatsApp would refuse the message: {e}")));
+        }
+        let QueuedMessage {
+            to,
+            values,
+            overrides,
+            ..
+        } = message;
         if !self.seen.insert(key) {
-            return Err((Reason::Duplicate, format!("{to} is on an earlier row too")));
+            return Err((
+                Reason::Duplicate,
+                format!("number {to} is on an earlier row too"),
+            ));
         }
         Ok(NewMessage {
             row,
@@ -501,6 +589,132 @@ fn text(record: &ByteRecord, i: usize) -> &str {
         .get(i)
         .and_then(|f| std::str::from_utf8(f).ok())
         .unwrap_or("")
+}
+
+/// The first field holding a control character, and what it holds. Refused: C0 controls
+/// (NUL included) but tab, line feed and carriage return; DEL; and C1 controls (U+0080 to
+/// U+009F). Tab and line breaks are kept because a quoted text cell may hold a multi-line
+/// message (WhatsApp shows it as written); template parameters refuse them on their own rule
+/// (132018). Every other control is no text a recipient could read: NUL ends strings in
+/// systems downstream, escape sequences rewrite terminals, and C1 codes are mostly mojibake of
+/// a file read in the wrong encoding.
+fn control_character(record: &ByteRecord) -> Option<(usize, String)> {
+    for (i, field) in record.iter().enumerate() {
+        let mut previous = 0u8;
+        for &b in field {
+            let bad = match b {
+                b'\t' | b'\n' | b'\r' => None,
+                0x00..=0x1F | 0x7F => Some(u32::from(b)),
+                // C1 controls are U+0080..=U+009F: 0xC2 0x80..=0x9F in UTF-8.
+                0x80..=0x9F if previous == 0xC2 => Some(u32::from(b)),
+                _ => None,
+            };
+            if let Some(code) = bad {
+                let name = if code == 0 {
+                    "NUL".to_string()
+                } else {
+                    format!("U+{code:04X}")
+                };
+                return Some((
+                    i,
+                    format!(
+                        "holds the control character {name}: remove it (only tab and line breaks may be in a value)"
+                    ),
+                ));
+            }
+            previous = b;
+        }
+    }
+    None
+}
+
+/// Where a column fills a template parameter, and WhatsApp's limit there.
+#[derive(Debug, Clone)]
+pub(crate) struct ParameterLimit {
+    /// The index of the column in the campaign's columns (and the row's values).
+    value: usize,
+    max: usize,
+    /// Where, for the message: `the template's header`.
+    place: &'static str,
+    /// Whether an http(s) URL is exempt: a media header's parameter is its URL.
+    url_exempt: bool,
+}
+
+/// WhatsApp's limits on a template's parameters, which the message's validation cannot check
+/// (it does not know the approved template's text): a header's text holds at most 60
+/// characters and a body's at most 1,024 (Meta's template components; Bird's "Text templates"
+/// page states both), so no parameter of either can be longer; a button's parameter is the
+/// variable end of a URL, and a button's URL holds at most 2,000 characters (Meta's template
+/// components). seven's seed (`/work/shared/seeds/001_…`) states only the 20-character button
+/// title, which the render checks. A header's parameter that is an http(s) URL is a media
+/// header's (an image, a document), which has no such limit. Bird's template variables are keyed, not placed, so they
+/// get the body's limit, the largest a parameter can have. A value's own column is named
+/// when it is the whole parameter; a parameter mixing text and columns is left to the render.
+pub(crate) fn parameter_limits(
+    content: &serde_json::Value,
+    columns: &[String],
+) -> Vec<ParameterLimit> {
+    const HEADER: usize = 60;
+    const BODY: usize = 1024;
+    const BUTTON: usize = 2000;
+    let mut limits: Vec<ParameterLimit> = Vec::new();
+    let mut add = |text: Option<&str>, max: usize, place: &'static str| {
+        let Some(name) = text
+            .and_then(|t| t.trim().strip_prefix("{{"))
+            .and_then(|t| t.strip_suffix("}}"))
+        else {
+            return;
+        };
+        let name = render::normalise_column(name);
+        let Some(value) = columns.iter().position(|c| *c == name) else {
+            return;
+        };
+        let limit = ParameterLimit {
+            value,
+            max,
+            place,
+            url_exempt: max == HEADER,
+        };
+        match limits.iter_mut().find(|l| l.value == value) {
+            Some(known) if known.max <= max => {}
+            Some(known) => *known = limit,
+            None => limits.push(limit),
+        }
+    };
+    fn strings(v: Option<&serde_json::Value>) -> &[serde_json::Value] {
+        v.and_then(serde_json::Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+    // seven: {"type": "template", "components": {"header": [..], "body": [..], "buttons":
+    // [{"parameters": [{"text": ..}]}]}}.
+    if let Some(components) = content.get("components") {
+        for v in strings(components.get("header")) {
+            add(v.as_str(), HEADER, "a template's header");
+        }
+        for v in strings(components.get("body")) {
+            add(v.as_str(), BODY, "a template's body");
+        }
+        for button in strings(components.get("buttons")) {
+            for p in strings(button.get("parameters")) {
+                add(
+                    p.get("text").and_then(serde_json::Value::as_str),
+                    BUTTON,
+                    "a template button's URL",
+                );
+            }
+        }
+    }
+    // Bird: {"template": {"parameters": [{"key": .., "value": ..}]}}.
+    if let Some(template) = content.get("template") {
+        for p in strings(template.get("parameters")) {
+            add(
+                p.get("value").and_then(serde_json::Value::as_str),
+                BODY,
+                "a template's parameter",
+            );
+        }
+    }
+    limits
 }
 
 /// WhatsApp's rule for template parameters (error 132018): no newline, no tab, at most four

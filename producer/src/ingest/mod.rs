@@ -12,8 +12,9 @@
 //!   first stage, over `content` (the message from the request, per provider, and Bird's
 //!   target), `templates` (the approved-templates check), `options` (delay, ttl, label,
 //!   language) and `campaign_id` (the id derived from the file and the options).
-//! - `run`: the second stage, over `open_campaign` (create or resume), `csv_import` (header
-//!   mapping and per-row checks), `normalise` (phone numbers, with a fast path for E.164),
+//! - `run`: the second stage, over `open_campaign` (create or resume), `records` (the CSV's
+//!   records with the file's line numbers, a row's byte bound and unbalanced quotes),
+//!   `csv_import` (header mapping and per-row checks), `normalise` (phone numbers, with a fast path for E.164),
 //!   `pump` (reader thread → Redis), `rejects` (the rejects file) and `preview` (a dry run's
 //!   first messages).
 //! - `event`: what a run reports as it goes; `summary`: what it reports at the end.
@@ -21,7 +22,8 @@
 //! Exactly once: the campaign id is derived from the file and the options (or given); a
 //! finished campaign is refused, an unfinished one is resumed, and the queue skips rows whose
 //! message exists, so an interrupted run can be repeated until it completes. Memory holds a
-//! few chunks and the set of accepted numbers, whatever the file's size.
+//! few chunks, each bounded in rows and in bytes, one row of at most 64 KiB being read, and the
+//! set of accepted numbers, whatever the file's size.
 
 mod campaign_id;
 pub(crate) mod content;
@@ -33,6 +35,7 @@ pub(crate) mod options;
 mod prepare;
 mod preview;
 mod pump;
+mod records;
 pub(crate) mod rejects;
 mod request;
 mod run;

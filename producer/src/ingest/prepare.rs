@@ -21,6 +21,7 @@ use crate::ingest::content::bird_target::{bird_target, check_label_column_tag};
 use crate::ingest::csv_import::Layout;
 use crate::ingest::event::Event;
 use crate::ingest::options::{self, Clock};
+use crate::ingest::records::Records;
 use crate::ingest::request::IngestRequest;
 use crate::ingest::source::{self, Scan, Source};
 use crate::ingest::templates::Templates;
@@ -31,7 +32,7 @@ use crate::ingest::templates::Templates;
 pub struct Prepared {
     pub(crate) started: Instant,
     pub(crate) campaign: Campaign,
-    pub(crate) reader: csv::Reader<Box<dyn BufRead + Send>>,
+    pub(crate) reader: Records<Box<dyn BufRead + Send>>,
     pub(crate) layout: Layout,
     pub(crate) delimiter: u8,
     pub(crate) scan: Scan,
@@ -44,6 +45,8 @@ pub struct Prepared {
     /// Whether the id was given rather than derived (the refusal of a second upload says so).
     pub(crate) explicit_id: bool,
     pub(crate) rejects_file: PathBuf,
+    /// The input's path, which the rejects file must not be.
+    pub(crate) input_path: Option<PathBuf>,
 }
 
 /// Checks the request, reads the input once (hash, encoding) and its header, and derives the
@@ -64,6 +67,13 @@ pub fn prepare(
     // The first pass over the file runs while the flags are checked: the phone metadata the
     // checks load takes about as long as hashing a large file.
     let shown = source.name().to_string();
+    let input_path = source.path().map(PathBuf::from);
+    // Before anything is read or written: a rejects file that is the input would destroy it.
+    crate::csv_out::check_target(
+        &request.rejects_file,
+        input_path.as_deref(),
+        "the rejects file",
+    )?;
     let scanning = {
         std::thread::Builder::new()
             .name("csv-scan".into())
@@ -157,19 +167,16 @@ pub fn prepare(
                 .with_context(|| format!("cannot read {shown}"))?,
         )?,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(input);
-    let header = reader
-        .byte_headers()
+    let mut reader = Records::new(input, delimiter);
+    let mut header = csv::ByteRecord::new();
+    reader
+        .read(&mut header)
         .with_context(|| format!("cannot read the header line of {shown}"))?;
     if header.iter().all(|f| f.trim_ascii().is_empty()) {
         bail!("{shown} is empty: it needs a header line and one row per recipient");
     }
     let layout = Layout::new(
-        header,
+        &header,
         request.input.phone_column.as_deref(),
         &columns,
         is_template,
@@ -228,5 +235,6 @@ pub fn prepare(
         tz: delivery.tz,
         explicit_id: delivery.id.is_some(),
         rejects_file: request.rejects_file.clone(),
+        input_path,
     })
 }

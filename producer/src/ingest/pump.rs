@@ -3,7 +3,9 @@
 //!
 //! The reader runs on a thread of its own so that parsing overlaps the round trips to Redis;
 //! chunks cross a channel of [`READ_AHEAD`] slots, so memory holds a bounded number of them
-//! whatever the file's size. Up to [`IN_FLIGHT`] chunks are sent on the one multiplexed
+//! whatever the file's size, and each is bounded in rows ([`CHUNK_ROWS`]) and in bytes
+//! ([`CHUNK_BYTES`]), so that a file of large cells stays as small in memory as one of short
+//! ones. Up to [`IN_FLIGHT`] chunks are sent on the one multiplexed
 //! connection at a time, so that Redis always has the next one queued; results are taken in
 //! send order, so the rejects file stays in line order. The caller's interrupt (Ctrl-C for the
 //! CLI) stops the reader and lets the chunks in flight finish: the campaign stays unfinished and
@@ -11,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::Read;
+use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,6 +28,7 @@ use wacast_shared::queue::{ChunkResult, NewMessage, Queue, QueueError};
 
 use crate::ingest::csv_import::{Reason, Rejected, RowChecker};
 use crate::ingest::event::{Event, Progress};
+use crate::ingest::records::{MAX_ROW_BYTES, Records};
 use crate::ingest::rejects::RejectsWriter;
 use crate::ingest::summary::Excerpt;
 
@@ -85,16 +88,24 @@ struct Chunk {
     records: u64,
     /// The byte offset reached in the (decoded) file.
     end_byte: u64,
+    /// The bytes of the rows read into it, as read.
+    bytes: usize,
 }
 
 /// Accepted rows per chunk: one enqueue script call each. A chunk of 1,000 rows keeps one
 /// script call at a few milliseconds, so other clients never wait long behind it.
 const CHUNK_ROWS: usize = 1000;
 
+/// The bytes of rows (as read) per chunk. A chunk's rows are held about three times (the
+/// fields, the message's values, the script call's arguments), and up to [`READ_AHEAD`] +
+/// [`IN_FLIGHT`] + 2 chunks live at once: 1 MiB keeps that near 30 MB at most, inside the
+/// ingest's 64 MB budget, while rows of ordinary size still fill a chunk by count.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
 /// Reads every record into chunks and hands each to `emit` (which returns false to stop).
 /// Stops early when `stop` is set. Returns the number of data records read.
-fn read_chunks<R: Read>(
-    reader: &mut csv::Reader<R>,
+fn read_chunks<R: BufRead>(
+    reader: &mut Records<R>,
     checker: &mut RowChecker,
     stop: &AtomicBool,
     mut emit: impl FnMut(Chunk) -> bool,
@@ -102,19 +113,22 @@ fn read_chunks<R: Read>(
     let mut record = ByteRecord::new();
     let mut chunk = Chunk::default();
     let mut row: Row = 0;
-    loop {
-        let more = reader.read_byte_record(&mut record).with_context(|| {
-            format!(
-                "cannot read the line after line {}",
-                reader.position().line()
-            )
-        })?;
-        if !more {
-            break;
-        }
+    while let Some(info) = reader.read(&mut record)? {
         row += 1;
-        let line = record.position().map_or(0, |p| p.line());
-        match checker.check(row, &record) {
+        let line = info.line;
+        let verdict = if info.is_cut() {
+            Err((
+                Reason::RowTooLarge,
+                format!(
+                    "the row holds {} bytes, more than the {MAX_ROW_BYTES} a row may hold (its \
+                     values are cut at that size in this file)",
+                    info.bytes
+                ),
+            ))
+        } else {
+            checker.check(row, &record)
+        };
+        match verdict {
             Ok(message) => {
                 chunk.messages.push(message);
                 chunk.lines.push(line);
@@ -128,14 +142,18 @@ fn read_chunks<R: Read>(
             }),
         }
         chunk.records += 1;
-        if chunk.messages.len() >= CHUNK_ROWS || chunk.rejects.len() >= CHUNK_ROWS {
-            chunk.end_byte = reader.position().byte();
+        chunk.bytes += record.as_slice().len();
+        if chunk.messages.len() >= CHUNK_ROWS
+            || chunk.rejects.len() >= CHUNK_ROWS
+            || chunk.bytes >= CHUNK_BYTES
+        {
+            chunk.end_byte = reader.byte();
             if !emit(std::mem::take(&mut chunk)) || stop.load(Ordering::Relaxed) {
                 return Ok(row);
             }
         }
     }
-    chunk.end_byte = reader.position().byte();
+    chunk.end_byte = reader.byte();
     if chunk.records > 0 {
         emit(chunk);
     }
@@ -181,8 +199,8 @@ pub(crate) struct Streamed {
 /// Streams every row of `reader` through `checker` into the sink, until the end of the file or
 /// until `interrupt` completes. The rejects file is complete (and closed) when this returns,
 /// also on error.
-pub(crate) async fn stream<R: Read + Send + 'static>(
-    mut reader: csv::Reader<R>,
+pub(crate) async fn stream<R: BufRead + Send + 'static>(
+    mut reader: Records<R>,
     mut checker: RowChecker,
     sink: Sink<'_>,
     interrupt: impl Future<Output = ()>,
@@ -307,7 +325,7 @@ impl Pump<'_> {
                 opt_out_rejects.push(Rejected {
                     line: chunk.lines[i],
                     reason: Reason::OptedOut,
-                    message: format!("{} is on the opt-out list", chunk.messages[i].to),
+                    message: format!("number {} is on the opt-out list", chunk.messages[i].to),
                     fields: chunk.raw.get(i),
                 });
             }

@@ -1,14 +1,14 @@
 //! The rejects file: one line per rejected row (`line`, `reason`, then the row's fields as
-//! read), in line order, in the input's delimiter, so that an operator can fix the rows and
-//! enqueue the file as a new campaign.
+//! read, a formula neutralised), in line order, in the input's delimiter, so that an operator
+//! can fix the rows and enqueue the file as a new campaign. It is written as `csv_out` writes
+//! every file: never the input, never through a link, renamed into place when complete.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use csv::ByteRecord;
 
+use crate::csv_out::{OutputFile, neutralise};
 use crate::ingest::csv_import::Rejected;
 
 /// The default rejects path: `customers.csv` → `customers.rejects.csv`, beside it.
@@ -23,24 +23,29 @@ pub(crate) fn default_path(input: &Path) -> PathBuf {
 /// Writes rejected rows as they come.
 pub(crate) struct RejectsWriter {
     path: PathBuf,
-    writer: csv::Writer<BufWriter<File>>,
+    writer: csv::Writer<OutputFile>,
     record: ByteRecord,
 }
 
 impl RejectsWriter {
-    /// Creates (or truncates) the file and writes its header.
-    pub(crate) fn create(path: &Path, header: &[String], delimiter: u8) -> anyhow::Result<Self> {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create the rejects file {}", path.display()))?;
+    /// Starts the file (replacing one at `path` when it is finished) and writes its header;
+    /// refuses `input`, the file being read, by any of its names.
+    pub(crate) fn create(
+        path: &Path,
+        input: Option<&Path>,
+        header: &[String],
+        delimiter: u8,
+    ) -> anyhow::Result<Self> {
+        let file = OutputFile::create(path, input, "the rejects file")?;
         let mut writer = csv::WriterBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
-            .from_writer(BufWriter::new(file));
+            .from_writer(file);
         let mut first = ByteRecord::new();
         first.push_field(b"line");
         first.push_field(b"reason");
         for name in header {
-            first.push_field(name.as_bytes());
+            first.push_field(&neutralise(name.as_bytes()));
         }
         writer
             .write_byte_record(&first)
@@ -55,29 +60,27 @@ impl RejectsWriter {
     pub(crate) fn write(&mut self, rejected: &Rejected) -> anyhow::Result<()> {
         self.record.clear();
         self.record.push_field(rejected.line.to_string().as_bytes());
-        self.record.push_field(rejected.message.as_bytes());
+        self.record
+            .push_field(&neutralise(rejected.message.as_bytes()));
         for field in &rejected.fields {
-            self.record.push_field(field);
+            self.record.push_field(&neutralise(field));
         }
         self.writer
             .write_byte_record(&self.record)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
+    /// Completes the file and renames it into place.
     pub(crate) fn finish(mut self) -> anyhow::Result<()> {
         self.writer
             .flush()
             .with_context(|| format!("cannot write {}", self.path.display()))?;
-        let inner = self
+        let file = self
             .writer
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error()))?;
-        inner
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error()))?
-            .sync_all()
-            .ok();
-        Ok(())
+        debug_assert_eq!(file.path(), self.path);
+        file.persist()
     }
 }
 

@@ -11,7 +11,7 @@ use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::Queue;
 use wacast_shared::schedule::Schedule;
 
-use crate::ingest::csv_import::{FieldCheck, RowChecker, RowRules};
+use crate::ingest::csv_import::{FieldCheck, RowChecker, RowRules, parameter_limits};
 use crate::ingest::event::Event;
 use crate::ingest::normalise::Normaliser;
 use crate::ingest::open_campaign::open_campaign;
@@ -19,6 +19,7 @@ use crate::ingest::options::Clock;
 use crate::ingest::prepare::{Prepared, prepare};
 use crate::ingest::preview::preview_message;
 use crate::ingest::pump::{self, Sink, Streamed};
+use crate::ingest::records::Unbalanced;
 use crate::ingest::rejects::RejectsWriter;
 use crate::ingest::request::IngestRequest;
 use crate::ingest::source::Source;
@@ -68,6 +69,7 @@ impl Prepared {
             tz,
             explicit_id,
             rejects_file,
+            input_path,
         } = self;
         let id = campaign.id.clone();
         let resumed = match queue {
@@ -100,12 +102,24 @@ impl Prepared {
                 .and_then(|t| t.languages_like(&campaign.content)),
             region_name,
             window: campaign.window.clone(),
+            renderer: Renderer::new(&campaign),
+            parameter_limits: if is_template {
+                parameter_limits(&campaign.content, &campaign.columns)
+            } else {
+                Vec::new()
+            },
+            campaign: campaign.clone(),
         };
         let dry_run = queue.is_none();
         let sink = Sink {
             queue,
             campaign: &campaign,
-            rejects: RejectsWriter::create(&rejects_file, &layout.names, delimiter)?,
+            rejects: RejectsWriter::create(
+                &rejects_file,
+                input_path.as_deref(),
+                &layout.names,
+                delimiter,
+            )?,
             on_event,
             total_bytes: scan.size,
             preview: if dry_run { PREVIEW } else { 0 },
@@ -113,8 +127,26 @@ impl Prepared {
         let checker = RowChecker::new(layout, rules, Normaliser::new(region));
         let streamed = match pump::stream(reader, checker, sink, interrupt).await {
             Ok(streamed) => streamed,
-            Err(e) if !dry_run => return Err(e.context(resume_hint(&id))),
-            Err(e) => return Err(e),
+            Err(e) => {
+                // A file that cannot be read on: the same command again would stop at the same
+                // line, so the hint is to fix the file (and to finish this campaign with it).
+                if let Some(unbalanced) = e.downcast_ref::<Unbalanced>() {
+                    let finish = if dry_run {
+                        String::new()
+                    } else {
+                        format!(
+                            "; the rows before it are in campaign {id}, which stays unfinished: \
+                             enqueue the fixed file with --id {id} (rows already enqueued are \
+                             skipped), or cancel it with `wacast cancel {id}`"
+                        )
+                    };
+                    anyhow::bail!("{unbalanced}\n\nhint: {}{finish}", unbalanced.hint());
+                }
+                if dry_run {
+                    return Err(e);
+                }
+                return Err(e.context(resume_hint(&id)));
+            }
         };
         let Streamed {
             totals,

@@ -59,6 +59,14 @@ impl Source {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The file's path, when the input is a file.
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
+        match &self.input {
+            Input::File(path) => Some(path),
+            Input::Reader(_) => None,
+        }
+    }
 }
 
 /// The byte order mark the file starts with.

@@ -112,7 +112,8 @@ async fn bad_rows_go_to_the_rejects_file_with_line_and_reason() {
         summary["rejected_by_reason"],
         json!({"invalid_phone": 1, "short_row": 1, "extra_fields": 1, "empty_value": 1,
                "invalid_parameter": 3, "invalid_value": 0, "invalid_override": 0,
-               "duplicate": 1, "opted_out": 0, "outside_window": 0})
+               "duplicate": 1, "opted_out": 0, "outside_window": 0,
+               "control_character": 0, "too_long": 0, "row_too_large": 0})
     );
     assert_eq!(
         env.read(&rejects),
@@ -123,7 +124,7 @@ async fn bad_rows_go_to_the_rejects_file_with_line_and_reason() {
          7,column name is empty,+4915123456705,,ORD-5,empty\n\
          8,\"the row has 2 fields, the header has 4: column order_id is missing\",+4915123456706,Emil\n\
          9,\"the row has 5 fields, the header has 4: a value contains the delimiter without quotes\",+4915123456707,Fritz,ORD-7,extra,field\n\
-         10,+4915123456701 is on an earlier row too,+49 151 234 567 01,Anna again,ORD-8,duplicate\n\
+         10,number +4915123456701 is on an earlier row too,+49 151 234 567 01,Anna again,ORD-8,duplicate\n\
          11,\"phone \"\"0151 23\"\" is not a valid number for DE\",0151 23,Gus,ORD-9,bad number\n"
     );
     // Accepted rows keep their row numbers; rejected ones leave gaps.
@@ -239,7 +240,7 @@ async fn opted_out_numbers_are_rejected() {
     assert_eq!(summary["rejected_by_reason"]["opted_out"], 1);
     assert_eq!(
         env.read(&env.dir.path().join("o.rejects.csv")),
-        "line,reason,phone,name,order_id\n3,+4915123456702 is on the opt-out list,+4915123456702,Ben,2\n"
+        "line,reason,phone,name,order_id\n3,number +4915123456702 is on the opt-out list,+4915123456702,Ben,2\n"
     );
     let id = summary["campaign"].as_str().unwrap().to_string();
     assert!(env.message(&id, 2).await.is_empty());

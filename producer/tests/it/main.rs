@@ -5,6 +5,7 @@
 mod control;
 mod delivery;
 mod enqueue;
+mod hostile;
 mod ingest;
 mod ops;
 mod optout;
