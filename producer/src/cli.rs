@@ -14,6 +14,7 @@ use crate::ingest::options;
 /// The environment variables the CLI reads.
 pub(crate) mod env {
     pub(crate) const REDIS_URL: &str = "WACAST_REDIS_URL";
+    pub(crate) const REDIS_URL_FILE: &str = "WACAST_REDIS_URL_FILE";
     pub(crate) const PREFIX: &str = "WACAST_PREFIX";
     pub(crate) const FROM: &str = "WACAST_FROM";
     pub(crate) const REGION: &str = "WACAST_REGION";
@@ -37,15 +38,25 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// Redis holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]`.
+    /// Redis holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: the file of
+    /// --redis-url-file, else the systemd credential `redis-url`, else redis://127.0.0.1:6379].
     #[arg(
-        long,
+        long = "redis-url",
         global = true,
         env = env::REDIS_URL,
-        default_value = "redis://127.0.0.1:6379",
         hide_env_values = true,
         value_name = "URL"
     )]
+    pub(crate) redis_url_arg: Option<String>,
+
+    /// A file holding the Redis URL on its first line, which keeps a password out of the
+    /// command line and the environment.
+    #[arg(long, global = true, env = env::REDIS_URL_FILE, value_name = "FILE")]
+    pub(crate) redis_url_file: Option<PathBuf>,
+
+    /// The Redis URL in use: --redis-url, the file's, the credential's or the default
+    /// (`wacast_shared::redis_url::resolve`, called once after parsing).
+    #[arg(skip)]
     pub(crate) redis_url: String,
 
     /// Prefix of every Redis key wacast writes (`PREFIX:campaign:ID`, …).

@@ -33,8 +33,19 @@ const EXIT_ERROR: u8 = 2;
 /// The `wacast` binary: parses the command line, runs the command, and prints its error (if
 /// any) once, as `error: {err:#}` with exit status 2.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
+    let resolved = wacast_shared::redis_url::resolve(
+        cli.global.redis_url_arg.as_deref(),
+        cli.global.redis_url_file.as_deref(),
+    );
+    match resolved {
+        Ok(url) => cli.global.redis_url = url,
+        Err(err) => {
+            eprintln!("error: {}", wacast_shared::error_chain::error_chain(&err));
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -15,13 +15,14 @@
 //!   writes queue state.
 //! - [`provider`]: the provider seam (a row → its provider's request; one client per provider),
 //!   the seven and Bird clients, and the outcome taxonomy.
-//! - [`duration`], [`error_chain`], [`redact`], [`secret`]: one of each for both binaries: the
-//!   duration grammar of every flag, errors as one line, URLs without passwords, provider keys
-//!   from the environment, a file or a systemd credential.
+//! - [`duration`], [`error_chain`], [`redact`], [`redis_url`], [`secret`]: one of each for
+//!   both binaries: the duration grammar of every flag, errors as one line, URLs without
+//!   passwords, the Redis URL from its flag, a file or a systemd credential, provider keys from
+//!   the environment, a file or a systemd credential.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
 //! `phone`, `campaign`, `message`, `delivery`, `schedule`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
-//! and HTTP only in `provider`; `secret` reads the environment and key files.
+//! and HTTP only in `provider`; `secret` and `redis_url` read the environment and their files.
 
 pub mod campaign;
 pub mod delivery;
@@ -33,6 +34,7 @@ pub mod phone;
 pub mod provider;
 pub mod queue;
 pub mod redact;
+pub mod redis_url;
 pub mod render;
 pub mod schedule;
 pub mod secret;

@@ -4,6 +4,7 @@ mod bird;
 mod callbacks;
 mod fleet;
 mod hooks;
+mod hostile;
 mod mock_gateway;
 mod operator;
 mod redis_cli;

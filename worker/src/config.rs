@@ -22,6 +22,7 @@ use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
 /// code agree.
 pub mod env {
     pub const REDIS_URL: &str = "WACAST_REDIS_URL";
+    pub const REDIS_URL_FILE: &str = "WACAST_REDIS_URL_FILE";
     pub const PREFIX: &str = "WACAST_PREFIX";
     pub const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
     pub const SEVEN_API_KEY: &str = wacast_shared::secret::SEVEN_API_KEY.env;
@@ -86,9 +87,16 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Redis server holding the queue.
-    #[arg(long, env = env::REDIS_URL, default_value = "redis://127.0.0.1:6379", global = true)]
-    pub redis_url: String,
+    /// Redis server holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: the
+    /// file of --redis-url-file, else the systemd credential `redis-url`, else
+    /// redis://127.0.0.1:6379]. Its value is never shown in --help: it may hold a password.
+    #[arg(long, env = env::REDIS_URL, hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+
+    /// A file holding the Redis URL on its first line, which keeps a password out of the
+    /// command line and the environment (the unit passes it as the credential `redis-url`).
+    #[arg(long, env = env::REDIS_URL_FILE, global = true, value_name = "FILE")]
+    pub redis_url_file: Option<PathBuf>,
 
     /// Key prefix of every wacast key in Redis.
     #[arg(long, env = env::PREFIX, default_value = wacast_shared::keys::DEFAULT_PREFIX, global = true)]
@@ -305,19 +313,23 @@ impl Config {
         if args.lease < Duration::from_secs(5) {
             bail!("--lease must be at least 5s: leases are renewed every third of it");
         }
-        if !args.redis_url.starts_with("redis://")
-            && !args.redis_url.starts_with("rediss://")
-            && !args.redis_url.starts_with("unix://")
+        let redis_url = wacast_shared::redis_url::resolve(
+            args.redis_url.as_deref(),
+            args.redis_url_file.as_deref(),
+        )?;
+        if !redis_url.starts_with("redis://")
+            && !redis_url.starts_with("rediss://")
+            && !redis_url.starts_with("unix://")
         {
             bail!(
                 "--redis-url must start with redis://, rediss:// or unix:// (got {:?})",
-                redact_url(&args.redis_url)
+                redact_url(&redis_url)
             );
         }
         let providers = providers(args)?;
         let hooks = hooks(args)?;
         Ok(Config {
-            redis_url: args.redis_url.clone(),
+            redis_url,
             prefix: args.prefix.clone(),
             providers,
             limits,
@@ -449,9 +461,18 @@ where
 /// A worker id unique per process start: a restarted worker never inherits its predecessor's
 /// leases, so orphan recovery can tell them apart.
 fn worker_id(name: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".to_string());
+    // The uname(2) system call, not /proc/sys/kernel/hostname: the shipped unit's
+    // ProtectKernelTunables= and ProtectHostname= hide /proc/sys, and every worker was "host".
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    let host = if host.is_empty() {
+        "host".to_string()
+    } else {
+        host
+    };
     let random = ulid::Ulid::new().to_string();
     format!(
         "{name}-{host}-{}-{}",
