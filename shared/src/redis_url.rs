@@ -19,12 +19,14 @@ pub const CREDENTIAL: &str = "redis-url";
 /// Why the URL could not be found.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisUrlError {
-    /// Both the URL and a file were given: which one was meant is unclear.
-    #[error(
-        "the Redis URL is given twice: --redis-url (WACAST_REDIS_URL) and --redis-url-file \
-         (WACAST_REDIS_URL_FILE); keep one"
-    )]
-    Twice,
+    /// Two sources name a URL: which one was meant is unclear.
+    #[error("the Redis URL is given twice, by {first} and by {second}: keep one")]
+    Twice {
+        /// The source that wins otherwise, e.g. `--redis-url (WACAST_REDIS_URL)`.
+        first: &'static str,
+        /// The other.
+        second: String,
+    },
     /// The file could not be read.
     #[error("failed to read the Redis URL from {}", path.display())]
     Read {
@@ -43,14 +45,41 @@ pub enum RedisUrlError {
 }
 
 /// The URL from `url` (the flag or its variable), else `file`, else the systemd credential,
-/// else [`DEFAULT_REDIS_URL`]. A file must hold a URL (its first line, trimmed); an empty
-/// credential counts as none, as the unit's `SetCredential=` default for a host that sets
-/// `WACAST_REDIS_URL` instead is empty.
+/// else [`DEFAULT_REDIS_URL`]. Two of the first three at once are refused, so that a URL left
+/// in an environment file cannot silently override the credential meant to replace it. A file
+/// must hold a URL (its first line, trimmed); an empty credential counts as none, as the unit's
+/// `SetCredential=` default is for a host that names its Redis another way.
 pub fn resolve(url: Option<&str>, file: Option<&Path>) -> Result<String, RedisUrlError> {
-    match (url.map(str::trim).filter(|u| !u.is_empty()), file) {
-        (Some(_), Some(_)) => Err(RedisUrlError::Twice),
-        (Some(url), None) => Ok(url.to_string()),
-        (None, Some(path)) => {
+    let url = url.map(str::trim).filter(|u| !u.is_empty());
+    let credential = match std::env::var_os(CREDENTIALS_DIRECTORY) {
+        Some(dir) => {
+            let path = PathBuf::from(dir).join(CREDENTIAL);
+            if path.exists() {
+                Some(read(&path)?).filter(|u| !u.is_empty())
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    const FLAG: &str = "--redis-url (WACAST_REDIS_URL)";
+    const FILE: &str = "--redis-url-file (WACAST_REDIS_URL_FILE)";
+    let credential_name = || format!("the systemd credential {CREDENTIAL}");
+    match (url, file, credential) {
+        (Some(_), Some(_), _) => Err(RedisUrlError::Twice {
+            first: FLAG,
+            second: FILE.to_string(),
+        }),
+        (Some(_), None, Some(_)) => Err(RedisUrlError::Twice {
+            first: FLAG,
+            second: credential_name(),
+        }),
+        (None, Some(_), Some(_)) => Err(RedisUrlError::Twice {
+            first: FILE,
+            second: credential_name(),
+        }),
+        (Some(url), None, None) => Ok(url.to_string()),
+        (None, Some(path), None) => {
             let url = read(path)?;
             if url.is_empty() {
                 return Err(RedisUrlError::Empty {
@@ -59,18 +88,8 @@ pub fn resolve(url: Option<&str>, file: Option<&Path>) -> Result<String, RedisUr
             }
             Ok(url)
         }
-        (None, None) => {
-            if let Some(dir) = std::env::var_os(CREDENTIALS_DIRECTORY) {
-                let path = PathBuf::from(dir).join(CREDENTIAL);
-                if path.exists() {
-                    let url = read(&path)?;
-                    if !url.is_empty() {
-                        return Ok(url);
-                    }
-                }
-            }
-            Ok(DEFAULT_REDIS_URL.to_string())
-        }
+        (None, None, Some(url)) => Ok(url),
+        (None, None, None) => Ok(DEFAULT_REDIS_URL.to_string()),
     }
 }
 

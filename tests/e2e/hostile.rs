@@ -12,6 +12,9 @@ use crate::support::*;
 /// The password the tests put into Redis URLs; no output may hold it.
 const SECRET: &str = "s3cret-pw-never-printed";
 
+/// Extra arguments and environment variables of one run.
+type Way<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 /// Output of one run.
 struct Run {
     code: Option<i32>,
@@ -74,7 +77,7 @@ async fn no_error_path_prints_the_redis_password() {
     let unix = format!("unix:///nonexistent/redis.sock?db=0&pass={SECRET}");
     // Each way of giving each URL to each command; run side by side, as the worker tries for
     // up to ten seconds before it gives up.
-    let mut cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = Vec::new();
+    let mut cases: Vec<(&str, Way<'_>)> = Vec::new();
     for (binary, command) in [
         ("wacast", &["status", "0123456789ab"][..]),
         ("wacast", &["list"][..]),
@@ -82,23 +85,27 @@ async fn no_error_path_prints_the_redis_password() {
     ] {
         cases.push((
             binary,
-            [command, &["--redis-url", &unreachable]].concat(),
-            vec![],
+            ([command, &["--redis-url", &unreachable]].concat(), vec![]),
         ));
-        cases.push((binary, command.to_vec(), vec![("WACAST_REDIS_URL", &wrong)]));
         cases.push((
             binary,
-            [command, &["--redis-url-file", &file]].concat(),
-            vec![],
+            (command.to_vec(), vec![("WACAST_REDIS_URL", &wrong)]),
         ));
-        cases.push((binary, [command, &["--redis-url", &unix]].concat(), vec![]));
+        cases.push((
+            binary,
+            ([command, &["--redis-url-file", &file]].concat(), vec![]),
+        ));
+        cases.push((
+            binary,
+            ([command, &["--redis-url", &unix]].concat(), vec![]),
+        ));
     }
     std::thread::scope(|scope| {
         let runs: Vec<_> = cases
             .iter()
-            .map(|(binary, args, envs)| scope.spawn(move || run(binary, args, envs)))
+            .map(|(binary, (args, envs))| scope.spawn(move || run(binary, args, envs)))
             .collect();
-        for ((binary, args, envs), got) in cases.iter().zip(runs) {
+        for ((binary, (args, envs)), got) in cases.iter().zip(runs) {
             let got = got.join().expect("the run thread");
             assert_ne!(
                 got.code,
@@ -140,7 +147,7 @@ async fn the_redis_url_comes_from_a_file_or_the_systemd_credential() {
     write(&credentials, "redis-url", &redis.url);
     let credentials = credentials.to_str().unwrap();
     let prefix = ["--prefix", redis.prefix.as_str()];
-    let ways: [(Vec<&str>, Vec<(&str, &str)>); 3] = [
+    let ways: [Way<'_>; 3] = [
         (vec!["--redis-url-file", &file], vec![]),
         (vec![], vec![("WACAST_REDIS_URL_FILE", &file)]),
         (vec![], vec![("CREDENTIALS_DIRECTORY", credentials)]),

@@ -309,12 +309,12 @@ mod tests {
         // Empty lines are skipped and counted.
         assert_eq!(lines("h\r\n\r\na\n\nb\r\r"), [1, 3, 5]);
         // A quoted field spanning lines, in each ending.
-        for ending in ["\n", "\r\n", "\r"] {
-            let input = format!("h,t{e}a,\"one{e}two{e}three\"{e}b,x{e}", e = ending);
+        for e in ["\n", "\r\n", "\r"] {
+            let input = format!("h,t{e}a,\"one{e}two{e}three\"{e}b,x{e}");
             let got = read_all(&input).unwrap();
-            assert_eq!(got[1].0, 2, "{ending:?}");
-            assert_eq!(got[1].1[1], format!("one{e}two{e}three", e = ending));
-            assert_eq!(got[2].0, 5, "{ending:?}");
+            assert_eq!(got[1].0, 2, "{e:?}");
+            assert_eq!(got[1].1[1], format!("one{e}two{e}three"));
+            assert_eq!(got[2].0, 5, "{e:?}");
         }
     }
 
