@@ -275,7 +275,8 @@ pub(crate) struct ReportArgs {
     /// The campaign's id (see `wacast list`).
     pub(crate) id: String,
 
-    /// Write to FILE instead of stdout (through FILE.partial, renamed when complete).
+    /// Write to FILE instead of stdout (through a temporary file beside it, renamed when
+    /// complete; never through a symbolic link).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
 
@@ -953,7 +954,8 @@ pub(crate) struct InputArgs {
 
     /// Where to write rejected rows (line, reason, then the row's fields). Default: the input's
     /// name with .rejects.csv, beside it. Written on every run that reads the file, so it always
-    /// describes the last run; only the header line when nothing was rejected.
+    /// describes the last run; only the header line when nothing was rejected. Never the input
+    /// file (by any name) nor through a symbolic link; a formula in a cell gets a leading '.
     #[arg(long, value_name = "FILE")]
     pub(crate) rejects: Option<PathBuf>,
 }
