@@ -623,7 +623,8 @@ JSON output (--format json), one object on stdout:
    \"enqueued\": 990, \"already_enqueued\": 0, \"rejected\": 10,
    \"rejected_by_reason\": {\"invalid_phone\": 3, \"short_row\": 0, \"extra_fields\": 0,
      \"empty_value\": 0, \"invalid_parameter\": 0, \"invalid_value\": 0, \"invalid_override\": 0,
-     \"duplicate\": 7, \"opted_out\": 0},
+     \"duplicate\": 7, \"opted_out\": 0, \"outside_window\": 0, \"control_character\": 0,
+     \"too_long\": 0, \"row_too_large\": 0},
    \"rejects_file\": \"customers.rejects.csv\", \"first_send_at\": \"2026-05-01T07:00:00Z\",
    \"opt_outs_checked\": true, \"duration_s\": 0.52, \"rows_per_s\": 1923, \"preview\": []}
   `preview` holds the first three message bodies in a dry run; `first_send_at` is null when
