@@ -85,7 +85,9 @@ mod slot;
 mod wake;
 
 pub use batch::{MAX_BATCH, RetryEntry};
-pub use bounds::{MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WALK_CHUNK};
+pub use bounds::{
+    MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, MAX_REASON_LEN, WALK_CHUNK,
+};
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use clock::now_ms;
 pub use connection::Queue;
@@ -96,7 +98,7 @@ pub use handoff::{HeldMessage, ProviderDelete};
 pub use hooks_log::{UnmatchedCallback, UnmatchedCallbacks};
 pub use lease::{Lease, MessageRef};
 pub use lifecycle::{
-    ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
+    ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, StreakRule, Terminal,
 };
 pub use optout::{Optout, OptoutPage, OptoutSource};
 pub use purge::PurgeReport;

@@ -68,7 +68,7 @@ local now = rfc3339(now_ms)
 local changed = false
 if status == 'unknown' then
   redis.call('HSET', mkey, 'status', 'sent', 'updated_at', now)
-  redis.call('HDEL', mkey, 'error', 'error_code')
+  redis.call('HDEL', mkey, 'error', 'error_code', 'error_ref')
   redis.call('SREM', k.failed, row)
   move(camp, 'unknown', 'sent')
   status = 'sent'
