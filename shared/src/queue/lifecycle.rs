@@ -21,6 +21,7 @@ use crate::queue::lease::{Lease, MessageRef};
 use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::scripts::{self, SCRIPTS};
 use crate::queue::slot::Slot;
+use crate::streak::StreakRule;
 
 /// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
 const LEASE_CHUNK: usize = 500;
@@ -190,28 +191,6 @@ impl Terminal {
             Terminal::Expired => MessageStatus::Expired,
             Terminal::Unknown { .. } => MessageStatus::Unknown,
             Terminal::Cancelled => MessageStatus::Cancelled,
-        }
-    }
-}
-
-/// How many failures in a row with the same code pause a campaign (see
-/// `scripts/common.lua`'s `streak_fail`): the ack counts them fleet-wide, per campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreakRule {
-    /// Failures in a row with the same code that pause the campaign; 0 never pauses.
-    pub pause_after: u32,
-    /// Whether the code is template-level (every message with the template fails alike):
-    /// the pause reason then says to fix or re-approve the template.
-    pub template: bool,
-}
-
-impl StreakRule {
-    /// The rule as the ack scripts read it: `''` (never), `N`, or `Nt` for a template code.
-    pub(crate) fn script_arg(self) -> String {
-        match (self.pause_after, self.template) {
-            (0, _) => String::new(),
-            (n, false) => n.to_string(),
-            (n, true) => format!("{n}t"),
         }
     }
 }

@@ -369,3 +369,22 @@ local function pause_for_streak(camp, id, code, n, template, reason, late, now)
     'pause_reason', what .. kind .. ': ' .. reason .. ' — ' .. fix)
   return true
 end
+
+-- A sender's rate backoff after the provider's rate limiting (queue::backoff, keys.rs
+-- `backoff:{provider}:{sender}`): `factor` is the share of its rate left, lowered at most
+-- once a second (the 429s of requests already in flight are one signal, not many) and
+-- recovered by BACKOFF_STEP of the rate every BACKOFF_STEP_MS since the last decrease.
+local BACKOFF_CUT = 0.5
+local BACKOFF_FLOOR = 1 / 16
+local BACKOFF_STEP = 0.1
+local BACKOFF_STEP_MS = 5000
+local BACKOFF_HOLD_MS = 1000
+
+-- The sender's factor at `now` (ms; 1: its whole rate) and when it was last lowered (or nil).
+local function backoff_now(key, now)
+  local f = redis.call('HMGET', key, 'factor', 'at')
+  local factor, at = tonumber(f[1]), tonumber(f[2])
+  if not factor or not at then return 1, nil end
+  local steps = math.floor(math.max(0, now - at) / BACKOFF_STEP_MS)
+  return math.min(1, factor + steps * BACKOFF_STEP), at
+end
