@@ -7,5 +7,6 @@ mod hooks;
 mod mock_gateway;
 mod operator;
 mod redis_cli;
+mod sender;
 mod support;
 mod worker;

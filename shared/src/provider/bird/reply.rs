@@ -72,8 +72,8 @@ impl BirdError {
 
     /// The reason of a refused message: `body: must be set (Bird refused the message: HTTP
     /// 422, InvalidPayload: The request did not pass validation)`. The details come first: they
-    /// name the field to fix, and a message's stored `error` keeps only its beginning (see
-    /// `queue::MAX_ERROR_LEN`).
+    /// name the field to fix, and a message hash shows only a reason's beginning (the whole is
+    /// in its campaign's reasons table, see `queue::MAX_REASON_LEN`).
     fn refusal(&self, status: StatusCode) -> String {
         let mut said = format!("HTTP {}", status.as_u16());
         if let Some(code) = &self.code {

@@ -342,11 +342,14 @@ local function streak_fail(s, code, rule)
 end
 
 -- Pauses campaign `id` (hash `camp`) for a streak of `n` failures with `code`, whose reason
--- (whole) is `reason`, unless it is already paused, cancelled or completed. `late`: the
+-- (whole) is `reason`, unless it is already paused, cancelled or completed, or has nothing
+-- left to send (it is about to complete: a pause would hold nothing back). `late`: the
 -- failures came in the providers' callbacks, after the messages were sent.
 local function pause_for_streak(camp, id, code, n, template, reason, late, now)
-  local state = redis.call('HGET', camp, 'state')
+  local c = redis.call('HMGET', camp, 'state', 'ingest', 'queued')
+  local state = c[1]
   if state ~= 'running' and state ~= 'scheduled' then return false end
+  if c[2] == 'done' and (tonumber(c[3]) or 0) <= 0 then return false end
   local what
   if late then
     what = string.format('%d sent messages in a row were reported failed with code %s', n, code)
