@@ -49,7 +49,12 @@ async fn a_template_whatsapp_refuses_pauses_the_campaign_with_the_whole_reason()
     );
     let id = CampaignId::parse("spring").unwrap();
     let rate = format!("{SENDER}=20");
-    let _worker = spawn_worker(&redis.url, &redis.prefix, &gateway.url(), &["--rate", &rate]);
+    let _worker = spawn_worker(
+        &redis.url,
+        &redis.prefix,
+        &gateway.url(),
+        &["--rate", &rate],
+    );
     let record = wait_for(&queue, &id, SLOW, "paused", |r| {
         r.state == CampaignState::Paused && r.counters.claimed + r.counters.sending == 0
     })
@@ -71,7 +76,10 @@ async fn a_template_whatsapp_refuses_pauses_the_campaign_with_the_whole_reason()
         assert!(why.contains(part), "{why:?} lacks {part:?}");
     }
     let stats = gateway_stats(&gateway).await;
-    assert_eq!(stats["requests"]["messages"], failed, "nothing more was sent");
+    assert_eq!(
+        stats["requests"]["messages"], failed,
+        "nothing more was sent"
+    );
 
     // `wacast status` and `wacast report` show the provider's whole explanation.
     let (code, status) = wacast(&redis, &["status", "spring"], "json");
@@ -159,6 +167,11 @@ async fn a_provider_answering_429_slows_the_sender_without_using_attempts() {
     let stats = gateway_stats(&gateway).await;
     let requests = stats["requests"]["messages"].as_u64().unwrap();
     let limited = stats["rate_limited"].as_u64().unwrap();
+    if std::env::var_os("TEST_LOG").is_some() {
+        eprintln!(
+            "{requests} requests, {limited} answered 429, for {rows} messages; rate factor down to {lowest}"
+        );
+    }
     assert!(limited > 0, "the provider did limit the rate");
     assert!(
         requests as f64 <= 1.2 * rows as f64,

@@ -222,9 +222,11 @@ fn provider_delete(answer: &Outcome<Deletion>) -> ProviderDelete {
         Outcome::Halt { reason } => ProviderDelete::Refused {
             reason: reason.clone(),
         },
-        Outcome::Retry { reason, .. } | Outcome::RateLimited { reason, .. } => ProviderDelete::Retry {
-            reason: reason.clone(),
-        },
+        Outcome::Retry { reason, .. } | Outcome::RateLimited { reason, .. } => {
+            ProviderDelete::Retry {
+                reason: reason.clone(),
+            }
+        }
         Outcome::Unknown { reason } => ProviderDelete::Unknown {
             reason: reason.clone(),
         },

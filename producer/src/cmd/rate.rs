@@ -67,10 +67,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<
                     for s in &senders {
                         // Slowed after the provider's 429s: the rate the claims use now.
                         let rate = match (&s.rate, s.max_per_second) {
-                            (Some(rate), Some(max)) if s.rate_factor < 1.0 => format!(
-                                "{rate}, now {:.1}/s (429)",
-                                f64::from(max) * s.rate_factor
-                            ),
+                            (Some(rate), Some(max)) if s.rate_factor < 1.0 => {
+                                format!("{rate}, now {:.1}/s (429)", f64::from(max) * s.rate_factor)
+                            }
                             (rate, _) => rate.as_deref().unwrap_or("(workers' flags)").to_string(),
                         };
                         let tier = s.tier.map_or_else(

@@ -207,7 +207,8 @@ impl Queue {
         id: &CampaignId,
         hashes: &mut [HashMap<String, String>],
     ) -> Result<(), QueueError> {
-        const FIELDS: [(&str, &str); 2] = [("error", "error_ref"), ("last_error", "last_error_ref")];
+        const FIELDS: [(&str, &str); 2] =
+            [("error", "error_ref"), ("last_error", "last_error_ref")];
         let mut refs: Vec<&str> = hashes
             .iter()
             .flat_map(|fields| FIELDS.iter().filter_map(|(_, r)| fields.get(*r)))

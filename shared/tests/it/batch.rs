@@ -319,7 +319,12 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let reason = |due: i64| if due % 2 == 0 { "503" } else { LONG_REASON };
                 let mut one_by_one = Vec::new();
                 for (lease, due, kind) in &chosen {
-                    one_by_one.push(single.retry(lease, *due, reason(*due), *kind).await.unwrap());
+                    one_by_one.push(
+                        single
+                            .retry(lease, *due, reason(*due), *kind)
+                            .await
+                            .unwrap(),
+                    );
                 }
                 let entries: Vec<RetryEntry> = chosen
                     .iter()

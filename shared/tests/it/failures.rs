@@ -133,7 +133,10 @@ async fn a_long_reason_is_kept_whole_while_the_message_hash_stays_compact() {
         }
     };
     let (whole, before) = (memory(1).await, memory(2).await);
-    assert!(whole <= before, "{whole} bytes with the reference, {before} with 64 bytes");
+    assert!(
+        whole <= before,
+        "{whole} bytes with the reference, {before} with 64 bytes"
+    );
 
     // Every read shows the whole reason.
     let hashes = queue.message_hashes(&id, 1, 2).await.unwrap();
@@ -310,7 +313,10 @@ async fn a_rate_limited_sender_is_slowed_for_the_whole_fleet() {
     };
     let gaps = |slots: &[i64]| -> Vec<i64> { slots.windows(2).map(|w| w[1] - w[0]).collect() };
     let at_rate = slots(claim(3).await);
-    assert!(gaps(&at_rate).iter().all(|g| (99..=101).contains(g)), "{at_rate:?}");
+    assert!(
+        gaps(&at_rate).iter().all(|g| (99..=101).contains(g)),
+        "{at_rate:?}"
+    );
 
     // A burst of 429s from requests in flight lowers the rate once.
     let first = queue
@@ -321,13 +327,22 @@ async fn a_rate_limited_sender_is_slowed_for_the_whole_fleet() {
         .slow_sender(ProviderKind::Seven, &from, None)
         .await
         .unwrap();
-    assert!(first.lowered && (first.factor - 0.5).abs() < 1e-9, "{first:?}");
-    assert!(!second.lowered && (second.factor - 0.5).abs() < 1e-9, "{second:?}");
+    assert!(
+        first.lowered && (first.factor - 0.5).abs() < 1e-9,
+        "{first:?}"
+    );
+    assert!(
+        !second.lowered && (second.factor - 0.5).abs() < 1e-9,
+        "{second:?}"
+    );
     assert!((queue.sender_backoff(&name).await.unwrap() - 0.5).abs() < 1e-9);
     let settings = queue.list_settings().await.unwrap();
     assert!((settings[0].rate_factor - 0.5).abs() < 1e-9, "{settings:?}");
     let slowed = slots(claim(3).await);
-    assert!(gaps(&slowed).iter().all(|g| (199..=201).contains(g)), "{slowed:?}");
+    assert!(
+        gaps(&slowed).iter().all(|g| (199..=201).contains(g)),
+        "{slowed:?}"
+    );
 
     // Retry-After holds every claim of the sender's rows until then.
     let asked = Utc::now().timestamp_millis();
