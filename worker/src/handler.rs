@@ -10,7 +10,10 @@
 //! 6. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
 //!    here, atomically; then the slot once more.
 //! 7. `send`: the request, through whichever provider the campaign uses.
-//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`.
+//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`. A refusal is
+//!    acked with its streak rule (the ack pauses a campaign refused again and again, see
+//!    `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the message
+//!    back without using an attempt (`rate_limited`).
 //!
 //! A step that ends the message's turn early returns `Settled`. Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
@@ -362,6 +365,8 @@ impl Task<'_> {
             if entry.1 < streak.pause_after {
                 return;
             }
+            // Looked at once per streak's length of this process's refusals, not per refusal.
+            entry.1 = 0;
         }
         let Ok(record) = ctx.queue.load_campaign(id).await else {
             return;
@@ -370,10 +375,6 @@ impl Task<'_> {
         if record.state != CampaignState::Paused || !reason.contains(code) {
             return;
         }
-        ctx.streaks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
         tracing::error!(campaign = %id, %code, %reason, "The campaign's messages keep failing with the same error; the campaign is paused.");
     }
 
