@@ -203,8 +203,7 @@ async fn a_message_bird_refuses_with_422_fails_with_bird_s_details() {
     // Read through the queue (as `status` and `report` do), the reason is whole.
     for (_, hash) in queue.message_hashes(&id, 1, 3).await.unwrap() {
         assert!(
-            hash["error"]
-                .starts_with("template.parameters[0].key: the template has no variable")
+            hash["error"].starts_with("template.parameters[0].key: the template has no variable")
                 && hash["error"].contains("InvalidPayload"),
             "{:?}",
             hash["error"]
