@@ -374,8 +374,8 @@ pub(crate) struct RetryArgs {
     #[arg(long, required = true, value_name = "failed|unknown", value_delimiter = ',', value_parser = parse_retry_status)]
     pub(crate) status: Vec<wacast_shared::queue::MessageStatus>,
 
-    /// Only messages whose error_code is this one (e.g. 7002001, attempts).
-    #[arg(long, value_name = "CODE")]
+    /// Only messages whose error_code is this one (e.g. 7002001, 132001, attempts).
+    #[arg(long, visible_alias = "code", value_name = "CODE")]
     pub(crate) error_code: Option<String>,
 }
 

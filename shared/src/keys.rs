@@ -14,16 +14,21 @@
 //!   adds rows, then `done`), `rows` (the highest row enqueued: messages are walked as
 //!   `1..=rows`), `created_at`, and as it goes `started_at` (first claim), `paused_at`,
 //!   `pause_reason`, `cancelled_at`, `finished_at` (ingest done and no message queued, claimed
-//!   or sending). `handoff_ahead` (minutes, `--handoff-ahead`) is how long before its send time
+//!   or sending). `streak_code` and `streak`: the failures in a row with the same code
+//!   (fleet-wide, counted by the ack; `sent` ends a streak), which pause the campaign at a
+//!   length the worker sets (`--pause-after-failures`, and 3 for WhatsApp's template-level
+//!   codes); `late_streak_code` and `late_streak` count the same for failures the callbacks
+//!   report after sending (a delivered or read report ends them). `handoff_ahead` (minutes, `--handoff-ahead`) is how long before its send time
 //!   a message may be handed to seven, which holds it until then; `purging` is set while
 //!   `wacast purge` deletes the campaign (a purge interrupted is finished by running it again).
 //! - `{prefix}:campaign:{id}:msg:{row}` (hash): one message: `to`, the row's values `p1`…`pN`
 //!   (the campaign's `columns`, in order), `status`, the row's overrides `send_at`, `ttl`,
 //!   `label`, `language` only when it has them, and as it goes `claims` (how often it was
 //!   claimed: the fencing token of the current claim), `worker`, `attempts`, `provider_id`,
-//!   `price`, `error_code`, `error`, `sent_at`, `updated_at`, `next_attempt_at`; after `wacast
-//!   retry`, `last_status`, `last_error_code`, `last_error` and `retried_at` keep the failure
-//!   it replaced; after `wacast cancel` asked seven to delete a message it held,
+//!   `price`, `error_code`, `error` (with `error_ref` when the whole reason is in the campaign's
+//!   reasons table), `sent_at`, `updated_at`, `next_attempt_at`; after `wacast retry`,
+//!   `last_status`, `last_error_code`, `last_error` (`last_error_ref`) and `retried_at` keep the
+//!   failure it replaced; after `wacast cancel` asked seven to delete a message it held,
 //!   `provider_delete` (`deleted`, `already_sent`, `not_found`, `failed`, `refused`, `retry`,
 //!   `unknown`), `provider_delete_error` and `provider_delete_at`. Fields that
 //!   have no value yet are absent rather than empty, and values are kept to 64 bytes, which
@@ -39,6 +44,13 @@
 //! - `{prefix}:campaign:{id}:paused` (sorted set): a paused campaign's due entries, with their
 //!   scores, until it is resumed.
 //! - `{prefix}:campaign:{id}:failed` (set): rows whose last outcome is `failed` or `unknown`.
+//! - `{prefix}:campaign:{id}:reasons` (hash: id → text): the campaign's failure reasons longer
+//!   than 64 bytes, whole (up to 1,000 bytes), each once, by id (the first 12 hex digits of its
+//!   SHA-1). A message with such a reason keeps its id in `error_ref` (`last_error_ref` after
+//!   `wacast retry`) and its first 37 bytes and `…` in `error`: a whole reason in each message
+//!   hash would turn it from Redis's compact listpack into a hash table. At most 1,000 distinct
+//!   reasons per campaign; past that a reason keeps only its first 64 bytes. The reads
+//!   (`wacast status`, `report`) show the whole text.
 //! - `{prefix}:optout` (set): numbers (E.164 digits) never to message, and
 //!   `{prefix}:optout:source` (hash: digits → JSON `{"source": "reply" | "131050" | "manual" |
 //!   "import", "at": RFC 3339, "campaign": id, "row": n}`, campaign and row only when known):
@@ -69,6 +81,10 @@
 //! - Sender limits, keyed by `{provider}:{sender}` (e.g. `seven:4915112345678`; see
 //!   `queue::limits`): `{prefix}:limit:{provider}:{sender}` (hash: the operator's `rate`,
 //!   `burst` and `tier`, `updated_at`), listed in `{prefix}:limits` (set);
+//!   `{prefix}:backoff:{provider}:{sender}` (hash: `factor`, the share of the sender's rate
+//!   left after the provider's rate limiting, and `at`, when it was last lowered, ms; the claim
+//!   recovers it as time passes and the key expires once it would be whole again, see
+//!   `queue::backoff`);
 //!   `{prefix}:gcra:{provider}:{sender}` (string: the rate schedule, the theoretical arrival
 //!   time of the sender's next message in ms); `{prefix}:pair:{provider}:{sender}`
 //!   (sorted set: recent recipients by when, in ms, each may get the sender's next message;
@@ -157,6 +173,12 @@ impl Keys {
         format!("{}:campaign:{id}:failed", self.prefix)
     }
 
+    /// Hash: a campaign's failure reasons longer than a message hash keeps, whole, by their
+    /// id (the first 12 hex digits of their SHA-1), which messages keep in `error_ref`.
+    pub fn reasons(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}:reasons", self.prefix)
+    }
+
     /// Set: numbers never to message.
     pub fn optout(&self) -> String {
         format!("{}:optout", self.prefix)
@@ -225,6 +247,12 @@ impl Keys {
     /// message (the pair interval after the last one's slot).
     pub fn pair(&self, sender: &str) -> String {
         format!("{}:pair:{sender}", self.prefix)
+    }
+
+    /// Hash: a sender's rate backoff after the provider's rate limiting (`factor`, the share
+    /// of its rate left, and `at`, the last decrease in ms); gone once the rate recovered.
+    pub fn backoff(&self, sender: &str) -> String {
+        format!("{}:backoff:{sender}", self.prefix)
     }
 
     /// Sorted set: a sender's recipients by their last claim (ms), for the tier cap.

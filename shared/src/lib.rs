@@ -10,6 +10,8 @@
 //! - [`schedule`]: a row's times (send time, ttl, expiry, due and hand-off), computed once.
 //! - [`render`]: campaign + row values → a provider message; pure, no I/O.
 //! - [`window`]: send windows (hours of the day, in one zone or the recipient's).
+//! - [`streak`]: WhatsApp's template-level and rate-limit codes, and the rule by which
+//!   failures in a row pause a campaign.
 //! - [`keys`]: the Redis key schema, one documented function per key.
 //! - [`queue`]: wacast's Redis backend (Lua scripts) and its apalis adapter; the only code that
 //!   writes queue state.
@@ -21,7 +23,7 @@
 //!   the environment, a file or a systemd credential.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
-//! `phone`, `campaign`, `message`, `delivery`, `schedule`, `render`, `window` and `keys` do no I/O; Redis lives only in `queue`
+//! `phone`, `campaign`, `message`, `delivery`, `schedule`, `render`, `window`, `streak` and `keys` do no I/O; Redis lives only in `queue`
 //! and HTTP only in `provider`; `secret` and `redis_url` read the environment and their files.
 
 pub mod campaign;
@@ -38,6 +40,7 @@ pub mod redis_url;
 pub mod render;
 pub mod schedule;
 pub mod secret;
+pub mod streak;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod window;

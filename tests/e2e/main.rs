@@ -8,5 +8,6 @@ mod hostile;
 mod mock_gateway;
 mod operator;
 mod redis_cli;
+mod sender;
 mod support;
 mod worker;

@@ -247,10 +247,18 @@ async fn a_template_the_provider_refuses_fails_its_rows() {
     })
     .await;
     assert_eq!(record.counters.failed, 3);
+    // seven answers code 400 and names WhatsApp's 132000 in its explanation: the code kept is
+    // WhatsApp's, and the explanation is kept whole (the message holds its beginning).
     let hashes = message_hashes(&queue, &id, 3).await;
     assert!(
-        hashes.iter().all(|h| h["error_code"] == "400"),
+        hashes.iter().all(|h| h["error_code"] == "132000"),
         "{hashes:?}"
+    );
+    let read = queue.message_hashes(&id, 1, 3).await.unwrap();
+    assert!(
+        read.iter()
+            .all(|(_, h)| h["error"].contains("expects 2 body parameters, got 1")),
+        "{read:?}"
     );
 }
 

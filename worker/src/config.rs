@@ -36,6 +36,7 @@ pub mod env {
     pub const CONCURRENCY: &str = "WACAST_CONCURRENCY";
     pub const THREADS: &str = "WACAST_THREADS";
     pub const MAX_ATTEMPTS: &str = "WACAST_MAX_ATTEMPTS";
+    pub const PAUSE_AFTER_FAILURES: &str = "WACAST_PAUSE_AFTER_FAILURES";
     pub const SHUTDOWN_TIMEOUT: &str = "WACAST_SHUTDOWN_TIMEOUT";
     pub const LEASE: &str = "WACAST_LEASE";
     pub const REQUEST_TIMEOUT: &str = "WACAST_REQUEST_TIMEOUT";
@@ -153,6 +154,13 @@ pub struct Args {
     #[arg(long, env = env::MAX_ATTEMPTS, default_value_t = 8, global = true)]
     pub max_attempts: u32,
 
+    /// Refusals in a row with the same code (counted per campaign across the fleet) that pause
+    /// the campaign with that reason instead of failing every row; 0 never pauses. WhatsApp's
+    /// template-level codes (132000, 132001, 132005, 132007, 132012, 132015, 132016) pause
+    /// after 3 whatever this says.
+    #[arg(long, env = env::PAUSE_AFTER_FAILURES, default_value_t = wacast_shared::streak::DEFAULT_PAUSE_AFTER, global = true)]
+    pub pause_after_failures: u32,
+
     /// How long SIGTERM waits for requests in flight before exiting; keep it below systemd's
     /// TimeoutStopSec.
     #[arg(long, env = env::SHUTDOWN_TIMEOUT, default_value = "25s", value_parser = parse_duration, global = true)]
@@ -256,6 +264,8 @@ pub struct Config {
     pub concurrency: usize,
     pub threads: usize,
     pub max_attempts: u32,
+    /// Refusals in a row with the same code that pause a campaign (0: never).
+    pub pause_after_failures: u32,
     pub shutdown_timeout: Duration,
     pub lease: Duration,
     pub request_timeout: Duration,
@@ -336,6 +346,7 @@ impl Config {
             concurrency: args.concurrency,
             threads: args.threads,
             max_attempts: args.max_attempts,
+            pause_after_failures: args.pause_after_failures,
             shutdown_timeout: args.shutdown_timeout,
             lease: args.lease,
             request_timeout: args.request_timeout,

@@ -10,7 +10,10 @@
 //! 6. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
 //!    here, atomically; then the slot once more.
 //! 7. `send`: the request, through whichever provider the campaign uses.
-//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`.
+//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`. A refusal is
+//!    acked with its streak rule (the ack pauses a campaign refused again and again, see
+//!    `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the message
+//!    back without using an attempt (`rate_limited`).
 //!
 //! A step that ends the message's turn early returns `Settled`. Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use wacast_shared::campaign::CampaignId;
+use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::error_chain::error_chain;
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
@@ -38,6 +41,7 @@ use wacast_shared::queue::{
     Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal, now_ms,
 };
 use wacast_shared::schedule::Schedule;
+use wacast_shared::streak::{StreakRule, is_rate_limit, whatsapp_code};
 use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::campaigns::{CampaignCache, Prepared};
@@ -53,6 +57,12 @@ pub struct Context {
     /// One client per provider this worker has a key for.
     pub providers: Providers,
     pub retry: RetryPolicy,
+    /// Refusals in a row with the same code that pause a campaign (`--pause-after-failures`).
+    pub pause_after_failures: u32,
+    /// This process's refusals in a row per campaign (code, count), to log the pause the
+    /// ack makes when a streak reaches its length (the streak itself is counted in Redis,
+    /// fleet-wide).
+    pub streaks: Mutex<HashMap<CampaignId, (String, u32)>>,
     /// The lease a message keeps while `sending`.
     pub lease: Duration,
     pub campaigns: CampaignCache,
@@ -251,9 +261,28 @@ impl Task<'_> {
                 Terminal::Sent { provider_id, price }
             }
             Outcome::Failed { code, reason } => {
+                // WhatsApp's own code, where the provider's explanation names it.
+                let code = whatsapp_code(&code, &reason).to_string();
+                if is_rate_limit(&code) {
+                    self.rate_limited(campaign, None, &reason).await;
+                    return;
+                }
                 tracing::debug!(message = %lease.reference(), to = %message.to.masked(), %code, %reason, "Message failed.");
                 metrics.failed(&code);
-                Terminal::Failed { code, reason }
+                let streak = StreakRule::for_code(&code, ctx.pause_after_failures);
+                self.record(Terminal::Refused {
+                    code: code.clone(),
+                    reason,
+                    streak,
+                })
+                .await;
+                self.log_streak_pause(&campaign.spec.id, &code, streak)
+                    .await;
+                return;
+            }
+            Outcome::RateLimited { after, reason } => {
+                self.rate_limited(campaign, after, &reason).await;
+                return;
             }
             Outcome::Unknown { reason } => {
                 tracing::warn!(message = %lease.reference(), to = %message.to.masked(), %reason, "Outcome unknown; not resent automatically.");
@@ -292,6 +321,61 @@ impl Task<'_> {
             }
         };
         self.record(terminal).await;
+    }
+
+    /// The provider limits the sender's rate: the fleet slows the sender (`Queue::slow_sender`:
+    /// its rate halved for a while, no claim of its rows before `Retry-After`) and the message
+    /// goes back to the queue without counting an attempt, since the provider refused the
+    /// request unread. What bounds a provider that answers 429 forever is the message's ttl: it
+    /// is due again within the retry cap each time, and once its send time plus ttl has passed
+    /// it ends `expired` at its next claim instead of being sent.
+    async fn rate_limited(&self, campaign: &Prepared, after: Option<Duration>, reason: &str) {
+        let ctx = self.ctx;
+        let spec = &campaign.spec;
+        campaign.metrics.retried_rate_limited.increment(1);
+        let slowed = with_redis_retry(ctx, "slow sender", || {
+            ctx.queue.slow_sender(spec.provider, &spec.from, after)
+        })
+        .await;
+        if let Some(slowed) = slowed
+            && slowed.lowered
+        {
+            tracing::warn!(campaign = %spec.id, sender = %spec.from.digits(), factor = slowed.factor, ?after, %reason, "The provider is limiting the sender's rate; the fleet slows it.");
+        }
+        self.defer(ctx.retry.delay(1, after), reason).await;
+    }
+
+    /// Logs, once per pause, that the campaign paused for a streak of refusals (the ack pauses
+    /// it in Redis when the fleet's streak reaches `streak`'s length; this process counts its
+    /// own refusals to know when to look).
+    async fn log_streak_pause(&self, id: &CampaignId, code: &str, streak: StreakRule) {
+        if streak.pause_after == 0 {
+            return;
+        }
+        let ctx = self.ctx;
+        {
+            let mut streaks = ctx.streaks.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = streaks
+                .entry(id.clone())
+                .or_insert_with(|| (code.to_string(), 0));
+            if entry.0 != code {
+                *entry = (code.to_string(), 0);
+            }
+            entry.1 += 1;
+            if entry.1 < streak.pause_after {
+                return;
+            }
+            // Looked at once per streak's length of this process's refusals, not per refusal.
+            entry.1 = 0;
+        }
+        let Ok(record) = ctx.queue.load_campaign(id).await else {
+            return;
+        };
+        let reason = record.pause_reason.unwrap_or_default();
+        if record.state != CampaignState::Paused || !reason.contains(code) {
+            return;
+        }
+        tracing::error!(campaign = %id, %code, %reason, "The campaign's messages keep failing with the same error; the campaign is paused.");
     }
 
     /// Puts the message back in the queue, unsent, if it is more than [`SLOT_TOLERANCE_MS`]

@@ -73,6 +73,8 @@ pub async fn run(
         recorder: Recorder::start(queue.clone(), config.lease),
         providers,
         retry: RetryPolicy::new(config.max_attempts),
+        pause_after_failures: config.pause_after_failures,
+        streaks: Mutex::new(Default::default()),
         lease: config.lease,
         campaigns: CampaignCache::default(),
         health: health.clone(),

@@ -222,9 +222,11 @@ fn provider_delete(answer: &Outcome<Deletion>) -> ProviderDelete {
         Outcome::Halt { reason } => ProviderDelete::Refused {
             reason: reason.clone(),
         },
-        Outcome::Retry { reason, .. } => ProviderDelete::Retry {
-            reason: reason.clone(),
-        },
+        Outcome::Retry { reason, .. } | Outcome::RateLimited { reason, .. } => {
+            ProviderDelete::Retry {
+                reason: reason.clone(),
+            }
+        }
         Outcome::Unknown { reason } => ProviderDelete::Unknown {
             reason: reason.clone(),
         },
@@ -238,7 +240,9 @@ async fn delete(seven: &SevenClient, provider_id: &str) -> Outcome<Deletion> {
     loop {
         let answer = seven.delete(provider_id).await;
         let wait = match &answer {
-            Outcome::Retry { after, .. } => after.unwrap_or(backoff(attempt)),
+            Outcome::Retry { after, .. } | Outcome::RateLimited { after, .. } => {
+                after.unwrap_or(backoff(attempt))
+            }
             Outcome::Unknown { .. } => backoff(attempt),
             _ => return answer,
         };

@@ -65,6 +65,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<
                         "PROVIDER", "SENDER", "RATE", "TIER (24 H)", "UPDATED"
                     );
                     for s in &senders {
+                        // Slowed after the provider's 429s: the rate the claims use now.
+                        let rate = match (&s.rate, s.max_per_second) {
+                            (Some(rate), Some(max)) if s.rate_factor < 1.0 => {
+                                format!("{rate}, now {:.1}/s (429)", f64::from(max) * s.rate_factor)
+                            }
+                            (rate, _) => rate.as_deref().unwrap_or("(workers' flags)").to_string(),
+                        };
                         let tier = s.tier.map_or_else(
                             || "-".to_string(),
                             |cap| format!("{}/{cap}", s.tier_used),
@@ -73,7 +80,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RateArgs) -> anyhow::Result<
                             "{:<8} +{:<15} {:<22} {:>14}  {}\n",
                             s.provider,
                             s.sender,
-                            s.rate.as_deref().unwrap_or("(workers' flags)"),
+                            rate,
                             tier,
                             s.updated_at.as_deref().unwrap_or("-"),
                         ));

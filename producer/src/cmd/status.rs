@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wacast_shared::campaign::{CampaignId, CampaignState};
+use wacast_shared::keys::sender_name;
 use wacast_shared::queue::{CampaignRecord, FailureReasons, LateFailures, Queue, SendTimes};
 
 use crate::cli::{Format, GlobalArgs, StatusArgs};
@@ -134,6 +135,8 @@ struct Snapshot {
     send_times: SendTimes,
     failures: FailureReasons,
     late_failures: LateFailures,
+    /// The share of its rate the campaign's sender may use now, after the provider's 429s.
+    sender_rate_factor: f64,
 }
 
 impl Snapshot {
@@ -161,9 +164,12 @@ impl Snapshot {
                 LATE_FAILURE_ROWS,
             )
             .await?;
+        let sender = sender_name(record.campaign.provider, &record.campaign.from);
+        let sender_rate_factor = queue.sender_backoff(&sender).await?;
         Ok(Snapshot {
             record,
             observed_at: Utc::now(),
+            sender_rate_factor,
             rate,
             send_times,
             failures,
@@ -203,6 +209,7 @@ impl Snapshot {
                 "exact": self.send_times.exact,
             }),
         );
+        out.insert("sender_rate_factor".into(), json!(self.sender_rate_factor));
         out.insert(
             "rate_per_s".into(),
             self.rate
@@ -297,6 +304,16 @@ impl Snapshot {
             "message",
             format!("{what}, from {}", campaign.from.digits()),
         );
+        if self.sender_rate_factor < 1.0 {
+            lines.line(
+                "sender",
+                format!(
+                    "slowed to {:.0}% of its rate after the provider's 429s (it recovers a tenth \
+                     every 5 s)",
+                    self.sender_rate_factor * 100.0
+                ),
+            );
+        }
         lines.line("created", output::time_text(Some(campaign.created_at)));
         let handoff = match campaign.handoff_ahead_minutes {
             0 => String::new(),

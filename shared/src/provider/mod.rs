@@ -15,10 +15,12 @@
 //! - [`Done`](outcome::Outcome::Done): the provider said yes. For a send, record its id and
 //!   price; done.
 //! - [`Retry`](outcome::Outcome::Retry): surely not accepted, and likely to work later: the
-//!   connection could not be made (refused, DNS, TLS, connect timeout), the provider is
-//!   rate limiting (429, honouring `Retry-After`) or failing (408, 5xx, which the contract in
-//!   DESIGN.md treats as not processed). Resending cannot duplicate, so the queue does it with
-//!   backoff.
+//!   connection could not be made (refused, DNS, TLS, connect timeout) or the provider is
+//!   failing (408, 5xx, which the contract in DESIGN.md treats as not processed). Resending
+//!   cannot duplicate, so the queue does it with backoff.
+//! - [`RateLimited`](outcome::Outcome::RateLimited): surely not accepted, because the provider
+//!   limits this account's rate (429, honouring `Retry-After`): the worker slows the sender
+//!   fleet-wide and puts the message back without counting an attempt.
 //! - [`Failed`](outcome::Outcome::Failed): surely not accepted, and the same request would be
 //!   refused again: an invalid number, no open 24-hour window (seven's 7002001), a template
 //!   error, or a request refused before it was made (`code = "invalid"`). Record the code and

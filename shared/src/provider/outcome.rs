@@ -23,6 +23,15 @@ pub enum Outcome<T> {
         /// What happened.
         reason: String,
     },
+    /// Surely not done: the provider is limiting this account's rate (HTTP 429). Worth
+    /// trying again later, and slower: the worker lowers the sender's rate fleet-wide, honours
+    /// `after` fleet-wide, and counts no attempt (the request was refused unread).
+    RateLimited {
+        /// How long the provider asked us to wait (`Retry-After`), unclamped.
+        after: Option<Duration>,
+        /// What happened.
+        reason: String,
+    },
     /// Not done, and the same request again would fail the same way.
     Failed {
         /// The provider's error code, the HTTP status, or `invalid` for a request refused
@@ -60,6 +69,7 @@ impl<T> Outcome<T> {
         match self {
             Outcome::Done(done) => Outcome::Done(f(done)),
             Outcome::Retry { after, reason } => Outcome::Retry { after, reason },
+            Outcome::RateLimited { after, reason } => Outcome::RateLimited { after, reason },
             Outcome::Failed { code, reason } => Outcome::Failed { code, reason },
             Outcome::Halt { reason } => Outcome::Halt { reason },
             Outcome::Unknown { reason } => Outcome::Unknown { reason },

@@ -25,12 +25,14 @@ use std::time::Duration;
 use redis::Value;
 
 use crate::keys::write_message_ref;
-use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::bounds::{MAX_REASON_LEN, truncate};
 use crate::queue::clock::{millis, now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lease::Lease;
-use crate::queue::lifecycle::{MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
+use crate::queue::lifecycle::{
+    MessageStatus, RetryKind, SendPermit, Terminal, ack_fields, streak_arg,
+};
 use crate::queue::scripts::{self, SCRIPTS};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
@@ -123,7 +125,7 @@ impl Queue {
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_ack,
                 &[&self.keys.leases()],
-                3 + 10 * chunk.len(),
+                3 + 11 * chunk.len(),
                 64 + chunk.len() * 160,
             );
             cmd.arg(self.keys.campaign_prefix())
@@ -137,6 +139,7 @@ impl Queue {
                     .arg(lease.claim())
                     .arg(outcome.status().as_str())
                     .arg(price)
+                    .arg(streak_arg(outcome))
                     .arg(fields.len());
                 for (name, value) in fields {
                     cmd.arg(name).arg(value);
@@ -172,7 +175,7 @@ impl Queue {
                     .arg(entry.lease.worker())
                     .arg(entry.lease.claim())
                     .arg(entry.due_ms)
-                    .arg(truncate(entry.reason, MAX_ERROR_LEN))
+                    .arg(truncate(entry.reason, MAX_REASON_LEN))
                     .arg(match entry.kind {
                         RetryKind::AfterAttempt => "1",
                         RetryKind::Deferred => "0",

@@ -5,9 +5,16 @@
 /// its paused set back: small enough that Redis never blocks for more than a few milliseconds.
 pub const WALK_CHUNK: u64 = 1000;
 
-/// The longest text stored in a message's `error` field. Longer values would make Redis convert
-/// the hash from its compact listpack encoding (values ≤ 64 bytes) to a real hash table.
+/// The longest text stored in a message hash's fields (`error`, `error_code`, and the
+/// `provider_delete_error`). Longer values would make Redis convert the hash from its compact
+/// listpack encoding (values ≤ 64 bytes) to a real hash table.
 pub const MAX_ERROR_LEN: usize = 64;
+
+/// The longest failure reason kept whole: a provider's explanation (the template, the cause,
+/// the fix) is a sentence or a few. A reason longer than [`MAX_ERROR_LEN`] is stored once per
+/// campaign in its reasons table (`keep_reason` in `scripts/common.lua`), and the message
+/// keeps a reference to it, so the message hash stays compact.
+pub const MAX_REASON_LEN: usize = 1000;
 
 /// The longest late failure a callback reports, kept in a message's `delivery_error`: whole in
 /// practice (WhatsApp's explanations are a sentence or two), and only failed messages have it.

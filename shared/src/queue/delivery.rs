@@ -9,12 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use crate::delivery::{Callback, DeliveryPolicy, Inbound, Recorded, StatusReport};
+use crate::delivery::{Callback, DeliveryPolicy, DeliveryStatus, Inbound, Recorded, StatusReport};
 use crate::queue::bounds::{MAX_DELIVERY_ERROR_LEN, truncate};
 use crate::queue::clock::millis;
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::scripts::SCRIPTS;
+use crate::streak::{StreakRule, TEMPLATE_CODES, whatsapp_code};
 
 /// What recording one callback came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,18 @@ impl Queue {
     ) -> Result<(String, String), QueueError> {
         let at = rfc3339(report.at);
         let reference = report.message.reference.as_ref();
+        // Late template-level failures pause the campaign as the ack's do: the template is
+        // refused for every message. Other late failures belong to their recipients.
+        let code = whatsapp_code(
+            report.error_code.as_deref().unwrap_or(""),
+            report.error.as_deref().unwrap_or(""),
+        );
+        let streak = match report.status {
+            DeliveryStatus::Failed if TEMPLATE_CODES.contains(&code) => {
+                StreakRule::for_code(code, 0)
+            }
+            _ => StreakRule::NEVER,
+        };
         let provider_id = report.message.provider_id.as_deref().unwrap_or("");
         let unmatched = json!({
             "at": at,
@@ -109,7 +122,9 @@ impl Queue {
                     .map_or(String::new(), |p| p.to_string()),
             )
             .arg(millis(policy.marketing_limit_delay))
-            .arg(unmatched.to_string());
+            .arg(unmatched.to_string())
+            .arg(streak.script_arg())
+            .arg(code);
         invocation
             .invoke_async(&mut self.conn())
             .await

@@ -13,7 +13,7 @@ use crate::campaign::CampaignId;
 use crate::keys::parse_message_ref;
 use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
-use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
+use crate::queue::bounds::{MAX_ERROR_LEN, MAX_REASON_LEN, truncate};
 use crate::queue::clock::{millis, now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
@@ -21,6 +21,7 @@ use crate::queue::lease::{Lease, MessageRef};
 use crate::queue::limits::{ClaimLimits, Deferrals};
 use crate::queue::scripts::{self, SCRIPTS};
 use crate::queue::slot::Slot;
+use crate::streak::StreakRule;
 
 /// Leases per script call in [`Queue::release`] and [`Queue::extend_leases`].
 const LEASE_CHUNK: usize = 500;
@@ -160,6 +161,16 @@ pub enum Terminal {
         /// What went wrong, for the operator.
         reason: String,
     },
+    /// The provider refused it for good: [`Terminal::Failed`] that also counts in its
+    /// campaign's failure streak, which pauses the campaign at `streak`'s length.
+    Refused {
+        /// The provider's error code (WhatsApp's, when the provider passed one on).
+        code: String,
+        /// What went wrong, for the operator: the provider's whole explanation.
+        reason: String,
+        /// When the failures in a row pause the campaign.
+        streak: StreakRule,
+    },
     /// Its validity ended before it could be sent.
     Expired,
     /// The request may have reached the provider, but no answer came.
@@ -176,7 +187,7 @@ impl Terminal {
     pub fn status(&self) -> MessageStatus {
         match self {
             Terminal::Sent { .. } => MessageStatus::Sent,
-            Terminal::Failed { .. } => MessageStatus::Failed,
+            Terminal::Failed { .. } | Terminal::Refused { .. } => MessageStatus::Failed,
             Terminal::Expired => MessageStatus::Expired,
             Terminal::Unknown { .. } => MessageStatus::Unknown,
             Terminal::Cancelled => MessageStatus::Cancelled,
@@ -380,7 +391,8 @@ impl Queue {
             .arg(outcome.status().as_str())
             .arg(&now)
             .arg(&price)
-            .arg(self.keys.limit_prefix());
+            .arg(self.keys.limit_prefix())
+            .arg(streak_arg(outcome));
         for (name, value) in &fields {
             invocation.arg(*name).arg(value.as_str());
         }
@@ -417,7 +429,7 @@ impl Queue {
             .arg(lease.claim())
             .arg(lease.reference().to_string())
             .arg(due_ms)
-            .arg(truncate(reason, MAX_ERROR_LEN))
+            .arg(truncate(reason, MAX_REASON_LEN))
             .arg(if kind == RetryKind::AfterAttempt {
                 "1"
             } else {
@@ -555,16 +567,25 @@ pub(crate) fn ack_fields(outcome: &Terminal, now: &str) -> (String, Vec<(&'stati
             }
             fields.push(("sent_at", now.to_string()));
         }
-        Terminal::Failed { code, reason } => {
+        Terminal::Failed { code, reason } | Terminal::Refused { code, reason, .. } => {
             fields.push(("error_code", truncate(code, MAX_ERROR_LEN).to_string()));
-            fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+            // Whole: the script keeps a long one in the campaign's reasons table.
+            fields.push(("error", truncate(reason, MAX_REASON_LEN).to_string()));
         }
         Terminal::Unknown { reason } => {
-            fields.push(("error", truncate(reason, MAX_ERROR_LEN).to_string()));
+            fields.push(("error", truncate(reason, MAX_REASON_LEN).to_string()));
         }
         Terminal::Expired | Terminal::Cancelled => {}
     }
     (price, fields)
+}
+
+/// The failure streak rule `ack.lua` applies to `outcome` (`''`: it does not count).
+pub(crate) fn streak_arg(outcome: &Terminal) -> String {
+    match outcome {
+        Terminal::Refused { streak, .. } => streak.script_arg(),
+        _ => String::new(),
+    }
 }
 
 fn text(value: &Value) -> Option<String> {

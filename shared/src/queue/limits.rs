@@ -176,7 +176,7 @@ pub struct Deferrals {
 }
 
 /// One sender's settings, as `wacast rate list` shows them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SenderSettings {
     /// The provider the sender sends through.
     pub provider: String,
@@ -192,6 +192,9 @@ pub struct SenderSettings {
     pub tier_used: u64,
     /// When the settings last changed (RFC 3339).
     pub updated_at: Option<String>,
+    /// The share of the rate the sender may use now, after its provider's rate limiting
+    /// (1: all of it; see `queue::backoff`).
+    pub rate_factor: f64,
 }
 
 impl Queue {
@@ -326,6 +329,7 @@ impl Queue {
             if rate.is_none() && tier.is_none() {
                 continue;
             }
+            let rate_factor = self.sender_backoff(&name).await?;
             let rate = rate.map(|mps| match NonZeroU32::new(mps) {
                 None => Rate::Unlimited,
                 Some(mps) => Rate::PerSecond {
@@ -341,6 +345,7 @@ impl Queue {
                 tier,
                 tier_used,
                 updated_at,
+                rate_factor,
             });
         }
         Ok(out)

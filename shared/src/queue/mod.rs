@@ -53,6 +53,7 @@
 //! - `batch`: mark sending, ack and retry of many messages in one call.
 //! - [`limits`]: sender limits across the fleet (rate, recipient pair interval, messaging tier),
 //!   applied by the claim, and the operator's settings for them.
+//! - `backoff`: a sender slowed fleet-wide after its provider's rate limiting (429).
 //! - `read`: what the operator's commands read: campaigns, message hashes and fields, sampled
 //!   failure reasons, late (delivery) failures, send times.
 //! - `requeue`: `wacast retry` of failed rows; `purge`: `wacast purge`.
@@ -63,6 +64,7 @@
 //!   slots.
 
 pub mod backend;
+mod backoff;
 mod batch;
 mod bounds;
 mod campaign_store;
@@ -84,8 +86,11 @@ mod scripts;
 mod slot;
 mod wake;
 
+pub use backoff::Slowed;
 pub use batch::{MAX_BATCH, RetryEntry};
-pub use bounds::{MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WALK_CHUNK};
+pub use bounds::{
+    MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, MAX_REASON_LEN, WALK_CHUNK,
+};
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use clock::now_ms;
 pub use connection::Queue;

@@ -17,7 +17,7 @@ use crate::queue::scripts::SCRIPTS;
 pub struct PurgeReport {
     /// Message hashes.
     pub messages: u64,
-    /// Other keys: the campaign hash and its failed and paused sets.
+    /// Other keys: the campaign hash, its failed and paused sets and its reasons table.
     pub other_keys: u64,
 }
 
@@ -94,6 +94,7 @@ impl Queue {
             .key(self.keys.campaigns())
             .key(self.keys.failed(id))
             .key(self.keys.paused(id))
+            .key(self.keys.reasons(id))
             .arg(id.as_str())
             .invoke_async(&mut self.conn())
             .await

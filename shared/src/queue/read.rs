@@ -29,7 +29,7 @@ pub struct FailureReason {
     pub status: MessageStatus,
     /// The provider's (or wacast's) error code, if any.
     pub code: Option<String>,
-    /// The error text.
+    /// The error text, whole.
     pub error: Option<String>,
     /// Rows of the sample with this reason.
     pub count: u64,
@@ -181,10 +181,11 @@ impl Queue {
             for row in start..=end {
                 pipe.hgetall(self.keys.message(id, row));
             }
-            let hashes: Vec<HashMap<String, String>> = pipe
+            let mut hashes: Vec<HashMap<String, String>> = pipe
                 .query_async(&mut self.conn())
                 .await
                 .map_err(QueueError::redis("read messages"))?;
+            self.whole_reasons(id, &mut hashes).await?;
             out.extend(
                 (start..=end)
                     .zip(hashes)
@@ -196,6 +197,57 @@ impl Queue {
             start = end + 1;
         }
         Ok(out)
+    }
+
+    /// Replaces each message's `error` and `last_error` by the whole text when the message
+    /// refers to it in the campaign's reasons table (`error_ref`, `last_error_ref`): one
+    /// round trip for the distinct references of the batch, none when there are none.
+    async fn whole_reasons(
+        &self,
+        id: &CampaignId,
+        hashes: &mut [HashMap<String, String>],
+    ) -> Result<(), QueueError> {
+        const FIELDS: [(&str, &str); 2] =
+            [("error", "error_ref"), ("last_error", "last_error_ref")];
+        let mut refs: Vec<&str> = hashes
+            .iter()
+            .flat_map(|fields| FIELDS.iter().filter_map(|(_, r)| fields.get(*r)))
+            .map(String::as_str)
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        let texts = self.reason_texts(id, &refs).await?;
+        for fields in hashes {
+            for (field, reference) in FIELDS {
+                if let Some(text) = fields.get(reference).and_then(|r| texts.get(r)) {
+                    fields.insert(field.to_string(), text.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole texts of the reasons `refs` in campaign `id`'s reasons table, by reference;
+    /// one that is not there (the table was full) is left out.
+    pub async fn reason_texts(
+        &self,
+        id: &CampaignId,
+        refs: &[&str],
+    ) -> Result<HashMap<String, String>, QueueError> {
+        if refs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let texts: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.reasons(id))
+            .arg(refs)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("read reasons"))?;
+        Ok(refs
+            .iter()
+            .zip(texts)
+            .filter_map(|(r, text)| Some((r.to_string(), text?)))
+            .collect())
     }
 
     /// The values of `fields` of the given rows' messages, in one round trip per
@@ -251,8 +303,12 @@ impl Queue {
             .map_err(QueueError::redis("read failures"))?;
         let rows: Vec<Row> = members.iter().filter_map(|m| m.parse().ok()).collect();
         let values = self
-            .message_fields(id, &rows, &["status", "error_code", "error"])
+            .message_fields(id, &rows, &["status", "error_code", "error", "error_ref"])
             .await?;
+        let mut refs: Vec<&str> = values.iter().filter_map(|f| f[3].as_deref()).collect();
+        refs.sort_unstable();
+        refs.dedup();
+        let texts = self.reason_texts(id, &refs).await?;
         let mut groups: HashMap<(MessageStatus, Option<String>, Option<String>), u64> =
             HashMap::new();
         for mut fields in values {
@@ -260,7 +316,9 @@ impl Queue {
             let Some(status) = fields[0].as_deref().and_then(|s| s.parse().ok()) else {
                 continue;
             };
-            let error = fields[2].take();
+            // The whole reason, where the message keeps only its beginning.
+            let whole = fields[3].as_ref().and_then(|r| texts.get(r)).cloned();
+            let error = whole.or_else(|| fields[2].take());
             let code = fields[1].take();
             *groups.entry((status, code, error)).or_default() += 1;
         }

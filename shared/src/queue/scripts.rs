@@ -56,8 +56,10 @@ pub(crate) struct Scripts {
     pub(crate) batch_mark_sending: Script,
     pub(crate) batch_ack: Script,
     pub(crate) batch_retry: Script,
-    // Sender limits (`limits.rs`).
+    // Sender limits (`limits.rs`, `backoff.rs`).
     pub(crate) note_waiting: Script,
+    pub(crate) slow_sender: Script,
+    pub(crate) sender_backoff: Script,
     // The operator's changes.
     pub(crate) requeue: Script,
     pub(crate) purge_begin: Script,
@@ -88,6 +90,8 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     batch_ack: script!("batch_ack"),
     batch_retry: script!("retry" wrapped by "batch_retry"),
     note_waiting: script!("note_waiting"),
+    slow_sender: script!("slow_sender"),
+    sender_backoff: script!("sender_backoff"),
     requeue: script!("requeue"),
     purge_begin: script!("purge_begin"),
     purge_chunk: script!("purge_chunk"),
@@ -156,6 +160,7 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
   k.ref .. row, run_entry(k.ref, row, row), sender, limit_key(limit_prefix, sender),
   gcra_key(limit_prefix, sender), pair_key(limit_prefix, sender),
   tier_key(limit_prefix, sender), optout_key(limit_prefix), optout_source_key(limit_prefix),
+  reasons_key(camp), backoff_key(limit_prefix, sender),
   pid_key(limit_prefix, ARGV[5], 'abc-1'),
   last_key(limit_prefix, ARGV[5], delivery_sender(ARGV[5], ARGV[6], nil), '491701234567'),
   window_key(limit_prefix, 'bird', delivery_sender('bird', ARGV[6], 'chan-1'), '491701234567'),
@@ -192,6 +197,8 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
             keys.tier(&name),
             keys.optout(),
             keys.optout_source(),
+            keys.reasons(&id),
+            keys.backoff(&name),
             keys.provider_id(ProviderKind::Seven, "abc-1"),
             keys.last_sent(
                 ProviderKind::Seven,

@@ -14,6 +14,7 @@ use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{
     Lease, MAX_BATCH, MessageStatus, NewMessage, Queue, RetryEntry, RetryKind, SendPermit, Terminal,
 };
+use wacast_shared::streak::StreakRule;
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -49,8 +50,28 @@ async fn setup(rows: Row) -> (Queue, CampaignId) {
     (queue, spec.id)
 }
 
+/// A provider's explanation longer than a message hash keeps (its reasons table holds it).
+const LONG_REASON: &str = "seven refused the request (code 400: invalid sender, recipient or parameters) (seven: (#132001) template order does not exist in language de)";
+
 fn outcome(n: u8) -> Terminal {
-    match n % 5 {
+    match n % 8 {
+        5 => Terminal::Refused {
+            code: "132001".into(),
+            reason: LONG_REASON.into(),
+            streak: StreakRule::for_code("132001", 20),
+        },
+        6 => Terminal::Refused {
+            code: "400".into(),
+            reason: format!("bad number {}", n % 2),
+            streak: StreakRule {
+                pause_after: 2,
+                template: false,
+            },
+        },
+        7 => Terminal::Failed {
+            code: "400".into(),
+            reason: format!("{LONG_REASON} {}", n % 3),
+        },
         0 => Terminal::Sent {
             provider_id: format!("p{n}"),
             price: Some(0.07),
@@ -94,6 +115,8 @@ async fn snapshot(queue: &Queue, id: &CampaignId, rows: Row) -> BTreeMap<String,
     let mut leases: Vec<String> = conn.zrange(keys.leases(), 0, -1).await.unwrap();
     leases.sort();
     out.insert("leases".into(), format!("{leases:?}"));
+    let reasons: BTreeMap<String, String> = conn.hgetall(keys.reasons(id)).await.unwrap();
+    out.insert("reasons".into(), format!("{reasons:?}"));
     let mut failed: Vec<String> = conn.smembers(keys.failed(id)).await.unwrap();
     failed.sort();
     out.insert("failed".into(), format!("{failed:?}"));
@@ -292,16 +315,23 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         (pick(&leases, *i), T0 + delay, kind)
                     })
                     .collect();
+                // Some reasons are longer than a message hash keeps.
+                let reason = |due: i64| if due % 2 == 0 { "503" } else { LONG_REASON };
                 let mut one_by_one = Vec::new();
                 for (lease, due, kind) in &chosen {
-                    one_by_one.push(single.retry(lease, *due, "503", *kind).await.unwrap());
+                    one_by_one.push(
+                        single
+                            .retry(lease, *due, reason(*due), *kind)
+                            .await
+                            .unwrap(),
+                    );
                 }
                 let entries: Vec<RetryEntry> = chosen
                     .iter()
                     .map(|(lease, due_ms, kind)| RetryEntry {
                         lease,
                         due_ms: *due_ms,
-                        reason: "503",
+                        reason: reason(*due_ms),
                         kind: *kind,
                     })
                     .collect();

@@ -166,7 +166,8 @@ pub(crate) async fn check_every_answer<C, T: PartialEq + Debug>(
                 assert_eq!(got, want, "{name}");
                 String::new()
             }
-            (Want::Retry(expect), Outcome::Retry { after, reason }) => {
+            (Want::Retry(expect), Outcome::Retry { after, reason })
+            | (Want::Retry(expect), Outcome::RateLimited { after, reason }) => {
                 match (expect, after) {
                     (None, None) => {}
                     (Some((lo, hi)), Some(after)) => assert!(

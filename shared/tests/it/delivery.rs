@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
-use wacast_shared::campaign::{Campaign, CampaignId, ProviderKind};
+use wacast_shared::campaign::{Campaign, CampaignId, CampaignState, ProviderKind};
 use wacast_shared::delivery::{
     Callback, DeliveryPolicy, DeliveryStatus, Inbound, MessageMatch, Recorded, StatusReport,
 };
@@ -654,4 +654,51 @@ async fn the_first_report_of_a_delivery_tells_how_long_it_took() {
         None
     );
     assert_consistent(&queue, &id).await;
+}
+
+#[tokio::test]
+async fn late_template_failures_in_a_row_pause_the_campaign_and_a_delivery_ends_the_streak() {
+    let queue = TestRedis::shared().await.queue().await;
+    let spec = campaign("late-template", 60);
+    let now = Utc::now().timestamp_millis();
+    enqueue(&queue, &spec, &[1, 2, 3, 4, 5, 6, 7, 8], now).await;
+    // Seven sent; one still to send, so the campaign is running.
+    let batch = queue.claim("w1", 7, LEASE, now).await.unwrap();
+    for claimed in batch.claimed {
+        let row = claimed.lease.reference().row;
+        let outcome = Terminal::Sent {
+            provider_id: format!("{}-{row}", spec.id),
+            price: None,
+        };
+        queue.ack(&claimed.lease, &outcome).await.unwrap();
+    }
+    let state = |queue: &Queue| {
+        let queue = queue.clone();
+        let id = spec.id.clone();
+        async move { queue.load_campaign(&id).await.unwrap() }
+    };
+    // Bird and seven report WhatsApp's code in a failed status callback.
+    let template = |row: Row| StatusReport {
+        error: Some("(#132015) template spring_sale is paused: its quality is low".into()),
+        ..failed(&spec.id, row, "132015")
+    };
+    record(&queue, template(1)).await;
+    record(&queue, template(2)).await;
+    record(&queue, report(&spec.id, 3, DeliveryStatus::Delivered)).await;
+    record(&queue, template(4)).await;
+    record(&queue, template(5)).await;
+    assert_eq!(state(&queue).await.state, CampaignState::Running);
+    // A late failure of another kind belongs to its recipient: no streak.
+    record(&queue, failed(&spec.id, 6, "131026")).await;
+    record(&queue, template(7)).await;
+    let record = state(&queue).await;
+    assert_eq!(record.state, CampaignState::Paused);
+    let why = record.pause_reason.unwrap();
+    assert!(
+        why.contains("3 sent messages in a row were reported failed with code 132015")
+            && why.contains("template spring_sale is paused: its quality is low")
+            && why.contains("fix or re-approve the template"),
+        "{why}"
+    );
+    assert_consistent(&queue, &spec.id).await;
 }

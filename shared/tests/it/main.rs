@@ -4,6 +4,7 @@ mod batch;
 mod bird;
 mod classify;
 mod delivery;
+mod failures;
 mod limits;
 mod provider;
 mod queue;

@@ -950,12 +950,12 @@ async fn bird_rate_limits_answer_429_with_retry_after_globally_and_per_channel()
     // All 20 fall in one or (on a slow machine) two calendar seconds.
     assert!((5..=10).contains(&n_ok), "{n_ok} accepted");
     assert_eq!(gateway.stats().await["rate_limited"], n_limited);
-    // The typed client reads the 429 as "retry in 1 s".
+    // The typed client reads the 429 as "rate limited: retry in 1 s".
     let message: Valid<BirdMessage> = typed(text("Hi")).expect("reads");
     let client = typed_client(&gateway, DEFAULT_ACCESS_KEY);
     let mut saw_retry = false;
     for _ in 0..10 {
-        if let Outcome::Retry { after, .. } = client.send(&message).await {
+        if let Outcome::RateLimited { after, .. } = client.send(&message).await {
             assert_eq!(after, Some(Duration::from_secs(1)));
             saw_retry = true;
             break;

@@ -12,7 +12,8 @@
 //! | 2xx with an error and no `id` | `Failed`: a success status whose body says an error is an error |
 //! | 2xx that cannot be read, or without `id` | `Unknown`: Bird may have accepted it |
 //! | 401, 403, 404, 3xx | `Halt`: the key, its permissions, the workspace or channel, or the base URL is wrong, and every message would fail alike |
-//! | 408, 429, 5xx | `Retry`, honouring `Retry-After` (Bird documents 429 as not processed) |
+//! | 408, 5xx | `Retry`, honouring `Retry-After` |
+//! | 429 | `RateLimited`, honouring `Retry-After` (Bird documents 429 as not processed) |
 //! | other 4xx (400, 409, 422, …) | `Failed` with Bird's code, message and details |
 //! | an error status whose body shows an accepted message | `Unknown` |
 
@@ -71,8 +72,8 @@ impl BirdError {
 
     /// The reason of a refused message: `body: must be set (Bird refused the message: HTTP
     /// 422, InvalidPayload: The request did not pass validation)`. The details come first: they
-    /// name the field to fix, and a message's stored `error` keeps only its beginning (see
-    /// `queue::MAX_ERROR_LEN`).
+    /// name the field to fix, and a message hash shows only a reason's beginning (the whole is
+    /// in its campaign's reasons table, see `queue::MAX_REASON_LEN`).
     fn refusal(&self, status: StatusCode) -> String {
         let mut said = format!("HTTP {}", status.as_u16());
         if let Some(code) = &self.code {
@@ -184,7 +185,7 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Map<String, Value>>) -> Out
                     .into(),
             ),
         },
-        429 => Outcome::Retry {
+        429 => Outcome::RateLimited {
             after: answer.retry_after,
             reason: "Bird is rate limiting this access key (HTTP 429); it did not process the request".into(),
         },

@@ -242,7 +242,7 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Reply>) -> Outcome<T> {
                 ),
             }
         }
-        429 => Outcome::Retry {
+        429 => Outcome::RateLimited {
             after: answer.retry_after,
             reason: "seven is rate limiting this account (HTTP 429)".into(),
         },

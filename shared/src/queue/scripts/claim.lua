@@ -102,6 +102,9 @@ local function sender(name)
   s = {interval = 0, tier = tonumber(cfg[3]) or 0}
   if mps and mps > 0 then
     s.interval = 1000 / mps
+    -- The provider's rate limiting lowered the sender's rate for a while (queue::backoff).
+    local factor = backoff_now(backoff_key(base, name), now)
+    if factor < 1 then s.interval = s.interval / factor end
     s.tolerance = ((burst or 1) - 1) * s.interval
     s.gcra = gcra_key(base, name)
     s.tat = tonumber(redis.call('GET', s.gcra)) or 0

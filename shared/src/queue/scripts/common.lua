@@ -10,10 +10,12 @@ local function message_prefix(camp) return camp .. ':msg:' end
 local function message_key(camp, row) return message_prefix(camp) .. row end
 local function paused_key(camp) return camp .. ':paused' end
 local function failed_key(camp) return camp .. ':failed' end
+local function reasons_key(camp) return camp .. ':reasons' end
 local function limit_key(limit_prefix, sender) return limit_prefix .. 'limit:' .. sender end
 local function gcra_key(limit_prefix, sender) return limit_prefix .. 'gcra:' .. sender end
 local function pair_key(limit_prefix, sender) return limit_prefix .. 'pair:' .. sender end
 local function tier_key(limit_prefix, sender) return limit_prefix .. 'tier:' .. sender end
+local function backoff_key(limit_prefix, sender) return limit_prefix .. 'backoff:' .. sender end
 -- A message reference in the due and lease sets is `{id}:{row}`: the prefix, then the row.
 local function message_ref_prefix(id) return id .. ':' end
 local function message_ref(id, row) return message_ref_prefix(id) .. row end
@@ -230,4 +232,162 @@ local function opt_out(base, number, source, at, id, row)
     redis.call('HSETNX', optout_source_key(base), number, cjson.encode(entry))
   end
   return added
+end
+
+-- Whole failure reasons (keys.rs, `{campaign}:reasons`). A message hash stays in Redis's compact
+-- listpack encoding only while every value is at most 64 bytes, and a listpack costs a fraction
+-- of a hash table; yet a provider's explanation (the template's name, the cause, the fix) is
+-- often a few hundred bytes. So a longer reason is kept once per campaign, in its reasons table
+-- under `reason_id` (the first 12 hex digits of its SHA-1: 48 bits, no collision among a
+-- campaign's few distinct reasons), and the message keeps the id (`error_ref`) and the reason's
+-- first 37 bytes and `…` (40 bytes: with the id, less memory than the 64 bytes kept before).
+-- A campaign keeps at most REASONS_MAX distinct reasons: a provider that writes something
+-- different into every refusal (an id, a timestamp) cannot grow the table with the campaign;
+-- past the cap a reason keeps only its beginning.
+local REASON_INLINE = 64
+local REASON_PREFIX = 37
+local REASONS_MAX = 1000
+
+-- `text` cut to at most `max` bytes, on a UTF-8 character boundary.
+local function utf8_prefix(text, max)
+  if #text <= max then return text end
+  local cut = max
+  while cut > 0 do
+    local b = string.byte(text, cut + 1)
+    if b < 128 or b >= 192 then break end
+    cut = cut - 1
+  end
+  return string.sub(text, 1, cut)
+end
+
+local function reason_id(text) return string.sub(redis.sha1hex(text), 1, 12) end
+
+-- What a message stores for the reason `text` of campaign `camp`: the text itself when it is
+-- short, else its beginning and its id in the campaign's reasons table (written here; `seen`, a
+-- table of the calling script's own, saves writing the same reason twice in one call).
+-- Returns the text to store in `error` and the id for `error_ref` (false: none).
+local function keep_reason(camp, text, seen)
+  if #text <= REASON_INLINE then return text, false end
+  local id = reason_id(text)
+  local key = reasons_key(camp)
+  if not (seen and seen[key .. id]) then
+    if redis.call('HEXISTS', key, id) == 0 and redis.call('HLEN', key) >= REASONS_MAX then
+      return utf8_prefix(text, REASON_INLINE), false
+    end
+    redis.call('HSET', key, id, text)
+    if seen then seen[key .. id] = true end
+  end
+  return utf8_prefix(text, REASON_PREFIX) .. '…', id
+end
+
+-- Rewrites the `error` of a field/value list (`f`, from index `from` on) as keep_reason stores
+-- it, adding `error_ref` when the reason went to the table. Returns whether it added one.
+local function keep_error_field(camp, f, from, seen)
+  for k = from, #f - 1, 2 do
+    if f[k] == 'error' then
+      local text, id = keep_reason(camp, f[k + 1], seen)
+      f[k + 1] = text
+      if id then
+        f[#f + 1] = 'error_ref'
+        f[#f + 1] = id
+        return true
+      end
+      return false
+    end
+  end
+  return false
+end
+
+-- Failure streaks (keys.rs: the campaign's `streak_code` and `streak`). A campaign whose
+-- messages keep failing with the same error pauses with that error as its reason instead of
+-- failing every row. The ack counts, fleet-wide, the failures in a row that share a code: each
+-- failure whose rule is not '' counts (one with another code starts a new streak), and `sent`
+-- ends the streak; other outcomes leave it. A rule is the number of failures in a row that
+-- pauses, with `t` after it when the code is a template-level one (the worker decides both:
+-- the queue knows no provider). `s` is the campaign's streak as read by streak_of.
+local function streak_of(camp, code_field, count_field)
+  local f = redis.call('HMGET', camp, code_field, count_field)
+  return {code = f[1] or false, n = tonumber(f[2]) or 0, changed = false,
+    code_field = code_field, count_field = count_field}
+end
+
+local function streak_save(camp, s)
+  if not s.changed then return end
+  if s.n > 0 then
+    redis.call('HSET', camp, s.code_field, s.code, s.count_field, s.n)
+  else
+    redis.call('HDEL', camp, s.code_field, s.count_field)
+  end
+  s.changed = false
+end
+
+local function streak_reset(s)
+  if s.n > 0 then
+    s.code, s.n, s.changed = false, 0, true
+  end
+end
+
+-- Counts one failure with `code` under `rule`; returns the number of failures in a row that
+-- pauses the campaign, and whether the code is template-level, when this one reached it.
+local function streak_fail(s, code, rule)
+  if rule == '' then return nil end
+  if s.code == code then s.n = s.n + 1 else s.code, s.n = code, 1 end
+  s.changed = true
+  local limit = tonumber(string.match(rule, '^(%d+)'))
+  if limit and limit > 0 and s.n >= limit then
+    s.code, s.n = false, 0
+    return limit, string.sub(rule, -1) == 't'
+  end
+  return nil
+end
+
+-- Pauses campaign `id` (hash `camp`) for a streak of `n` failures with `code`, whose reason
+-- (whole) is `reason`, unless it is already paused, cancelled or completed, or has nothing
+-- left to send (it is about to complete: a pause would hold nothing back). `late`: the
+-- failures came in the providers' callbacks, after the messages were sent.
+local function pause_for_streak(camp, id, code, n, template, reason, late, now)
+  local c = redis.call('HMGET', camp, 'state', 'ingest', 'queued')
+  local state = c[1]
+  if state ~= 'running' and state ~= 'scheduled' then return false end
+  if c[2] == 'done' and (tonumber(c[3]) or 0) <= 0 then return false end
+  local what
+  if late then
+    what = string.format('%d sent messages in a row were reported failed with code %s', n, code)
+  else
+    what = string.format('%d messages in a row failed with code %s', n, code)
+  end
+  local fix
+  if template then
+    fix = 'fix or re-approve the template, then `wacast resume ' .. id .. '`'
+  else
+    fix = 'fix the cause, then `wacast resume ' .. id .. '`'
+  end
+  if not late then
+    fix = fix .. '; `wacast retry ' .. id .. ' --status failed --code ' .. code ..
+      '` re-queues the failed rows'
+  end
+  local kind = ''
+  if template then kind = ' (template-level: every message with this template fails alike)' end
+  redis.call('HSET', camp, 'state', 'paused', 'paused_at', now,
+    'pause_reason', what .. kind .. ': ' .. reason .. ' — ' .. fix)
+  return true
+end
+
+-- A sender's rate backoff after the provider's rate limiting (queue::backoff, keys.rs
+-- `backoff:{provider}:{sender}`): `factor` is the share of its rate left, lowered at most
+-- once a second (the 429s of requests already in flight are one signal, not many) and
+-- recovered by BACKOFF_STEP of the rate every BACKOFF_STEP_MS since the last decrease.
+local BACKOFF_CUT = 0.5
+local BACKOFF_FLOOR = 1 / 16
+local BACKOFF_STEP = 0.1
+local BACKOFF_STEP_MS = 5000
+local BACKOFF_HOLD_MS = 1000
+
+-- The sender's factor at `now` (ms; 1: its whole rate) and when it was last lowered (or nil).
+local function backoff_now(key, now)
+  local f = redis.call('HMGET', key, 'factor', 'at')
+  local factor, at = tonumber(f[1]), tonumber(f[2])
+  if not factor or not at then return 1, nil end
+  local steps = math.floor(math.max(0, now - at) / BACKOFF_STEP_MS)
+  return math.min(1, factor + steps * BACKOFF_STEP), at
 end

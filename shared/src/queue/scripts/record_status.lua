@@ -5,7 +5,8 @@
 -- ARGV[7] status (delivered|read|failed), ARGV[8] when it happened (RFC 3339),
 -- ARGV[9] error code or '', ARGV[10] error or '', ARGV[11] price or '',
 -- ARGV[12] how long after a 131049 the row is due again (ms), ARGV[13] the callback as the
--- unmatched list's JSON
+-- unmatched list's JSON, ARGV[14] the failure's streak rule ('' for none; see streak_fail),
+-- ARGV[15] the code the streak counts (WhatsApp's, read from the code or the error)
 -- Returns {answer, sent_at}: the answer 'recorded', 'duplicate' or 'unmatched', and the
 -- message's `sent_at` when this report recorded its delivery for the first time ('' else), for
 -- the delivery latency histogram.
@@ -24,6 +25,9 @@
 --   after the delay, if that is before the row's expiry and the campaign is not cancelled; its
 --   price leaves the campaign's cost (the resend brings its own). Otherwise it stays failed.
 --   131050 (the recipient stopped marketing) opts the number out.
+-- - A late failure with a streak rule (a template-level code) counts in the campaign's late
+--   failure streak (`late_streak_code`, `late_streak`), which a delivered or read report ends;
+--   a streak that reaches its rule's length pauses the campaign (pause_for_streak).
 -- - A price replaces the message's and moves the campaign's `cost` by the difference.
 -- A report about an earlier send of a row that 131049 put back (its row queued or claimed
 -- again, or sending again under the old provider id, or sent again under a new one) is old
@@ -68,7 +72,7 @@ local now = rfc3339(now_ms)
 local changed = false
 if status == 'unknown' then
   redis.call('HSET', mkey, 'status', 'sent', 'updated_at', now)
-  redis.call('HDEL', mkey, 'error', 'error_code')
+  redis.call('HDEL', mkey, 'error', 'error_code', 'error_ref')
   redis.call('SREM', k.failed, row)
   move(camp, 'unknown', 'sent')
   status = 'sent'
@@ -167,9 +171,21 @@ elseif report == 'failed' then
           move(camp, nil, 'opted_out')
         end
       end
+      if ARGV[14] ~= '' then
+        local s = streak_of(camp, 'late_streak_code', 'late_streak')
+        local n, template = streak_fail(s, ARGV[15], ARGV[14])
+        if n then pause_for_streak(camp, id, ARGV[15], n, template, ARGV[10], true, now) end
+        streak_save(camp, s)
+      end
     end
     changed = true
   end
+end
+-- A delivery ends the campaign's late failure streak.
+if changed and (report == 'delivered' or report == 'read') then
+  local s = streak_of(camp, 'late_streak_code', 'late_streak')
+  streak_reset(s)
+  streak_save(camp, s)
 end
 
 -- The final price replaces the provisional one, on a message recorded sent (a message still

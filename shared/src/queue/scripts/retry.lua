@@ -6,10 +6,17 @@
 -- (RFC 3339), ARGV[9] wake channel
 -- Returns 'queued', 'cancelled' (the campaign was cancelled meanwhile) or false (not this
 -- claim's any more).
-local m = redis.call('HMGET', KEYS[1], 'status', 'worker', 'claims')
+local m = redis.call('HMGET', KEYS[1], 'status', 'worker', 'claims', 'error_ref')
 local from = m[1]
 if (from ~= 'claimed' and from ~= 'sending') or not owned(m, ARGV[1], ARGV[2]) then return false end
 local now = ARGV[7]
+-- A reason longer than 64 bytes is kept whole in the campaign's reasons table (keep_reason).
+local reason, reason_ref = keep_reason(KEYS[2], ARGV[5], nil)
+if reason_ref then
+  redis.call('HSET', KEYS[1], 'error_ref', reason_ref)
+elseif m[4] then
+  redis.call('HDEL', KEYS[1], 'error_ref')
+end
 local state = redis.call('HGET', KEYS[2], 'state')
 redis.call('ZREM', KEYS[3], ARGV[3])
 if ARGV[6] == '1' then
@@ -17,12 +24,12 @@ if ARGV[6] == '1' then
   redis.call('HINCRBY', KEYS[2], 'retries', 1)
 end
 if state == 'cancelled' then
-  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated_at', now, 'error', ARGV[5])
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated_at', now, 'error', reason)
   move(KEYS[2], from, 'cancelled')
   apply_deltas(now)
   return 'cancelled'
 end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', now, 'error', ARGV[5],
+redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', now, 'error', reason,
   'next_attempt_at', ARGV[8])
 redis.call('HDEL', KEYS[1], 'worker')
 if state == 'paused' then
