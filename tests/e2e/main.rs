@@ -2,8 +2,10 @@
 
 mod bird;
 mod callbacks;
+mod failover;
 mod fleet;
 mod hooks;
+mod memory;
 mod mock_gateway;
 mod operator;
 mod redis_cli;
