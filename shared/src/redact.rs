@@ -30,5 +30,9 @@ mod tests {
             redact_url("redis://127.0.0.1:6379"),
             "redis://127.0.0.1:6379"
         );
+        assert_eq!(
+            redact_url("redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379/wacast/0"),
+            "redis+sentinel://***@10.0.0.1:26379,10.0.0.2:26379/wacast/0"
+        );
     }
 }

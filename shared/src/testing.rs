@@ -261,7 +261,12 @@ impl RedisServer {
                 let durable = !matches!(role, Role::Primary { durable: false });
                 command
                     .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-                    .args(["--save", "", "--appendonly", if durable { "yes" } else { "no" }])
+                    .args([
+                        "--save",
+                        "",
+                        "--appendonly",
+                        if durable { "yes" } else { "no" },
+                    ])
                     .args(["--appendfsync", if durable { "always" } else { "everysec" }])
                     .arg("--dir")
                     .arg(&self.dir);

@@ -63,10 +63,15 @@ async fn a_worker_refuses_a_redis_that_keeps_nothing_on_disk_unless_relaxed() {
     })
     .await;
     assert_eq!(record.counters.sent, 5);
-    assert!(relaxed.try_wait().unwrap().is_none(), "the relaxed worker runs");
+    assert!(
+        relaxed.try_wait().unwrap().is_none(),
+        "the relaxed worker runs"
+    );
     let stderr = relaxed.stderr();
     assert_eq!(
-        stderr.matches("--durability relaxed: running on a Redis").count(),
+        stderr
+            .matches("--durability relaxed: running on a Redis")
+            .count(),
         1,
         "one warning: {stderr}"
     );
@@ -104,7 +109,11 @@ async fn workers_follow_a_sentinel_failover_without_sending_twice() {
         .args(["rate", "set", SENDER, "150", "10"])
         .output()
         .expect("wacast runs");
-    assert!(rate.status.success(), "{}", String::from_utf8_lossy(&rate.stderr));
+    assert!(
+        rate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rate.stderr)
+    );
 
     let concurrency = 16;
     let workers: Vec<_> = (0..2)
@@ -117,7 +126,9 @@ async fn workers_follow_a_sentinel_failover_without_sending_twice() {
             )
         })
         .collect();
-    let queue = Queue::connect(&url, &prefix).await.expect("Sentinel answers");
+    let queue = Queue::connect(&url, &prefix)
+        .await
+        .expect("Sentinel answers");
     let id = CampaignId::parse("failover").unwrap();
     wait_for(&queue, &id, Duration::from_secs(60), "a third sent", |r| {
         r.counters.sent >= rows as u64 / 3

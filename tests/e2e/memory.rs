@@ -50,7 +50,11 @@ async fn a_redis_out_of_memory_stops_claims_and_loses_no_sent_message() {
         .args(["rate", "set", SENDER, "60", "5"])
         .output()
         .expect("wacast runs");
-    assert!(rate.status.success(), "{}", String::from_utf8_lossy(&rate.stderr));
+    assert!(
+        rate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rate.stderr)
+    );
     let metrics = format!("127.0.0.1:{}", free_port());
     let worker = spawn_worker(
         &redis.url,
@@ -114,7 +118,11 @@ async fn a_redis_out_of_memory_stops_claims_and_loses_no_sent_message() {
         "claims stopped: {before:?} then {after:?}"
     );
     assert!(after.sent < rows as u64, "the campaign was not done yet");
-    assert_eq!(after.claimed + after.sending, 0, "what was held was recorded: {after:?}");
+    assert_eq!(
+        after.claimed + after.sending,
+        0,
+        "what was held was recorded: {after:?}"
+    );
     assert_eq!(healthz(&metrics).await.0, 503);
 
     config("maxmemory", "0".into()).await;

@@ -346,9 +346,8 @@ impl Config {
                 redact_url(&args.redis_url)
             );
         }
-        Endpoint::parse(&args.redis_url).map_err(|e| {
-            anyhow::anyhow!("--redis-url {:?}: {e}", redact_url(&args.redis_url))
-        })?;
+        Endpoint::parse(&args.redis_url)
+            .map_err(|e| anyhow::anyhow!("--redis-url {:?}: {e}", redact_url(&args.redis_url)))?;
         let providers = providers(args)?;
         let hooks = hooks(args)?;
         Ok(Config {

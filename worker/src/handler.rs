@@ -420,7 +420,9 @@ where
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            Err(error) if error.is_redis() && (until_done || Instant::now() + backoff < deadline) => {
+            Err(error)
+                if error.is_redis() && (until_done || Instant::now() + backoff < deadline) =>
+            {
                 ctx.health.set(false);
                 metrics::counter!(name::REDIS_ERRORS).increment(1);
                 tracing::warn!(action, error = %error_chain(&error), retry_in_ms = backoff.as_millis(), "Redis call failed; retrying.");

@@ -35,8 +35,8 @@ use tokio::sync::watch;
 use wacast_shared::error_chain::error_chain;
 use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
-use wacast_shared::queue::durability::{MARK_SYNC_TIMEOUT, MarkSync, Verdict};
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
+use wacast_shared::queue::durability::{MARK_SYNC_TIMEOUT, MarkSync, Verdict};
 use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;
@@ -205,11 +205,7 @@ fn judge(config: &Config, verdict: &Verdict) -> anyhow::Result<()> {
 /// The queue with its marks waiting as the verdict says: `WAITAOF` or `WAIT --replicas`. With
 /// `--durability relaxed` on a Redis that cannot fsync them, the marks still wait for the
 /// replicas asked for.
-async fn with_mark_sync(
-    queue: Queue,
-    config: &Config,
-    verdict: &Verdict,
-) -> anyhow::Result<Queue> {
+async fn with_mark_sync(queue: Queue, config: &Config, verdict: &Verdict) -> anyhow::Result<Queue> {
     let sync = verdict.sync.unwrap_or(MarkSync {
         wait_aof: false,
         replicas: config.replicas,
@@ -242,7 +238,9 @@ async fn watch_memory(queue: Queue, health: Health) {
         }
         if said.is_none_or(|at| at.elapsed() >= MEMORY_ERROR_EVERY) {
             said = Some(tokio::time::Instant::now());
-            tracing::error!("Redis is out of memory (used memory over maxmemory): it refuses new claims, so nothing new is sent; messages already under way are still recorded. Raise maxmemory or free memory (`wacast purge` of finished campaigns).");
+            tracing::error!(
+                "Redis is out of memory (used memory over maxmemory): it refuses new claims, so nothing new is sent; messages already under way are still recorded. Raise maxmemory or free memory (`wacast purge` of finished campaigns)."
+            );
         }
     }
 }

@@ -81,7 +81,10 @@ impl Verdict {
 impl Persistence {
     /// `(major, minor)` of the version, `(0, 0)` if unreadable.
     pub fn version_number(&self) -> (u32, u32) {
-        let mut parts = self.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 

@@ -89,7 +89,8 @@ impl Endpoint {
                 None => (None, (!c.is_empty()).then(|| decode(c))),
             },
         };
-        let usage = "expected redis+sentinel://[:password@]host[:port][,host[:port]...]/service_name[/db]";
+        let usage =
+            "expected redis+sentinel://[:password@]host[:port][,host[:port]...]/service_name[/db]";
         let (hosts, path) = rest
             .split_once('/')
             .ok_or_else(|| format!("the Sentinel URL names no service: {usage}"))?;
@@ -190,7 +191,10 @@ mod tests {
         assert_eq!(s.username, None);
         assert_eq!(s.db, 2);
         let s = sentinel("redis+sentinel://127.0.0.1:26379/mymaster");
-        assert_eq!((s.service.as_str(), s.db, s.password), ("mymaster", 0, None));
+        assert_eq!(
+            (s.service.as_str(), s.db, s.password),
+            ("mymaster", 0, None)
+        );
     }
 
     #[test]

@@ -16,10 +16,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use redis::ServerErrorKind;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, PubSub};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
-use redis::ServerErrorKind;
 
 use crate::queue::endpoint::{Endpoint, SentinelEndpoint};
 
@@ -80,6 +80,10 @@ impl RedisConn {
                 Ok(RedisConn(Kind::Direct { conn, client }))
             }
             Endpoint::Sentinel(sentinel) => {
+                // A call on a dead primary must fail soon, so that the Sentinels are asked:
+                // the manager would otherwise keep its callers waiting through its reconnection
+                // attempts to the old address.
+                let config = config.set_number_of_retries(1);
                 let mut resolver = Resolver {
                     client: sentinel_client(sentinel)?,
                     asked: None,
@@ -87,7 +91,8 @@ impl RedisConn {
                 let client = resolver.client.async_get_client().await?;
                 resolver.asked = Some(Instant::now());
                 let addr = client.get_connection_info().addr().to_string();
-                let conn = ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
+                let conn =
+                    ConnectionManager::new_with_config(client.clone(), config.clone()).await?;
                 tracing::debug!(primary = %addr, service = %sentinel.service, "Connected to the primary Sentinel names.");
                 Ok(RedisConn(Kind::Followed(Arc::new(Followed {
                     sentinel: tokio::sync::Mutex::new(resolver),
@@ -119,9 +124,11 @@ impl RedisConn {
             }
             Kind::Followed(followed) => {
                 let current = followed.current();
-                let conn =
-                    ConnectionManager::new_with_config(current.client.clone(), followed.config.clone())
-                        .await?;
+                let conn = ConnectionManager::new_with_config(
+                    current.client.clone(),
+                    followed.config.clone(),
+                )
+                .await?;
                 Ok(RedisConn(Kind::Followed(Arc::new(Followed {
                     sentinel: tokio::sync::Mutex::new(Resolver {
                         client: sentinel_client(&followed.endpoint)?,
@@ -166,7 +173,11 @@ impl Followed {
         if self.current().generation != seen {
             return;
         }
-        if !force && resolver.asked.is_some_and(|at| at.elapsed() < RESOLVE_EVERY) {
+        if !force
+            && resolver
+                .asked
+                .is_some_and(|at| at.elapsed() < RESOLVE_EVERY)
+        {
             return;
         }
         resolver.asked = Some(Instant::now());
@@ -221,9 +232,12 @@ fn failed_over(error: &RedisError) -> bool {
 }
 
 fn sentinel_client(endpoint: &SentinelEndpoint) -> RedisResult<SentinelClient> {
-    let mut builder =
-        SentinelClientBuilder::new(endpoint.addrs(), &endpoint.service, SentinelServerType::Master)?
-            .set_client_to_redis_db(endpoint.db);
+    let mut builder = SentinelClientBuilder::new(
+        endpoint.addrs(),
+        &endpoint.service,
+        SentinelServerType::Master,
+    )?
+    .set_client_to_redis_db(endpoint.db);
     if let Some(user) = &endpoint.username {
         builder = builder.set_client_to_redis_username(user);
     }
