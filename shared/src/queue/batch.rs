@@ -29,10 +29,10 @@ use crate::keys::write_message_ref;
 use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
 use crate::queue::clock::{millis, now_ms, rfc3339_ms};
 use crate::queue::connection::Queue;
-use crate::queue::durability::MarkSync;
 use crate::queue::error::QueueError;
 use crate::queue::lease::Lease;
 use crate::queue::lifecycle::{MessageStatus, RetryKind, SendPermit, Terminal, ack_fields};
+use crate::queue::mark_sync::{MarkSync, sync_marks};
 use crate::queue::scripts::{self, SCRIPTS};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
@@ -120,7 +120,7 @@ impl Queue {
                 .collect();
             if let Some(sync) = sync
                 && permits.contains(&SendPermit::Send)
-                && !Queue::sync_marks(&mut conn, sync).await?
+                && !sync_marks(&mut conn, sync).await?
             {
                 self.unsynced(chunk, &mut permits, sync).await?;
             }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use redis::aio::ConnectionManagerConfig;
 
 use crate::keys::Keys;
-use crate::queue::durability::MarkSync;
 use crate::queue::endpoint::Endpoint;
 use crate::queue::error::QueueError;
+use crate::queue::mark_sync::MarkSync;
 use crate::queue::primary::RedisConn;
 
 /// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a

@@ -44,7 +44,7 @@
 //! - `endpoint`: [`Endpoint`], a `redis://` or `redis+sentinel://` URL read; `primary`:
 //!   [`RedisConn`], the connection that follows the primary Sentinel names through a failover.
 //! - [`durability`]: whether Redis keeps a `sending` mark through a crash (the worker's start
-//!   check) and what marks wait for (`WAITAOF`, `WAIT` for `--replicas`).
+//!   check); [`mark_sync`]: what marks wait for (`WAITAOF`, `WAIT` for `--replicas`).
 //! - `error`: [`QueueError`] (out of memory apart from other Redis trouble), and the error
 //!   text of log events.
 //! - `clock`: the time and its formats; `bounds`: the walk chunk and the stored text lengths.
@@ -84,6 +84,7 @@ mod hooks_log;
 mod lease;
 mod lifecycle;
 pub mod limits;
+pub mod mark_sync;
 mod optout;
 mod primary;
 mod purge;
