@@ -33,7 +33,7 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Queue {
     conn: RedisConn,
-    /// The marks' own connection and what they wait for, when they wait (`durability.rs`).
+    /// The marks' own connection and what they wait for, when they wait (`mark_sync.rs`).
     pub(super) marks: Option<(RedisConn, MarkSync)>,
     /// Whether Redis last refused a call for being out of memory (see
     /// [`Queue::out_of_memory`]).
@@ -54,8 +54,9 @@ impl std::fmt::Debug for Queue {
 impl Queue {
     /// Connects to Redis at `url` (`redis://[:password@]host[:port][/db]`, or
     /// `redis+sentinel://[:password@]host[:port][,host[:port]...]/service_name[/db]`, see
-    /// `endpoint.rs`) with keys under `prefix`. Fails if Redis cannot be reached now; once connected, a lost connection is
-    /// re-established on the next call.
+    /// `endpoint.rs`) with keys under `prefix`. Fails if Redis cannot be reached now; once
+    /// connected, a lost connection is re-established on the next call (to the new primary,
+    /// after a failover, with a Sentinel URL).
     pub async fn connect(url: &str, prefix: &str) -> Result<Queue, QueueError> {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
