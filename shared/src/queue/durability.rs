@@ -133,11 +133,9 @@ impl Queue {
     /// not tell or where it is refused (managed Redis renames or forbids it).
     pub async fn persistence(&self) -> Result<Persistence, QueueError> {
         let mut conn = self.conn();
+        // The default sections (server, persistence, memory, replication among them): INFO
+        // with several sections needs Redis 7, and an older one must hear that it is too old.
         let info: String = redis::cmd("INFO")
-            .arg("server")
-            .arg("persistence")
-            .arg("memory")
-            .arg("replication")
             .query_async(&mut conn)
             .await
             .map_err(QueueError::redis("INFO"))?;
