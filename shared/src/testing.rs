@@ -180,21 +180,19 @@ impl RedisServer {
         self.port
     }
 
-    /// A durable replica of this server (`--replicaof`), once it has synced.
+    /// A durable replica of this server (`--replicaof`), once it has synced: its link is up
+    /// and this server counts it online (what `WAIT` counts).
     pub async fn replica(&self) -> RedisServer {
         let replica = RedisServer::start(Role::Replica { of: self.port }).await;
-        for _ in 0..500 {
-            let info: Option<String> = async {
-                let client = redis::Client::open(replica.url()).ok()?;
-                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                redis::cmd("INFO")
-                    .arg("replication")
-                    .query_async(&mut conn)
+        let needle = format!("port={},state=online", replica.port);
+        for _ in 0..1000 {
+            if replication_info(&replica.url())
+                .await
+                .is_some_and(|i| i.contains("master_link_status:up"))
+                && replication_info(&self.url())
                     .await
-                    .ok()
-            }
-            .await;
-            if info.is_some_and(|i| i.contains("master_link_status:up")) {
+                    .is_some_and(|i| i.contains(&needle))
+            {
                 return replica;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -268,6 +266,8 @@ impl RedisServer {
                         if durable { "yes" } else { "no" },
                     ])
                     .args(["--appendfsync", if durable { "always" } else { "everysec" }])
+                    // A replica syncs at once, not after the default 5 s of waiting for others.
+                    .args(["--repl-diskless-sync-delay", "0"])
                     .arg("--dir")
                     .arg(&self.dir);
                 if let Role::Replica { of } = role {
@@ -316,6 +316,17 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `INFO replication` of the server at `url`, if it answers.
+async fn replication_info(url: &str) -> Option<String> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut conn)
+        .await
+        .ok()
 }
 
 fn free_port() -> u16 {

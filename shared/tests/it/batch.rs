@@ -377,7 +377,8 @@ async fn marks_no_replica_acknowledged_send_nothing() {
     let sync = MarkSync {
         wait_aof: false,
         replicas: 1,
-        timeout: Duration::from_millis(200),
+        // Long enough for a replica's acknowledgement on a loaded test machine.
+        timeout: Duration::from_secs(1),
     };
     let server = TestRedis::dedicated().await;
     let queue = server.test_redis().queue().await;
