@@ -4,6 +4,10 @@ redis-server and mock-gateway on 127.0.0.1. Prints one line per figure on stdout
 
   send_msgs_per_s_0ms <n> msgs/s          one worker, mock at 0 ms, no rate limit
   send_msgs_per_s_20ms <n> msgs/s         mock at 20 ms, concurrency 512
+  send_msgs_per_s_durable_replica <n> msgs/s   as _0ms, with one replica and --replicas 1
+
+Redis runs durable in every figure (`appendonly yes`, `appendfsync always`, on disk), as the
+worker requires by default.
   worker_cpu_ms_per_1k_msgs <n> ms        worker CPU (user+sys) per 1,000 messages, 0 ms run
   rate_precision <n> ratio                sender at 80/s: max sliding 1 s window / 80
   rate_mean_error_pct <n> %               |mean rate - 80| / 80
@@ -50,13 +54,18 @@ def free_port():
 
 
 class Redis:
-    def __init__(self, workdir):
+    """A durable redis-server, as the worker requires (`appendfsync always`: every write is on
+    disk before Redis answers; its data on the work dir's disk, not tmpfs, so the figure
+    includes the fsync); with `replica_of`, a replica of that one."""
+
+    def __init__(self, workdir, replica_of=None):
         self.port = free_port()
-        self.dir = os.path.join(workdir, "redis")
+        self.dir = os.path.join(workdir, f"redis-{self.port}")
         os.makedirs(self.dir, exist_ok=True)
+        replica = ["--replicaof", "127.0.0.1", str(replica_of.port)] if replica_of else []
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", *replica],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             if self.cli("PING") == "PONG":
@@ -133,8 +142,11 @@ def wait_completed(redis, prefix, campaign, timeout=600):
     raise SystemExit(f"campaign {campaign} did not complete: {redis.cli('HGETALL', key)}")
 
 
-def throughput(workdir, latency_ms, concurrency, run):
+def throughput(workdir, latency_ms, concurrency, run, replica=False):
     redis = Redis(workdir)
+    # With a replica, the worker waits for it to acknowledge every batch of marks (WAIT 1).
+    replica = Redis(workdir, replica_of=redis) if replica else None
+    replicas = ["--replicas", "1"] if replica else []
     gateway = Gateway("--latency", str(latency_ms)) if latency_ms else Gateway()
     try:
         csv = os.path.join(workdir, "throughput.csv")
@@ -144,7 +156,7 @@ def throughput(workdir, latency_ms, concurrency, run):
         enqueue(redis, "bench", csv, campaign)
         start = time.time()
         worker = start_worker(redis, "bench", gateway, "--concurrency", str(concurrency),
-                              "--default-rate", "unlimited")
+                              "--default-rate", "unlimited", *replicas)
         wait_completed(redis, "bench", campaign)
         elapsed = time.time() - start
         cpu = cpu_ms(worker.pid)
@@ -153,11 +165,13 @@ def throughput(workdir, latency_ms, concurrency, run):
         sent = int(redis.cli("HGET", f"bench:campaign:{campaign}", "sent"))
         assert sent == N_THROUGHPUT, f"only {sent} of {N_THROUGHPUT} sent"
         rate = N_THROUGHPUT / elapsed
-        log(f"{latency_ms} ms, concurrency {concurrency}: {rate:.0f} msgs/s, "
-            f"worker cpu {cpu:.0f} ms")
+        log(f"{latency_ms} ms, concurrency {concurrency}{', 1 replica' if replica else ''}: "
+            f"{rate:.0f} msgs/s, worker cpu {cpu:.0f} ms")
         return rate, cpu / (N_THROUGHPUT / 1000)
     finally:
         gateway.stop()
+        if replica:
+            replica.stop()
         redis.stop()
 
 
@@ -256,12 +270,14 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         zero = [throughput(workdir, 0, 256, r) for r in range(RUNS)]
         twenty = [throughput(workdir, 20, 512, r) for r in range(RUNS)]
+        replica = [throughput(workdir, 0, 256, r, replica=True) for r in range(RUNS)]
         rates = [rate_precision(workdir, r) for r in range(RUNS)]
         late = [lateness(workdir, r) for r in range(RUNS)]
     med = statistics.median
     figures = [
         ("send_msgs_per_s_0ms", round(med(r for r, _ in zero)), "msgs/s"),
         ("send_msgs_per_s_20ms", round(med(r for r, _ in twenty)), "msgs/s"),
+        ("send_msgs_per_s_durable_replica", round(med(r for r, _ in replica)), "msgs/s"),
         ("worker_cpu_ms_per_1k_msgs", round(med(c for _, c in zero), 1), "ms"),
         ("rate_precision", round(med(r for r, _ in rates), 3), "ratio"),
         ("rate_mean_error_pct", round(med(e for _, e in rates), 2), "%"),

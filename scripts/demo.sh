@@ -30,13 +30,26 @@ bin=${CARGO_TARGET_DIR:-target}/debug
 
 step "Redis on 127.0.0.1:$REDIS_PORT"
 ensure_redis_server
-if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
-  echo "using the Redis that answers on port $REDIS_PORT"
+# The worker refuses a Redis that could lose a `sending` mark (--durability strict). The Redis a
+# development machine runs on 6379 usually keeps nothing on disk: rather than relax the check or
+# reconfigure that Redis, the demo then starts a durable one of its own on a free port.
+durable() {
+  [ "$(redis-cli -p "$1" CONFIG GET appendonly 2>/dev/null | tail -1)" = yes ] \
+    && [ "$(redis-cli -p "$1" CONFIG GET appendfsync 2>/dev/null | tail -1)" = always ]
+}
+if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && durable "$REDIS_PORT"; then
+  echo "using the Redis that answers on port $REDIS_PORT (appendonly yes, appendfsync always)"
 else
-  echo "no Redis answers: starting one (appendonly yes, data in /tmp/wacast-demo-redis)"
-  mkdir -p /tmp/wacast-demo-redis
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir /tmp/wacast-demo-redis \
-    --appendonly yes --daemonize yes --logfile /tmp/wacast-demo-redis/redis.log >/dev/null
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    echo "the Redis on port $REDIS_PORT is not durable (appendfsync always), which the worker requires"
+    REDIS_PORT=$(free_port)
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  fi
+  echo "starting one on port $REDIS_PORT (appendonly yes, appendfsync always, data in /tmp/wacast-demo-redis-$REDIS_PORT)"
+  mkdir -p "/tmp/wacast-demo-redis-$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "/tmp/wacast-demo-redis-$REDIS_PORT" \
+    --appendonly yes --appendfsync always --daemonize yes \
+    --logfile "/tmp/wacast-demo-redis-$REDIS_PORT/redis.log" >/dev/null
   for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 fi
 

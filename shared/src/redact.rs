@@ -69,5 +69,9 @@ mod tests {
             redact_url("redis+unix:///run/r.sock?user=app&password=s3cret"),
             "redis+unix:///run/r.sock?user=***&password=***"
         );
+        assert_eq!(
+            redact_url("redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26379/wacast/0"),
+            "redis+sentinel://***@10.0.0.1:26379,10.0.0.2:26379/wacast/0"
+        );
     }
 }

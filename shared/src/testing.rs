@@ -1,10 +1,16 @@
 //! Test support (feature `testing`): private Redis servers and queue invariant checks.
 //!
 //! Tests never touch the developer's Redis. [`TestRedis::shared`] starts one `redis-server` per
-//! test process on a free loopback port (no persistence) and gives every caller its own key
-//! prefix, so tests run in parallel without seeing each other's keys; set
-//! `WACAST_TEST_REDIS_URL` to use a running server instead (still with unique prefixes).
-//! [`TestRedis::dedicated`] starts a server owned by one test, which it may kill or restart.
+//! test process on a free loopback port and gives every caller its own key prefix, so tests run
+//! in parallel without seeing each other's keys; set `WACAST_TEST_REDIS_URL` to use a running
+//! server instead (still with unique prefixes). [`TestRedis::dedicated`] starts a server owned
+//! by one test, which it may kill or restart.
+//!
+//! The servers are durable as the worker requires by default (`appendonly yes`, `appendfsync
+//! always`), with their data on `/dev/shm` where it exists (tmpfs: an fsync costs nothing), so
+//! that workers in tests pass `--durability strict`. [`TestRedis::volatile`] is one that is
+//! not, for the test of the refusal. [`RedisServer::replica`] and [`RedisServer::sentinel`]
+//! start a replica and Sentinels (`redis-server --sentinel`) with short failover timings.
 //!
 //! Servers are stopped when their handle is dropped, and in any case by a small watchdog shell
 //! loop once the test process is gone (statics are never dropped, and a test binary may be
@@ -56,7 +62,7 @@ impl TestRedis {
                 if let Ok(url) = std::env::var("WACAST_TEST_REDIS_URL") {
                     return SharedServer { url, _server: None };
                 }
-                let server = RedisServer::start(false).await;
+                let server = RedisServer::start(Role::Primary { durable: true }).await;
                 SharedServer {
                     url: server.url(),
                     _server: Some(server),
@@ -66,15 +72,22 @@ impl TestRedis {
         TestRedis::with_url(&shared.url)
     }
 
-    /// A server of its own, without persistence, for tests that kill or restart Redis.
+    /// A server of its own, for tests that kill or restart Redis. It is durable, as every
+    /// test server: [`RedisServer::restart`] keeps the data.
     pub async fn dedicated() -> RedisServer {
-        RedisServer::start(false).await
+        RedisServer::start(Role::Primary { durable: true }).await
     }
 
     /// A server of its own with `appendonly yes`, so that [`RedisServer::restart`] keeps the
-    /// data, as a production Redis configured for durability does.
+    /// data, as a production Redis configured for durability does (as [`TestRedis::dedicated`]).
     pub async fn dedicated_with_aof() -> RedisServer {
-        RedisServer::start(true).await
+        RedisServer::start(Role::Primary { durable: true }).await
+    }
+
+    /// A server of its own that keeps nothing on disk (`appendonly no`), as the development
+    /// Redis on port 6379 is: a strict worker refuses it.
+    pub async fn volatile() -> RedisServer {
+        RedisServer::start(Role::Primary { durable: false }).await
     }
 
     /// `url` with a fresh prefix.
@@ -105,26 +118,48 @@ impl TestRedis {
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
-    aof: bool,
+    role: Role,
     child: Option<Child>,
 }
 
+/// What a [`RedisServer`] is.
+#[derive(Debug, Clone)]
+enum Role {
+    /// A server of its own; `durable`: `appendonly yes` and `appendfsync always`.
+    Primary { durable: bool },
+    /// A durable replica of the server on this port.
+    Replica { of: u16 },
+    /// A Sentinel monitoring the primary on this port as `service`.
+    Sentinel { monitor: u16, service: String },
+}
+
+/// How long a Sentinel waits before it calls a silent primary down: short, for tests.
+const SENTINEL_DOWN_AFTER_MS: u64 = 1000;
+/// A Sentinel's failover timeout: short, for tests.
+const SENTINEL_FAILOVER_TIMEOUT_MS: u64 = 3000;
+
 impl RedisServer {
-    async fn start(aof: bool) -> RedisServer {
+    async fn start(role: Role) -> RedisServer {
         // Another process may take the free port between our check and the server's bind:
         // try a few ports.
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir()
-                .join(format!("wacast-test-redis-{}-{port}", std::process::id()));
+            // tmpfs where there is one: `appendfsync always` costs nothing there.
+            let shm = Path::new("/dev/shm");
+            let base = if shm.is_dir() {
+                shm.to_path_buf()
+            } else {
+                std::env::temp_dir()
+            };
+            let dir = base.join(format!("wacast-test-redis-{}-{port}", std::process::id()));
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 panic!("cannot create {}: {e}", dir.display());
             }
             let mut server = RedisServer {
                 port,
                 dir,
-                aof,
+                role: role.clone(),
                 child: None,
             };
             match server.spawn().await {
@@ -138,6 +173,41 @@ impl RedisServer {
     /// The URL to connect to.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A durable replica of this server (`--replicaof`), once it has synced: its link is up
+    /// and this server counts it online (what `WAIT` counts).
+    pub async fn replica(&self) -> RedisServer {
+        let replica = RedisServer::start(Role::Replica { of: self.port }).await;
+        let needle = format!("port={},state=online", replica.port);
+        for _ in 0..1000 {
+            if replication_info(&replica.url())
+                .await
+                .is_some_and(|i| i.contains("master_link_status:up"))
+                && replication_info(&self.url())
+                    .await
+                    .is_some_and(|i| i.contains(&needle))
+            {
+                return replica;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the replica on port {} did not sync", replica.port);
+    }
+
+    /// A Sentinel monitoring this server as `service`, with a quorum of 2 and short timings
+    /// (down after 1 s, failover timeout 3 s). Start three.
+    pub async fn sentinel(&self, service: &str) -> RedisServer {
+        RedisServer::start(Role::Sentinel {
+            monitor: self.port,
+            service: service.to_string(),
+        })
+        .await
     }
 
     /// A [`TestRedis`] on this server with a fresh prefix.
@@ -165,16 +235,47 @@ impl RedisServer {
     async fn spawn(&mut self) -> Result<(), String> {
         let binary =
             std::env::var("WACAST_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let mut child = Command::new(&binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                if self.aof { "yes" } else { "no" },
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
+        let mut command = Command::new(&binary);
+        match &self.role {
+            Role::Sentinel { monitor, service } => {
+                // Sentinel rewrites its configuration file, so it gets one of its own.
+                let conf = self.dir.join("sentinel.conf");
+                let text = format!(
+                    "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                     sentinel monitor {service} 127.0.0.1 {monitor} 2\n\
+                     sentinel down-after-milliseconds {service} {SENTINEL_DOWN_AFTER_MS}\n\
+                     sentinel failover-timeout {service} {SENTINEL_FAILOVER_TIMEOUT_MS}\n\
+                     sentinel parallel-syncs {service} 1\n",
+                    port = self.port,
+                    dir = self.dir.display(),
+                );
+                if !conf.exists() {
+                    std::fs::write(&conf, text)
+                        .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+                }
+                command.arg(&conf).arg("--sentinel");
+            }
+            role => {
+                let durable = !matches!(role, Role::Primary { durable: false });
+                command
+                    .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                    .args([
+                        "--save",
+                        "",
+                        "--appendonly",
+                        if durable { "yes" } else { "no" },
+                    ])
+                    .args(["--appendfsync", if durable { "always" } else { "everysec" }])
+                    // A replica syncs at once, not after the default 5 s of waiting for others.
+                    .args(["--repl-diskless-sync-delay", "0"])
+                    .arg("--dir")
+                    .arg(&self.dir);
+                if let Role::Replica { of } = role {
+                    command.args(["--replicaof", "127.0.0.1", &of.to_string()]);
+                }
+            }
+        }
+        let mut child = command
             .args([
                 "--daemonize",
                 "no",
@@ -215,6 +316,17 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `INFO replication` of the server at `url`, if it answers.
+async fn replication_info(url: &str) -> Option<String> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut conn)
+        .await
+        .ok()
 }
 
 fn free_port() -> u16 {

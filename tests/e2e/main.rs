@@ -2,9 +2,11 @@
 
 mod bird;
 mod callbacks;
+mod failover;
 mod fleet;
 mod hooks;
 mod hostile;
+mod memory;
 mod mock_gateway;
 mod operator;
 mod redis_cli;

@@ -14,6 +14,7 @@ use wacast_shared::phone::PhoneNumber;
 use wacast_shared::provider::ProvidersConfig;
 use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
+use wacast_shared::queue::Endpoint;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::redact::redact_url;
 use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
@@ -53,6 +54,8 @@ pub mod env {
     pub const OPTOUT_KEYWORDS: &str = "WACAST_OPTOUT_KEYWORDS";
     pub const REPLY_WINDOW: &str = "WACAST_REPLY_WINDOW";
     pub const MARKETING_LIMIT_DELAY: &str = "WACAST_MARKETING_LIMIT_DELAY";
+    pub const DURABILITY: &str = "WACAST_DURABILITY";
+    pub const REPLICAS: &str = "WACAST_REPLICAS";
 }
 
 /// seven's webhook signing key: `WACAST_SEVEN_SIGNING_KEY`, a key file, or the credential
@@ -88,7 +91,9 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Redis server holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: the
+    /// Redis server holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, or the
+    /// primary Redis Sentinel names, followed through failovers:
+    /// `redis+sentinel://[:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB]` [default: the
     /// file of --redis-url-file, else the systemd credential `redis-url`, else
     /// redis://127.0.0.1:6379]. Its value is never shown in --help: it may hold a password.
     #[arg(long, env = env::REDIS_URL, hide_env_values = true, global = true)]
@@ -233,6 +238,28 @@ pub struct Args {
     /// Meta asks for at least 24 hours.
     #[arg(long, env = env::MARKETING_LIMIT_DELAY, default_value = "24h", value_parser = parse_duration, global = true)]
     pub marketing_limit_delay: Duration,
+
+    /// `strict`: refuse to start unless Redis keeps a `sending` mark through a crash
+    /// (`appendonly yes` with `appendfsync always`, or Redis 7.2's WAITAOF) and never evicts
+    /// the queue's keys (`maxmemory-policy noeviction`), so that no message is sent twice
+    /// because Redis forgot it was sent. `relaxed`: start anyway, with one WARN naming the risk.
+    #[arg(long, env = env::DURABILITY, value_enum, default_value_t = Durability::Strict, global = true)]
+    pub durability: Durability,
+
+    /// Replicas that must acknowledge each batch of `sending` marks (Redis WAIT) before their
+    /// requests are written, so that a failover to one of them keeps the marks. Messages whose
+    /// marks were not acknowledged in time go back to the queue unsent.
+    #[arg(long, env = env::REPLICAS, default_value_t = 0, global = true)]
+    pub replicas: u32,
+}
+
+/// How strictly the worker holds Redis to durability (`--durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Durability {
+    /// Refuse a Redis that could lose a `sending` mark.
+    Strict,
+    /// Accept it, with a warning: a Redis crash may resend messages.
+    Relaxed,
 }
 
 /// Subcommands.
@@ -273,6 +300,10 @@ pub struct Config {
     pub worker_id: String,
     /// The callbacks endpoint, when `--hooks-addr` asks for one.
     pub hooks: Option<HooksConfig>,
+    /// `--durability`.
+    pub durability: Durability,
+    /// `--replicas`.
+    pub replicas: u32,
 }
 
 /// The callbacks endpoint's configuration.
@@ -330,12 +361,15 @@ impl Config {
         if !redis_url.starts_with("redis://")
             && !redis_url.starts_with("rediss://")
             && !redis_url.starts_with("unix://")
+            && !redis_url.starts_with("redis+sentinel://")
         {
             bail!(
-                "--redis-url must start with redis://, rediss:// or unix:// (got {:?})",
+                "--redis-url must start with redis://, rediss://, unix:// or redis+sentinel:// (got {:?})",
                 redact_url(&redis_url)
             );
         }
+        Endpoint::parse(&redis_url)
+            .map_err(|e| anyhow::anyhow!("--redis-url {:?}: {e}", redact_url(&redis_url)))?;
         let providers = providers(args)?;
         let hooks = hooks(args)?;
         Ok(Config {
@@ -353,6 +387,8 @@ impl Config {
             metrics_addr: args.metrics_addr,
             worker_id: worker_id(&args.name),
             hooks,
+            durability: args.durability,
+            replicas: args.replicas,
         })
     }
 }

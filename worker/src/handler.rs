@@ -395,7 +395,11 @@ impl Task<'_> {
     /// Records a final outcome; the message is settled.
     async fn record(&self, terminal: Terminal) -> Settled {
         let ctx = self.ctx;
-        with_redis_retry(ctx, "record outcome", || {
+        // A message the provider accepted must end `sent`, not `unknown` when its lease runs
+        // out: its ack is retried for as long as the process lives (the heartbeat keeps the
+        // lease while the task runs).
+        let until_done = matches!(terminal, Terminal::Sent { .. });
+        retry_redis(ctx, "record outcome", until_done, || {
             ctx.recorder.ack(self.lease, &terminal)
         })
         .await;
@@ -462,7 +466,25 @@ const HALT_REPEAT: Duration = Duration::from_secs(10);
 /// Runs a queue call until it succeeds or a lease's worth of time has passed. Redis trouble
 /// is never a reason to drop an outcome: a restart takes seconds, and the message's lease (kept
 /// alive by the heartbeat) covers the wait. A refusal (not a Redis error) is logged and ends it.
-async fn with_redis_retry<T, E, F, Fut>(ctx: &Context, action: &str, mut call: F) -> Option<T>
+async fn with_redis_retry<T, E, F, Fut>(ctx: &Context, action: &str, call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: CallError,
+{
+    retry_redis(ctx, action, false, call).await
+}
+
+/// [`with_redis_retry`], without its deadline when `until_done`. Redis out of memory never
+/// ends the retries: the calls of messages under way are `allow-oom` scripts, so this is a
+/// Redis that refuses even those (an old script, a Redis < 7); it is reported once a minute
+/// by the worker, not per call.
+async fn retry_redis<T, E, F, Fut>(
+    ctx: &Context,
+    action: &str,
+    until_done: bool,
+    mut call: F,
+) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -476,7 +498,15 @@ where
                 ctx.health.set(true);
                 return Some(value);
             }
-            Err(error) if error.is_redis() && Instant::now() + backoff < deadline => {
+            Err(error) if error.is_out_of_memory() => {
+                ctx.queue.note_out_of_memory(true);
+                tracing::debug!(action, error = %error_chain(&error), "Redis is out of memory; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            Err(error)
+                if error.is_redis() && (until_done || Instant::now() + backoff < deadline) =>
+            {
                 ctx.health.set(false);
                 metrics::counter!(name::REDIS_ERRORS).increment(1);
                 tracing::warn!(action, error = %error_chain(&error), retry_in_ms = backoff.as_millis(), "Redis call failed; retrying.");
@@ -494,17 +524,24 @@ where
 /// An error of a queue call: Redis trouble (worth retrying) or not.
 trait CallError: std::error::Error {
     fn is_redis(&self) -> bool;
+    fn is_out_of_memory(&self) -> bool;
 }
 
 impl CallError for QueueError {
     fn is_redis(&self) -> bool {
         QueueError::is_redis(self)
     }
+    fn is_out_of_memory(&self) -> bool {
+        QueueError::is_out_of_memory(self)
+    }
 }
 
 impl CallError for RecordError {
     fn is_redis(&self) -> bool {
         RecordError::is_redis(self)
+    }
+    fn is_out_of_memory(&self) -> bool {
+        matches!(self, RecordError::Queue(error) if error.is_out_of_memory())
     }
 }
 

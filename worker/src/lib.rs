@@ -36,10 +36,12 @@ use wacast_shared::error_chain::error_chain;
 use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
+use wacast_shared::queue::durability::Verdict;
+use wacast_shared::queue::mark_sync::{MARK_SYNC_TIMEOUT, MarkSync};
 use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;
-use crate::config::Config;
+use crate::config::{Config, Durability};
 use crate::handler::Context;
 use crate::metrics::Health;
 use crate::record::Recorder;
@@ -56,6 +58,9 @@ pub async fn run(
         metrics::serve(addr, health.clone()).await?;
     }
     let queue = connect(&config, &health).await;
+    let verdict = durability(&config, &queue).await?;
+    let queue = with_mark_sync(queue, &config, &verdict).await?;
+    tokio::spawn(watch_memory(queue.clone(), health.clone()));
     if let Some(hooks) = &config.hooks {
         hooks::serve(hooks, queue.clone()).await?;
     }
@@ -99,6 +104,7 @@ pub async fn run(
         providers = %config.providers,
         concurrency = config.concurrency,
         threads = config.threads,
+        durability = %durability_summary(&config, &verdict),
         "Worker started."
     );
 
@@ -160,9 +166,92 @@ async fn connect(config: &Config, health: &Health) -> Queue {
     }
 }
 
+/// Reads Redis's persistence and holds it to `--durability`: strict refuses a Redis that could
+/// lose a `sending` mark or evict the queue's keys, with each setting to change; relaxed logs
+/// one WARN naming the risk. Redis trouble while reading is retried, as connecting is.
+async fn durability(config: &Config, queue: &Queue) -> anyhow::Result<Verdict> {
+    let mut backoff = Duration::from_millis(200);
+    let persistence = loop {
+        match queue.persistence().await {
+            Ok(p) => break p,
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), retry_in_ms = backoff.as_millis(), "Cannot read Redis's persistence settings; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let verdict = persistence.verdict(config.replicas);
+    judge(config, &verdict)?;
+    Ok(verdict)
+}
+
+/// The verdict against `--durability`: an error in strict mode when something is unsafe, else
+/// a WARN (relaxed) or nothing.
+fn judge(config: &Config, verdict: &Verdict) -> anyhow::Result<()> {
+    if verdict.is_durable() {
+        return Ok(());
+    }
+    let problems = verdict.problems.join("; ");
+    match config.durability {
+        Durability::Strict => anyhow::bail!(
+            "Redis at {} cannot keep a message's `sending` mark through a crash, so a crash or failover could send messages twice: {problems}",
+            redact_url(&config.redis_url)
+        ),
+        Durability::Relaxed => {
+            tracing::warn!(problems = %problems, "--durability relaxed: running on a Redis that can lose `sending` marks; a Redis crash or failover may send messages twice.");
+            Ok(())
+        }
+    }
+}
+
+/// The queue with its marks waiting as the verdict says: `WAITAOF` or `WAIT --replicas`. With
+/// `--durability relaxed` on a Redis that cannot fsync them, the marks still wait for the
+/// replicas asked for.
+async fn with_mark_sync(queue: Queue, config: &Config, verdict: &Verdict) -> anyhow::Result<Queue> {
+    let sync = verdict.sync.unwrap_or(MarkSync {
+        wait_aof: false,
+        replicas: config.replicas,
+        timeout: MARK_SYNC_TIMEOUT,
+    });
+    queue
+        .with_mark_sync(sync)
+        .await
+        .context("cannot open the marks' connection to Redis")
+}
+
+/// How often the worker looks whether Redis is out of memory, and how often it says so.
+const MEMORY_CHECK_EVERY: Duration = Duration::from_secs(1);
+const MEMORY_ERROR_EVERY: Duration = Duration::from_secs(60);
+
+/// Reports Redis being out of memory (as the claim loop last saw it): `/healthz` 503, the
+/// gauge, and one ERROR a minute rather than a warning per refused call.
+async fn watch_memory(queue: Queue, health: Health) {
+    let mut tick = tokio::time::interval(MEMORY_CHECK_EVERY);
+    let mut said: Option<tokio::time::Instant> = None;
+    loop {
+        tick.tick().await;
+        let out = queue.out_of_memory();
+        health.set_out_of_memory(out);
+        if !out {
+            if said.take().is_some() {
+                tracing::info!("Redis accepts claims again: it is no longer out of memory.");
+            }
+            continue;
+        }
+        if said.is_none_or(|at| at.elapsed() >= MEMORY_ERROR_EVERY) {
+            said = Some(tokio::time::Instant::now());
+            tracing::error!(
+                "Redis is out of memory (used memory over maxmemory): it refuses new claims, so nothing new is sent; messages already under way are still recorded. Raise maxmemory or free memory (`wacast purge` of finished campaigns)."
+            );
+        }
+    }
+}
+
 /// `wacast-worker check-config`: the flags and keys were validated already; this also checks
-/// that Redis answers and that the keys can be sent, and prints the effective configuration
-/// (without secrets), with the providers this worker can send through.
+/// that Redis answers and keeps `sending` marks as `--durability` requires, and that the keys
+/// can be sent, and prints the effective configuration (without secrets), with the providers
+/// this worker can send through.
 pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     let queue = tokio::time::timeout(
         Duration::from_secs(10),
@@ -176,6 +265,14 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         )
     })?
     .with_context(|| format!("cannot reach Redis at {}", redact_url(&config.redis_url)))?;
+    let persistence = queue.persistence().await.with_context(|| {
+        format!(
+            "cannot read the persistence settings of Redis at {}",
+            redact_url(&config.redis_url)
+        )
+    })?;
+    let verdict = persistence.verdict(config.replicas);
+    judge(config, &verdict)?;
     drop(queue);
     // Checks each key and base URL as the worker will use them; makes no request.
     Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
@@ -197,9 +294,24 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
         concurrency = config.concurrency,
         threads = config.threads,
         hooks = %hooks_summary(config),
+        durability = %durability_summary(config, &verdict),
         "Configuration is valid and Redis answers."
     );
     Ok(())
+}
+
+/// How the marks are made durable, as `check-config` and the start line show it.
+fn durability_summary(config: &Config, verdict: &Verdict) -> String {
+    let how = match verdict.sync {
+        Some(sync) if sync.wait_aof => "waitaof",
+        Some(_) => "appendfsync-always",
+        None => "none",
+    };
+    let mode = match config.durability {
+        Durability::Strict => "strict",
+        Durability::Relaxed => "relaxed",
+    };
+    format!("{mode} sync={how} replicas={}", config.replicas)
 }
 
 /// The callbacks endpoint as `check-config` shows it: where, and which providers are signed.

@@ -3,7 +3,9 @@
 //! Metric names (all prefixed `wacast_`), labelled by `sender` where it applies:
 //! `messages_sent_total`, `messages_failed_total` (+ `code`), `messages_retried_total`
 //! (+ `reason`), `messages_unknown_total`, `messages_expired_total`, `in_flight`,
-//! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram).
+//! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram),
+//! `redis_errors_total`, `redis_out_of_memory` (gauge: 1 while Redis refuses claims for being
+//! over its `maxmemory`; `/healthz` then answers 503 saying so).
 //!
 //! The callbacks endpoint (`hooks`) counts `callbacks_total` by `provider`, `event` (`status`,
 //! `inbound`, or `other`: refused before its body was read, or no delivery news) and `result`
@@ -34,23 +36,40 @@ pub mod name {
     pub const RATE_LIMIT_WAIT: &str = "wacast_rate_limit_wait_seconds";
     pub const REQUEST_DURATION: &str = "wacast_request_duration_seconds";
     pub const REDIS_ERRORS: &str = "wacast_redis_errors_total";
+    /// 1 while Redis refuses claims for being over its `maxmemory`, else 0.
+    pub const REDIS_OUT_OF_MEMORY: &str = "wacast_redis_out_of_memory";
     pub const CALLBACKS: &str = "wacast_callbacks_total";
     pub const DELIVERY_LATENCY: &str = "wacast_delivery_latency_seconds";
 }
 
-/// Whether the worker is healthy: Redis answered lately. `/healthz` answers 503 otherwise.
+/// Whether the worker is healthy: Redis answered lately, and is not out of memory. `/healthz`
+/// answers 503 otherwise, saying which.
 #[derive(Debug, Clone, Default)]
-pub struct Health(Arc<AtomicBool>);
+pub struct Health {
+    redis: Arc<AtomicBool>,
+    out_of_memory: Arc<AtomicBool>,
+}
 
 impl Health {
     /// Records whether the last Redis round trip worked.
     pub fn set(&self, healthy: bool) {
-        self.0.store(healthy, Ordering::Relaxed);
+        self.redis.store(healthy, Ordering::Relaxed);
     }
 
     /// The current state.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.redis.load(Ordering::Relaxed) && !self.out_of_memory()
+    }
+
+    /// Records whether Redis refuses new work for being over its `maxmemory`.
+    pub fn set_out_of_memory(&self, out: bool) {
+        self.out_of_memory.store(out, Ordering::Relaxed);
+        ::metrics::gauge!(name::REDIS_OUT_OF_MEMORY).set(if out { 1.0 } else { 0.0 });
+    }
+
+    /// Whether Redis is out of memory.
+    pub fn out_of_memory(&self) -> bool {
+        self.out_of_memory.load(Ordering::Relaxed)
     }
 }
 
@@ -72,9 +91,14 @@ pub async fn serve(addr: SocketAddr, health: Health) -> anyhow::Result<()> {
         .route(
             "/healthz",
             get(move || {
-                let healthy = health.get();
+                let (healthy, out_of_memory) = (health.get(), health.out_of_memory());
                 async move {
-                    if healthy {
+                    if out_of_memory {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "redis out of memory: over its maxmemory, it refuses new claims; raise maxmemory or free memory (wacast purge)\n",
+                        )
+                    } else if healthy {
                         (StatusCode::OK, "ok\n")
                     } else {
                         (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n")

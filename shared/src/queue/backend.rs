@@ -30,6 +30,9 @@
 //!   and retried after a pause that doubles from 100 ms to 5 s; the task stream never ends
 //!   because of Redis, so the worker never exits because Redis restarted. The connection
 //!   reconnects by itself.
+//!   A claim Redis refuses for being over `maxmemory` is not trouble of that kind: the
+//!   fetcher backs off the same way without a line per attempt and records it on the queue
+//!   (`Queue::out_of_memory`), which the worker reports.
 //! - **Shutdown.** On `poll_close` (the worker stops, after its in-flight tasks finished) the
 //!   fetcher stops, messages claimed but never handed out are released back to the due set,
 //!   and the background tasks end.
@@ -161,7 +164,7 @@ impl QueueBackend {
         }
         let id = worker.name().to_string();
         self.tasks.push(spawn_subscriber(
-            self.queue.client().clone(),
+            self.queue.connection(),
             self.queue.keys().wake(),
             Arc::clone(&self.wake),
         ));
@@ -385,6 +388,7 @@ async fn fetch(
         {
             Ok(batch) => {
                 backoff = MIN_BACKOFF;
+                queue.note_out_of_memory(false);
                 count_deferrals(batch.deferred);
                 if !batch.claimed.is_empty() {
                     return batch
@@ -405,6 +409,15 @@ async fn fetch(
                     .next_due_ms
                     .map_or(idle_deadline, |due| due.clamp(now + 1, idle_deadline));
                 wake.wait_until(deadline).await;
+            }
+            Err(error) if error.is_out_of_memory() => {
+                // Redis refuses new work before it starts (the claim is deny-oom); what this
+                // worker holds goes on. The worker reports it (health, one ERROR a minute), so
+                // no line per attempt here.
+                queue.note_out_of_memory(true);
+                tracing::debug!(error = %error_chain(&error), "Redis is out of memory; not claiming.");
+                wake.sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(error) => {
                 let error = error_chain(&error);

@@ -20,6 +20,7 @@
 //! A batch larger than [`MAX_BATCH`] is split into several calls, sent together.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use redis::Value;
@@ -33,6 +34,7 @@ use crate::queue::lease::Lease;
 use crate::queue::lifecycle::{
     MessageStatus, RetryKind, SendPermit, Terminal, ack_fields, streak_arg,
 };
+use crate::queue::mark_sync::{MarkSync, sync_marks};
 use crate::queue::scripts::{self, SCRIPTS};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
@@ -72,7 +74,10 @@ impl Queue {
     }
 
     /// [`Queue::mark_sending`] for each lease, in order: one permit per lease, in the same
-    /// order. Anything but [`SendPermit::Send`] means: do not send that message.
+    /// order. Anything but [`SendPermit::Send`] means: do not send that message. With a
+    /// [`MarkSync`] (`Queue::with_mark_sync`), a `Send` also means the mark is durable: fsynced
+    /// and acknowledged by the replicas asked for; marks that were not are undone
+    /// (`durability.rs`).
     pub async fn mark_sending_many(
         &self,
         leases: &[&Lease],
@@ -96,12 +101,17 @@ impl Queue {
                     .arg(lease.worker())
                     .arg(lease.claim());
             }
-            let answers: Vec<String> =
-                scripts::run(&SCRIPTS.batch_mark_sending, &cmd, &mut self.conn())
-                    .await
-                    .map_err(QueueError::redis("mark sending"))?;
+            // Marks that wait (durability.rs) go on their own connection: WAIT blocks the
+            // connection it is sent on and counts what that connection wrote.
+            let (mut conn, sync) = match &self.marks {
+                Some((conn, sync)) => (conn.clone(), Some(sync)),
+                None => (self.conn(), None),
+            };
+            let answers: Vec<String> = scripts::run(&SCRIPTS.batch_mark_sending, &cmd, &mut conn)
+                .await
+                .map_err(QueueError::redis("mark sending"))?;
             self.check_len("mark sending", answers.len(), chunk.len())?;
-            Ok(answers
+            let mut permits: Vec<SendPermit> = answers
                 .iter()
                 .map(|answer| match answer.as_str() {
                     "send" => SendPermit::Send,
@@ -109,9 +119,55 @@ impl Queue {
                     "cancelled" => SendPermit::Cancelled,
                     _ => SendPermit::LeaseLost,
                 })
-                .collect())
+                .collect();
+            if let Some(sync) = sync
+                && permits.contains(&SendPermit::Send)
+                && !sync_marks(&mut conn, sync).await?
+            {
+                self.unsynced(chunk, &mut permits, sync).await?;
+            }
+            Ok(permits)
         });
         concat(calls).await
+    }
+
+    /// Marks whose fsync or replicas did not confirm them in time: a failover or a crash
+    /// could lose them, so their messages must not be sent. They go back to the queue unsent
+    /// (no attempt counted) for a second later, and their permits say the lease is gone, which
+    /// is what the handler does nothing more about. Treating it as Redis trouble instead would
+    /// have the handler mark them again, which a message already `sending` refuses: it would
+    /// end `unknown` without having been sent.
+    async fn unsynced(
+        &self,
+        chunk: &[&Lease],
+        permits: &mut [SendPermit],
+        sync: &MarkSync,
+    ) -> Result<(), QueueError> {
+        let due_ms = now_ms().saturating_add(UNSYNCED_DELAY_MS);
+        let reason = if sync.wait_aof {
+            "Redis did not confirm the sending mark on disk in time (WAITAOF)"
+        } else {
+            "Redis replicas did not confirm the sending mark in time (WAIT)"
+        };
+        let entries: Vec<RetryEntry<'_>> = chunk
+            .iter()
+            .zip(permits.iter())
+            .filter(|(_, permit)| **permit == SendPermit::Send)
+            .map(|(lease, _)| RetryEntry {
+                lease,
+                due_ms,
+                reason,
+                kind: RetryKind::Deferred,
+            })
+            .collect();
+        report_unsynced(entries.len(), sync);
+        self.retry_many(&entries).await?;
+        for permit in permits.iter_mut() {
+            if *permit == SendPermit::Send {
+                *permit = SendPermit::LeaseLost;
+            }
+        }
+        Ok(())
     }
 
     /// [`Queue::ack`] for each entry, in order: the status recorded for each, or `None` where
@@ -229,6 +285,31 @@ impl Queue {
             field: format!("{action} reply"),
             detail: format!("{got} answers for {sent} messages"),
         })
+    }
+}
+
+/// How long a message whose mark was not confirmed waits before it is claimed again.
+const UNSYNCED_DELAY_MS: i64 = 1_000;
+
+/// One ERROR per this many milliseconds while marks go unconfirmed, not one per batch.
+const UNSYNCED_REPORT_EVERY_MS: i64 = 10_000;
+
+fn report_unsynced(n: usize, sync: &MarkSync) {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = now_ms();
+    let last = LAST.load(Ordering::Relaxed);
+    if now - last >= UNSYNCED_REPORT_EVERY_MS
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            messages = n,
+            replicas = sync.replicas,
+            waitaof = sync.wait_aof,
+            timeout_ms = u64::try_from(sync.timeout.as_millis()).unwrap_or(u64::MAX),
+            "Redis did not confirm sending marks in time (too few replicas in sync, or a slow disk); those messages go back to the queue unsent. Check the replicas (INFO replication) or lower --replicas."
+        );
     }
 }
 

@@ -1,12 +1,17 @@
 //! The handle on the queue ([`Queue`]): its connection to Redis, how it connects, and the key
 //! schema its calls use.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 
 use crate::keys::Keys;
+use crate::queue::endpoint::Endpoint;
 use crate::queue::error::QueueError;
+use crate::queue::mark_sync::MarkSync;
+use crate::queue::primary::RedisConn;
 
 /// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a
 /// few thousand rows, a walk chunk of 1,000 rows) take milliseconds; the default of the `redis`
@@ -22,12 +27,17 @@ const CONNECT_ONCE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest pause between reconnection attempts of the connection manager.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
-/// A handle on the queue: a multiplexed, self-reconnecting connection, the key schema and the
-/// scripts. Cheap to clone; clones share the connection.
+/// A handle on the queue: a multiplexed, self-reconnecting connection (that follows the
+/// primary through a failover when the URL is a Sentinel's), the key schema and the scripts.
+/// Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Queue {
-    conn: ConnectionManager,
-    client: redis::Client,
+    conn: RedisConn,
+    /// The marks' own connection and what they wait for, when they wait (`mark_sync.rs`).
+    pub(super) marks: Option<(RedisConn, MarkSync)>,
+    /// Whether Redis last refused a call for being out of memory (see
+    /// [`Queue::out_of_memory`]).
+    out_of_memory: Arc<AtomicBool>,
     /// The key schema; the queue's modules build every key from it.
     pub(super) keys: Keys,
 }
@@ -42,9 +52,11 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// Connects to Redis at `url` (`redis://[:password@]host[:port][/db]`) with keys under
-    /// `prefix`. Fails if Redis cannot be reached now; once connected, a lost connection is
-    /// re-established on the next call.
+    /// Connects to Redis at `url` (`redis://[:password@]host[:port][/db]`, or
+    /// `redis+sentinel://[:password@]host[:port][,host[:port]...]/service_name[/db]`, see
+    /// `endpoint.rs`) with keys under `prefix`. Fails if Redis cannot be reached now; once
+    /// connected, a lost connection is re-established on the next call (to the new primary,
+    /// after a failover, with a Sentinel URL).
     pub async fn connect(url: &str, prefix: &str) -> Result<Queue, QueueError> {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -70,15 +82,51 @@ impl Queue {
         prefix: &str,
         config: ConnectionManagerConfig,
     ) -> Result<Queue, QueueError> {
-        let client = redis::Client::open(url).map_err(QueueError::redis("url parsing"))?;
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
+        let endpoint = Endpoint::parse(url).map_err(|detail| {
+            QueueError::redis("url parsing")(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "invalid Redis URL",
+                detail,
+            )))
+        })?;
+        let conn = RedisConn::connect(&endpoint, config)
             .await
             .map_err(QueueError::redis("connect"))?;
         Ok(Queue {
             conn,
-            client,
+            marks: None,
+            out_of_memory: Arc::new(AtomicBool::new(false)),
             keys: Keys::new(prefix),
         })
+    }
+
+    /// This queue with its `sending` marks made durable as `sync` says, on a connection of
+    /// their own: `WAIT` and `WAITAOF` block the connection they are sent on, and count what
+    /// it wrote. Without it (the CLI, tests) marks wait for nothing beyond Redis's reply.
+    pub async fn with_mark_sync(mut self, sync: MarkSync) -> Result<Queue, QueueError> {
+        if sync.waits() {
+            let conn = self
+                .conn
+                .separate()
+                .await
+                .map_err(QueueError::redis("connect"))?;
+            self.marks = Some((conn, sync));
+        } else {
+            self.marks = None;
+        }
+        Ok(self)
+    }
+
+    /// Whether Redis refused the last claim (or another call that starts new work) for being
+    /// over its `maxmemory`, and has not accepted one since. The claim loop keeps this up to
+    /// date; the worker reports it on `/healthz`.
+    pub fn out_of_memory(&self) -> bool {
+        self.out_of_memory.load(Ordering::Relaxed)
+    }
+
+    /// Records whether Redis is out of memory, as a call just showed.
+    pub fn note_out_of_memory(&self, out: bool) {
+        self.out_of_memory.store(out, Ordering::Relaxed);
     }
 
     /// The key schema.
@@ -88,17 +136,12 @@ impl Queue {
 
     /// A clone of the connection, for read-only commands (status, reports). Every write goes
     /// through this module's scripts.
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConn {
         self.conn.clone()
     }
 
-    /// The client, for connections of its own (the wake subscriber).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
-    }
-
     /// The connection, for one command.
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> RedisConn {
         self.conn.clone()
     }
 }

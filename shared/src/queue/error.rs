@@ -15,6 +15,19 @@ pub enum QueueError {
         #[source]
         source: redis::RedisError,
     },
+    /// Redis refused a command because it is over its `maxmemory` (an `OOM` error reply): the
+    /// scripts that start new work (claim, enqueue) are refused until memory is freed or
+    /// raised; those that settle work under way declare `allow-oom` and still run.
+    #[error(
+        "Redis is out of memory: {action} refused (used memory is over maxmemory; raise maxmemory, or free memory with `wacast purge`)"
+    )]
+    OutOfMemory {
+        /// What was being done, e.g. `claim`.
+        action: &'static str,
+        /// The error from the `redis` crate.
+        #[source]
+        source: redis::RedisError,
+    },
     /// The campaign exists and its enqueue finished: it would be sent twice.
     #[error(
         "campaign {0} already exists and was enqueued completely: choose another id, or see `wacast status {0}`"
@@ -74,14 +87,33 @@ pub enum QueueError {
 
 impl QueueError {
     pub(crate) fn redis(action: &'static str) -> impl FnOnce(redis::RedisError) -> QueueError {
-        move |source| QueueError::Redis { action, source }
+        move |source| {
+            if is_out_of_memory(&source) {
+                QueueError::OutOfMemory { action, source }
+            } else {
+                QueueError::Redis { action, source }
+            }
+        }
     }
 
-    /// Whether the error is Redis being unreachable or failing, as opposed to a refusal that
-    /// retrying will not change.
+    /// Whether the error is Redis being unreachable or failing (out of memory included), as
+    /// opposed to a refusal that retrying will not change.
     pub fn is_redis(&self) -> bool {
-        matches!(self, QueueError::Redis { .. })
+        matches!(
+            self,
+            QueueError::Redis { .. } | QueueError::OutOfMemory { .. }
+        )
     }
+
+    /// Whether Redis refused the call for being over its `maxmemory`.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, QueueError::OutOfMemory { .. })
+    }
+}
+
+/// Whether `error` is Redis's `OOM command not allowed when used memory > 'maxmemory'`.
+pub(crate) fn is_out_of_memory(error: &redis::RedisError) -> bool {
+    error.code() == Some("OOM")
 }
 
 /// A [`QueueError::Corrupt`] of `field` of `key`.

@@ -41,9 +41,15 @@
 //! # Layout
 //!
 //! - `connection`: [`Queue`], the handle: its Redis connection, both ways to connect, the keys.
-//! - `error`: [`QueueError`], and the error text of log events.
+//! - `endpoint`: [`Endpoint`], a `redis://` or `redis+sentinel://` URL read; `primary`:
+//!   [`RedisConn`], the connection that follows the primary Sentinel names through a failover.
+//! - [`durability`]: whether Redis keeps a `sending` mark through a crash (the worker's start
+//!   check); [`mark_sync`]: what marks wait for (`WAITAOF`, `WAIT` for `--replicas`).
+//! - `error`: [`QueueError`] (out of memory apart from other Redis trouble), and the error
+//!   text of log events.
 //! - `clock`: the time and its formats; `bounds`: the walk chunk and the stored text lengths.
-//! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after `common.lua`).
+//! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after its `#!lua` flags
+//!   and `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
 //! - `delivery`: the providers' callbacks recorded (delivery status, replies, opt-outs).
 //! - `enqueue`: a chunk of rows in one call; `optout`: the opt-out list and its sources.
@@ -71,6 +77,8 @@ mod campaign_store;
 mod clock;
 mod connection;
 mod delivery;
+pub mod durability;
+mod endpoint;
 mod enqueue;
 mod error;
 mod handoff;
@@ -78,7 +86,9 @@ mod hooks_log;
 mod lease;
 mod lifecycle;
 pub mod limits;
+pub mod mark_sync;
 mod optout;
+mod primary;
 mod purge;
 mod read;
 mod requeue;
@@ -95,6 +105,7 @@ pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest
 pub use clock::now_ms;
 pub use connection::Queue;
 pub use delivery::CallbackRecord;
+pub use endpoint::{Endpoint, SentinelEndpoint};
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
 pub use handoff::{HeldMessage, ProviderDelete};
@@ -104,6 +115,7 @@ pub use lifecycle::{
     ClaimBatch, Claimed, MessageStatus, ReapReport, RetryKind, SendPermit, Terminal,
 };
 pub use optout::{Optout, OptoutPage, OptoutSource};
+pub use primary::RedisConn;
 pub use purge::PurgeReport;
 pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
 pub use requeue::{RetryFilter, RetryReport};

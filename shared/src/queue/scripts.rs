@@ -2,26 +2,52 @@
 //! `scripts/common.lua` (its helpers and the key names) and loaded once per connection by
 //! `redis::Script` (EVALSHA, reloaded on NOSCRIPT after a Redis restart); and the lean
 //! EVALSHA command the hot calls are built as ([`evalsha`], [`run`]).
+//!
+//! Every script opens with Redis 7's `#!lua` shebang, which declares its flags before it runs
+//! (it must be the first line, so the registry writes it, ahead of `common.lua`). The default
+//! (no flag) is deny-oom: a Redis over `maxmemory` refuses the call before it starts, so a
+//! claim or an enqueue never begins what it could not finish. `allow-oom` is for the scripts
+//! that settle what is already under way (mark sending, ack, retry, extend leases, reap,
+//! release, pause, cancel, purge, and the provider's answer to a delete): refusing them would
+//! turn a message the provider accepted into `unknown`. They add little or free memory.
+//! Outside Redis Cluster a shebang script may still touch keys it did not declare, which the
+//! scripts do (a campaign's message hashes).
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::queue::primary::RedisConn;
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 
-/// A script as Redis runs it: `scripts/common.lua`, then the script. The second form is a
+/// A script as Redis runs it: the shebang with its flags (`allow_oom` or none), then
+/// `scripts/common.lua`, then the script. The second form is a
 /// batch script that runs a single-message script for each entry: the common helpers, the
 /// batch prelude, the single-message script wrapped as `one(KEYS, ARGV)`, and the driver
 /// (see `batch.rs`).
 macro_rules! script {
     ($name:literal) => {
+        script!(@flags "", $name)
+    };
+    ($name:literal, allow_oom) => {
+        script!(@flags " flags=allow-oom", $name)
+    };
+    ($single:literal wrapped by $driver:literal, allow_oom) => {
+        script!(@flags " flags=allow-oom", $single wrapped by $driver)
+    };
+    (@flags $flags:literal, $name:literal) => {
         Script::new(concat!(
+            "#!lua",
+            $flags,
+            "\n",
             include_str!("scripts/common.lua"),
             "\n",
             include_str!(concat!("scripts/", $name, ".lua"))
         ))
     };
-    ($single:literal wrapped by $driver:literal) => {
+    (@flags $flags:literal, $single:literal wrapped by $driver:literal) => {
         Script::new(concat!(
+            "#!lua",
+            $flags,
+            "\n",
             include_str!("scripts/common.lua"),
             "\n",
             include_str!("scripts/batch_prelude.lua"),
@@ -74,29 +100,29 @@ pub(crate) struct Scripts {
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     create_campaign: script!("create_campaign"),
     finish_ingest: script!("finish_ingest"),
-    set_state: script!("set_state"),
-    pause_chunk: script!("pause_chunk"),
+    set_state: script!("set_state", allow_oom),
+    pause_chunk: script!("pause_chunk", allow_oom),
     resume_chunk: script!("resume_chunk"),
-    cancel_chunk: script!("cancel_chunk"),
+    cancel_chunk: script!("cancel_chunk", allow_oom),
     enqueue: script!("enqueue"),
     claim: script!("claim"),
-    mark_sending: script!("mark_sending"),
-    ack: script!("ack"),
-    retry: script!("retry"),
-    reap: script!("reap"),
-    release: script!("release"),
-    extend_leases: script!("extend_leases"),
-    batch_mark_sending: script!("batch_mark_sending"),
-    batch_ack: script!("batch_ack"),
-    batch_retry: script!("retry" wrapped by "batch_retry"),
-    note_waiting: script!("note_waiting"),
-    slow_sender: script!("slow_sender"),
-    sender_backoff: script!("sender_backoff"),
+    mark_sending: script!("mark_sending", allow_oom),
+    ack: script!("ack", allow_oom),
+    retry: script!("retry", allow_oom),
+    reap: script!("reap", allow_oom),
+    release: script!("release", allow_oom),
+    extend_leases: script!("extend_leases", allow_oom),
+    batch_mark_sending: script!("batch_mark_sending", allow_oom),
+    batch_ack: script!("batch_ack", allow_oom),
+    batch_retry: script!("retry" wrapped by "batch_retry", allow_oom),
+    note_waiting: script!("note_waiting", allow_oom),
+    slow_sender: script!("slow_sender", allow_oom),
+    sender_backoff: script!("sender_backoff", allow_oom),
     requeue: script!("requeue"),
-    purge_begin: script!("purge_begin"),
-    purge_chunk: script!("purge_chunk"),
-    purge_finish: script!("purge_finish"),
-    record_provider_delete: script!("record_provider_delete"),
+    purge_begin: script!("purge_begin", allow_oom),
+    purge_chunk: script!("purge_chunk", allow_oom),
+    purge_finish: script!("purge_finish", allow_oom),
+    record_provider_delete: script!("record_provider_delete", allow_oom),
     record_status: script!("record_status"),
     record_inbound: script!("record_inbound"),
 });
@@ -120,7 +146,7 @@ pub(crate) fn evalsha(script: &Script, keys: &[&str], args: usize, bytes: usize)
 pub(crate) async fn run<T: FromRedisValue>(
     script: &Script,
     cmd: &Cmd,
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
 ) -> RedisResult<T> {
     match cmd.query_async(conn).await {
         Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::error_chain::error_chain;
 use crate::queue::clock::now_ms;
+use crate::queue::primary::RedisConn;
 
 /// The first pause before resubscribing after a failure; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -101,14 +102,14 @@ impl Wake {
 
 /// Spawns the subscriber that feeds `wake` from `channel`, until aborted.
 pub(crate) fn spawn_subscriber(
-    client: redis::Client,
+    conn: RedisConn,
     channel: String,
     wake: Arc<Wake>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
-            match subscribe(&client, &channel).await {
+            match subscribe(&conn, &channel).await {
                 Ok(mut pubsub) => {
                     backoff = MIN_BACKOFF;
                     // Anything published while we were not subscribed was missed.
@@ -134,11 +135,9 @@ pub(crate) fn spawn_subscriber(
     })
 }
 
-async fn subscribe(
-    client: &redis::Client,
-    channel: &str,
-) -> redis::RedisResult<redis::aio::PubSub> {
-    let mut pubsub = client.get_async_pubsub().await?;
+async fn subscribe(conn: &RedisConn, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
+    // Through the queue's connection, so that it subscribes to the primary of the moment.
+    let mut pubsub = conn.pubsub().await?;
     pubsub.subscribe(channel).await?;
     Ok(pubsub)
 }

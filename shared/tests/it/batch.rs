@@ -11,6 +11,7 @@ use serde_json::json;
 use wacast_shared::campaign::{Campaign, CampaignId};
 use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
+use wacast_shared::queue::mark_sync::MarkSync;
 use wacast_shared::queue::{
     Lease, MAX_BATCH, MessageStatus, NewMessage, Queue, RetryEntry, RetryKind, SendPermit, Terminal,
 };
@@ -379,4 +380,59 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(run(ops))?;
     }
+}
+
+/// The campaign of [`setup`] on `queue`.
+async fn setup_on(queue: &Queue, rows: Row) -> CampaignId {
+    let spec = campaign();
+    queue.create_campaign(&spec).await.unwrap();
+    let messages: Vec<NewMessage> = (1..=rows)
+        .map(|row| NewMessage {
+            row,
+            to: PhoneNumber::from_stored(&format!("49151{row:08}")).unwrap(),
+            values: vec![format!("Name {row}")],
+            overrides: RowOverrides::default(),
+            due_ms: T0,
+        })
+        .collect();
+    queue.enqueue_chunk(&spec.id, &messages).await.unwrap();
+    queue.finish_ingest(&spec.id, 0).await.unwrap();
+    spec.id
+}
+
+/// `--replicas 1`: a mark no replica acknowledged could be lost in a failover, so its message
+/// is not sent but goes back to the queue unsent; with a replica, the same marks send.
+#[tokio::test]
+async fn marks_no_replica_acknowledged_send_nothing() {
+    let sync = MarkSync {
+        wait_aof: false,
+        replicas: 1,
+        // Long enough for a replica's acknowledgement on a loaded test machine.
+        timeout: Duration::from_secs(1),
+    };
+    let server = TestRedis::dedicated().await;
+    let queue = server.test_redis().queue().await;
+    let id = setup_on(&queue, 2).await;
+    let waiting = queue.clone().with_mark_sync(sync).await.unwrap();
+    let claimed = waiting.claim("w1", 2, LEASE, T0).await.unwrap().claimed;
+    let leases: Vec<&Lease> = claimed.iter().map(|c| &c.lease).collect();
+    let permits = waiting.mark_sending_many(&leases, LEASE).await.unwrap();
+    assert_eq!(permits, [SendPermit::LeaseLost, SendPermit::LeaseLost]);
+    let counters = queue.load_campaign(&id).await.unwrap().counters;
+    assert_eq!((counters.queued, counters.sending), (2, 0), "{counters:?}");
+    assert_eq!(counters.retries, 0, "no attempt counted: {counters:?}");
+    if let Err(problems) = counters_match_messages(&queue, &id).await {
+        panic!("{problems}");
+    }
+
+    let _replica = server.replica().await;
+    let claimed = waiting
+        .claim("w1", 2, LEASE, T0 + 60_000)
+        .await
+        .unwrap()
+        .claimed;
+    assert_eq!(claimed.len(), 2);
+    let leases: Vec<&Lease> = claimed.iter().map(|c| &c.lease).collect();
+    let permits = waiting.mark_sending_many(&leases, LEASE).await.unwrap();
+    assert_eq!(permits, [SendPermit::Send, SendPermit::Send]);
 }

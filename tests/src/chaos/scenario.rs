@@ -1,5 +1,5 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
-//! pause, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
+//! pause, Redis out of memory for 3 s, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
 //! campaign reaches 50%.
 
 use std::time::{Duration, Instant};
@@ -25,11 +25,13 @@ enum Step {
     RestartRedis,
     ChangeRate,
     Terminate,
+    FullMemory,
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 5] = [
+const STEPS: [(f64, Step); 6] = [
     (0.1, Step::Pause),
+    (0.2, Step::FullMemory),
     (0.3, Step::Resume),
     (0.4, Step::RestartRedis),
     (0.5, Step::ChangeRate),
@@ -136,7 +138,45 @@ impl Soak {
                 let name = self.fleet.terminate_random(&mut self.rng)?;
                 Ok(format!("SIGTERM to worker {name}; started another"))
             }
+            Step::FullMemory => self.full_memory().await,
         }
+    }
+
+    /// Redis over its `maxmemory` (half what it uses, nothing evicted) for 3 s: claims are
+    /// refused, what is under way is still recorded.
+    async fn full_memory(&mut self) -> anyhow::Result<String> {
+        let mut conn = self.queue.connection();
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await?;
+        let used: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .context("INFO memory has no used_memory")?;
+        for (name, value) in [
+            ("maxmemory-policy", "noeviction".to_owned()),
+            ("maxmemory", (used / 2).max(1).to_string()),
+        ] {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(0)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(format!(
+            "Redis out of memory for 3 s (maxmemory {} of {used} bytes used), then unlimited again",
+            used / 2
+        ))
     }
 
     /// `wacast rate set` for the campaign's sender.
