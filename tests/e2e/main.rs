@@ -3,6 +3,7 @@
 mod bird;
 mod callbacks;
 mod fleet;
+mod health;
 mod hooks;
 mod mock_gateway;
 mod operator;

@@ -18,6 +18,8 @@ use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::redact::redact_url;
 use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
 
+use crate::provider_health::{BreakerArgs, BreakerSettings};
+
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
 pub mod env {
@@ -168,6 +170,9 @@ pub struct Args {
     #[arg(long, env = env::METRICS_ADDR, global = true)]
     pub metrics_addr: Option<SocketAddr>,
 
+    #[command(flatten)]
+    pub breaker: BreakerArgs,
+
     /// A name for this worker (e.g. the systemd instance %i); the worker id is
     /// NAME-HOST-PID-RANDOM, unique per process start.
     #[arg(long, env = env::NAME, default_value = "worker", global = true)]
@@ -255,6 +260,8 @@ pub struct Config {
     pub worker_id: String,
     /// The callbacks endpoint, when `--hooks-addr` asks for one.
     pub hooks: Option<HooksConfig>,
+    /// The providers' circuit breakers and probes.
+    pub breaker: BreakerSettings,
 }
 
 /// The callbacks endpoint's configuration.
@@ -330,6 +337,7 @@ impl Config {
             metrics_addr: args.metrics_addr,
             worker_id: worker_id(&args.name),
             hooks,
+            breaker: args.breaker.settings()?,
         })
     }
 }

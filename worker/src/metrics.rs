@@ -3,7 +3,9 @@
 //! Metric names (all prefixed `wacast_`), labelled by `sender` where it applies:
 //! `messages_sent_total`, `messages_failed_total` (+ `code`), `messages_retried_total`
 //! (+ `reason`), `messages_unknown_total`, `messages_expired_total`, `in_flight`,
-//! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram).
+//! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram), and
+//! `provider_healthy` (by `provider`: 1 while this worker can send through it, 0 without a key,
+//! with a refused key or an open breaker; see `provider_health`).
 //!
 //! The callbacks endpoint (`hooks`) counts `callbacks_total` by `provider`, `event` (`status`,
 //! `inbound`, or `other`: refused before its body was read, or no delivery news) and `result`
@@ -12,9 +14,10 @@
 //! `delivery_latency_seconds` (histogram, by `provider`): from a message's send to its delivery,
 //! observed when a callback first tells it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,11 +39,14 @@ pub mod name {
     pub const REDIS_ERRORS: &str = "wacast_redis_errors_total";
     pub const CALLBACKS: &str = "wacast_callbacks_total";
     pub const DELIVERY_LATENCY: &str = "wacast_delivery_latency_seconds";
+    pub const PROVIDER_HEALTHY: &str = "wacast_provider_healthy";
 }
 
-/// Whether the worker is healthy: Redis answered lately. `/healthz` answers 503 otherwise.
+/// Whether the worker is healthy: Redis answered lately, and it can send through every
+/// provider a message needed (see `provider_health`). `/healthz` answers 503 otherwise, naming
+/// what is wrong.
 #[derive(Debug, Clone, Default)]
-pub struct Health(Arc<AtomicBool>);
+pub struct Health(Arc<AtomicBool>, Arc<Mutex<BTreeMap<&'static str, String>>>);
 
 impl Health {
     /// Records whether the last Redis round trip worked.
@@ -51,6 +57,35 @@ impl Health {
     /// The current state.
     pub fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Records what keeps this worker from sending through `provider` (`None`: nothing).
+    /// Returns whether that changed.
+    pub fn set_provider(&self, provider: &'static str, trouble: Option<String>) -> bool {
+        let mut providers = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        match trouble {
+            Some(trouble) => providers.insert(provider, trouble.clone()) != Some(trouble),
+            None => providers.remove(provider).is_some(),
+        }
+    }
+
+    /// `/healthz`'s answer.
+    fn answer(&self) -> (StatusCode, String) {
+        if !self.get() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis unreachable\n".into(),
+            );
+        }
+        let providers = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        if providers.is_empty() {
+            return (StatusCode::OK, "ok\n".into());
+        }
+        let mut text = String::new();
+        for (provider, trouble) in providers.iter() {
+            text.push_str(&format!("provider {provider} unhealthy: {trouble}\n"));
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, text)
     }
 }
 
@@ -72,14 +107,8 @@ pub async fn serve(addr: SocketAddr, health: Health) -> anyhow::Result<()> {
         .route(
             "/healthz",
             get(move || {
-                let healthy = health.get();
-                async move {
-                    if healthy {
-                        (StatusCode::OK, "ok\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n")
-                    }
-                }
+                let answer = health.answer();
+                async move { answer }
             }),
         );
     tokio::spawn(async move {

@@ -199,7 +199,7 @@ async fn record_answer(
         }
         Outcome::Done(Deletion::AlreadySent { .. }) => tally.already_sent += 1,
         Outcome::Done(Deletion::NotFound) => tally.not_found += 1,
-        Outcome::Halt { reason } => {
+        Outcome::Halt { reason, .. } => {
             tally.failed += 1;
             tally.refused.get_or_insert_with(|| reason.clone());
         }
@@ -219,7 +219,7 @@ fn provider_delete(answer: &Outcome<Deletion>) -> ProviderDelete {
         Outcome::Failed { code, reason } => ProviderDelete::Failed {
             reason: format!("{code}: {reason}"),
         },
-        Outcome::Halt { reason } => ProviderDelete::Refused {
+        Outcome::Halt { reason, .. } => ProviderDelete::Refused {
             reason: reason.clone(),
         },
         Outcome::Retry { reason, .. } => ProviderDelete::Retry {

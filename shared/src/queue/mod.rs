@@ -59,6 +59,8 @@
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
+//! - `workers`: the live workers registry (heartbeats with each provider's health), as
+//!   `wacast workers` lists it.
 //! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`; `slot`: its concurrency
 //!   slots.
 
@@ -83,6 +85,7 @@ mod requeue;
 mod scripts;
 mod slot;
 mod wake;
+mod workers;
 
 pub use batch::{MAX_BATCH, RetryEntry};
 pub use bounds::{MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, WALK_CHUNK};
@@ -102,3 +105,4 @@ pub use optout::{Optout, OptoutPage, OptoutSource};
 pub use purge::PurgeReport;
 pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
 pub use requeue::{RetryFilter, RetryReport};
+pub use workers::{LiveWorker, ProviderHealthEntry, WorkerBeat};
