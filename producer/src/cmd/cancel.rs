@@ -349,7 +349,10 @@ mod tests {
                 code: "400".into(),
                 reason: "r".into(),
             },
-            Outcome::Halt { reason: "r".into() },
+            Outcome::Halt {
+                scope: wacast_shared::provider::outcome::HaltScope::Campaign,
+                reason: "r".into(),
+            },
             Outcome::Retry {
                 after: None,
                 reason: "r".into(),

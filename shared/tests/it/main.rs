@@ -7,3 +7,4 @@ mod delivery;
 mod limits;
 mod provider;
 mod queue;
+mod workers;
