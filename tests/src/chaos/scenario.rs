@@ -1,5 +1,6 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
-//! pause, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
+//! pause, a worker with a wrong key (started, later stopped), a resume, a Redis restart, a rate
+//! change, a provider hanging for a few seconds and a SIGTERM; the cancel when the delayed
 //! campaign reaches 50%.
 
 use std::time::{Duration, Instant};
@@ -25,16 +26,27 @@ enum Step {
     RestartRedis,
     ChangeRate,
     Terminate,
+    /// A worker whose key the provider refuses joins: it must leave the campaigns to the others.
+    BadKeyWorker,
+    BadKeyWorkerStops,
+    /// A fifth of the provider's requests hang for a few seconds (`POST /faults`).
+    HangingProvider,
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 5] = [
+const STEPS: [(f64, Step); 8] = [
     (0.1, Step::Pause),
+    (0.25, Step::BadKeyWorker),
     (0.3, Step::Resume),
+    (0.35, Step::BadKeyWorkerStops),
     (0.4, Step::RestartRedis),
     (0.5, Step::ChangeRate),
+    (0.55, Step::HangingProvider),
     (0.7, Step::Terminate),
 ];
+
+/// How long the provider hangs in the `HangingProvider` step.
+const HANG_FOR: Duration = Duration::from_secs(5);
 
 /// The time to the next kill: 20–40 s.
 fn kill_interval(rng: &mut StdRng) -> Duration {
@@ -135,6 +147,32 @@ impl Soak {
             Step::Terminate => {
                 let name = self.fleet.terminate_random(&mut self.rng)?;
                 Ok(format!("SIGTERM to worker {name}; started another"))
+            }
+            Step::BadKeyWorker => {
+                let name = self.fleet.start_bad_key()?;
+                Ok(format!(
+                    "started worker {name} with a key the provider refuses"
+                ))
+            }
+            Step::BadKeyWorkerStops => Ok(self.fleet.stop_bad_key()),
+            Step::HangingProvider => {
+                let faults = format!("{}/faults", self.gateway.url());
+                let client = reqwest::Client::new();
+                client
+                    .post(&faults)
+                    .json(&serde_json::json!({"hang": 0.2}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                tokio::spawn(async move {
+                    tokio::time::sleep(HANG_FOR).await;
+                    let back = serde_json::json!({"hang": crate::chaos::HANG.parse::<f64>().unwrap_or(0.0)});
+                    let _ = client.post(&faults).json(&back).send().await;
+                });
+                Ok(format!(
+                    "the provider hangs on 20% of requests for {}s",
+                    HANG_FOR.as_secs()
+                ))
             }
         }
     }
