@@ -183,6 +183,8 @@ struct State {
     probing: bool,
     window: Window,
     last_error: Option<Instant>,
+    /// What the gauge was last set to (set only on a change: refresh runs per message).
+    gauge: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -260,6 +262,7 @@ impl ProviderHealth {
                 probing: false,
                 window: Window::new(settings.window),
                 last_error: None,
+                gauge: None,
             })
             .collect();
         let this = Arc::new(ProviderHealth {
@@ -449,11 +452,11 @@ impl ProviderHealth {
                 changed = true;
             }
             let healthy = state.condition == Condition::Ok;
-            metrics::gauge!(name::PROVIDER_HEALTHY, "provider" => kind.as_str()).set(if healthy {
-                1.0
-            } else {
-                0.0
-            });
+            if state.gauge != Some(healthy) {
+                state.gauge = Some(healthy);
+                let gauge = metrics::gauge!(name::PROVIDER_HEALTHY, "provider" => kind.as_str());
+                gauge.set(if healthy { 1.0 } else { 0.0 });
+            }
             let fault = matches!(state.condition, Condition::Fault { .. }) && state.met;
             let trouble = fault.then(|| format!("{}: {}", state.word(), state.reason));
             if self.health.set_provider(kind.as_str(), trouble) {
