@@ -80,8 +80,10 @@ pub const BIRD_SIGNING_KEY: KeySource = KeySource {
 ///
 /// A worker needs the key of each provider its campaigns use: seven's from SEVEN_API_KEY,
 /// --api-key-file or the systemd credential `seven-api-key`; Bird's from BIRD_ACCESS_KEY,
-/// --bird-access-key-file or the credential `bird-access-key`. A campaign whose provider has no
-/// key in this worker is paused with a reason that says so, never failed.
+/// --bird-access-key-file or the credential `bird-access-key`. A worker without a provider's
+/// key (or whose key the provider refuses) leaves that provider's messages to the workers that
+/// can send them; a campaign no live worker can send is paused with a reason that says so,
+/// never failed.
 #[derive(Debug, Parser)]
 #[command(name = "wacast-worker", version, about, long_about)]
 pub struct Args {
