@@ -117,6 +117,9 @@ pub(crate) enum Command {
     Purge(PurgeArgs),
     /// The providers' callbacks: those that matched no message.
     Hooks(HooksArgs),
+    /// The live workers: host, id, each provider's health (ok, no_key, key_refused,
+    /// unreachable, breaker_open), requests in flight, last seen.
+    Workers,
 }
 
 /// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).

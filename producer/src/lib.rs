@@ -25,6 +25,7 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{Cli, Command};
 use crate::cmd::{
     cancel, control, enqueue, hooks, list, optout, purge, rate, report, retry, status, tier, wait,
+    workers,
 };
 
 /// Exit status of an error: nothing (more) was done.
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Rate(args) => rate::run(&cli.global, args).await,
             Command::Tier(args) => tier::run(&cli.global, args).await,
             Command::Hooks(args) => hooks::run(&cli.global, args).await,
+            Command::Workers => workers::run(&cli.global).await,
         }
     })
 }

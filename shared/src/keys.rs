@@ -93,6 +93,12 @@
 //!   `waiting` (`rate`, `pair`, `tier` or `window`) and until when in `waiting_until`.
 //! - `{prefix}:wake` (pub/sub channel): the earliest due time (ms) of work just made due
 //!   (enqueue, resume, retry, reap, release), so idle workers wake without polling.
+//! - The live workers (`queue::workers`, `wacast workers`): `{prefix}:worker:{id}` (hash,
+//!   expiring three heartbeats after the last: `host`, `pid`, `started_at`, `version`,
+//!   `in_flight`, `last_seen` (RFC 3339, Redis's clock), and per provider `health:{provider}`
+//!   (`ok`, `no_key`, `key_refused`, `unreachable`, `breaker_open`) with `since:{provider}`),
+//!   and `{prefix}:workers` (sorted set: worker ids by last heartbeat, ms; ids gone a day are
+//!   dropped), so that listing them needs no `SCAN`.
 //!
 //! Every value is a plain string, so `redis-cli HGETALL` reads it.
 //!
@@ -226,6 +232,16 @@ impl Keys {
     /// Pub/sub channel that wakes idle workers.
     pub fn wake(&self) -> String {
         format!("{}:wake", self.prefix)
+    }
+
+    /// Hash: a live worker's registration, expiring when its heartbeats stop.
+    pub fn worker(&self, id: &str) -> String {
+        format!("{}:worker:{id}", self.prefix)
+    }
+
+    /// Sorted set: worker ids by their last heartbeat (ms).
+    pub fn workers(&self) -> String {
+        format!("{}:workers", self.prefix)
     }
 
     /// Set: the senders the operator has settings for, as [`sender_name`]s.

@@ -4,6 +4,7 @@ mod bird;
 mod callbacks;
 mod failover;
 mod fleet;
+mod health;
 mod hooks;
 mod hostile;
 mod memory;

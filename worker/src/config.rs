@@ -19,6 +19,8 @@ use wacast_shared::queue::limits::{ClaimLimits, Rate};
 use wacast_shared::redact::redact_url;
 use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
 
+use crate::provider_health::{BreakerArgs, BreakerSettings};
+
 /// Environment variable names, kept in one place so that `--help`, the env file example and the
 /// code agree.
 pub mod env {
@@ -83,8 +85,10 @@ pub const BIRD_SIGNING_KEY: KeySource = KeySource {
 ///
 /// A worker needs the key of each provider its campaigns use: seven's from SEVEN_API_KEY,
 /// --api-key-file or the systemd credential `seven-api-key`; Bird's from BIRD_ACCESS_KEY,
-/// --bird-access-key-file or the credential `bird-access-key`. A campaign whose provider has no
-/// key in this worker is paused with a reason that says so, never failed.
+/// --bird-access-key-file or the credential `bird-access-key`. A worker without a provider's
+/// key (or whose key the provider refuses) leaves that provider's messages to the workers that
+/// can send them; a campaign no live worker can send is paused with a reason that says so,
+/// never failed.
 #[derive(Debug, Parser)]
 #[command(name = "wacast-worker", version, about, long_about)]
 pub struct Args {
@@ -188,6 +192,9 @@ pub struct Args {
     /// Serve Prometheus metrics on http://ADDR/metrics and a health check on /healthz.
     #[arg(long, env = env::METRICS_ADDR, global = true)]
     pub metrics_addr: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub breaker: BreakerArgs,
 
     /// A name for this worker (e.g. the systemd instance %i); the worker id is
     /// NAME-HOST-PID-RANDOM, unique per process start.
@@ -304,6 +311,8 @@ pub struct Config {
     pub durability: Durability,
     /// `--replicas`.
     pub replicas: u32,
+    /// The providers' circuit breakers and probes.
+    pub breaker: BreakerSettings,
 }
 
 /// The callbacks endpoint's configuration.
@@ -389,6 +398,7 @@ impl Config {
             hooks,
             durability: args.durability,
             replicas: args.replicas,
+            breaker: args.breaker.settings()?,
         })
     }
 }

@@ -7,13 +7,17 @@
 //! 4. `render`: the provider's validated request for the row, or `failed` (`render`).
 //! 5. `wait_for_slot`: the rate slot the claim gave it (sender limits hold fleet-wide, decided
 //!    by the claim in the backend); a message more than 20 ms late goes back unsent.
-//! 6. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
+//! 6. `admit`: can this worker send through the campaign's provider now (`provider_health`)?
+//!    If not (no key, a refused key, an open breaker) the message goes back unsent, for the
+//!    workers that can.
+//! 7. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
 //!    here, atomically; then the slot once more.
-//! 7. `send`: the request, through whichever provider the campaign uses.
-//! 8. `record_outcome`: ack, retry later, or pause the campaign on a `Halt`. A refusal is
-//!    acked with its streak rule (the ack pauses a campaign refused again and again, see
-//!    `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the message
-//!    back without using an attempt (`rate_limited`).
+//! 8. `send`: the request, through whichever provider the campaign uses.
+//! 9. `record_outcome`: ack, retry later, or on a `Halt` put the message back: the campaign
+//!    pauses if the cause is its own, or if no live worker can send through its provider. A
+//!    refusal is acked with its streak rule (the ack pauses a campaign refused again and again,
+//!    see `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the
+//!    message back without using an attempt (`rate_limited`).
 //!
 //! A step that ends the message's turn early returns `Settled`. Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
@@ -25,16 +29,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use wacast_shared::campaign::{CampaignId, CampaignState};
+use wacast_shared::campaign::{CampaignId, CampaignState, ProviderKind};
 use wacast_shared::error_chain::error_chain;
 use wacast_shared::message::QueuedMessage;
 use wacast_shared::provider::Providers;
-use wacast_shared::provider::outcome::{Outcome, Sent};
+use wacast_shared::provider::outcome::{HaltScope, Outcome, Sent, WorkerFault};
 use wacast_shared::provider::request::Rendered;
 use wacast_shared::queue::backend::DEFERRED_METRIC;
 use wacast_shared::queue::{
@@ -46,7 +51,9 @@ use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::campaigns::{CampaignCache, Prepared};
 use crate::metrics::{Health, name};
+use crate::provider_health::{Admission, Held, Probe, ProviderHealth};
 use crate::record::{RecordError, Recorder};
+use crate::registry::Registry;
 use crate::retry::RetryPolicy;
 
 /// What every task shares.
@@ -71,11 +78,15 @@ pub struct Context {
     pub in_flight: metrics::Gauge,
     /// Recipients' time zones for send windows, by number prefix.
     pub window_zones: Mutex<ZoneCache>,
-    /// Campaigns this process paused for a `Halt`, and when.
+    /// Campaigns this process paused for a `Halt` (or asked the registry about), and when.
     pub halted: Mutex<HashMap<CampaignId, Instant>>,
     /// Turns true when the worker stops: messages still waiting for the rate limiter go back to
     /// the queue instead of being sent.
     pub stopping: watch::Receiver<bool>,
+    /// Whether this worker can send through each provider now.
+    pub provider_health: Arc<ProviderHealth>,
+    /// This worker in the live workers registry.
+    pub registry: Arc<Registry>,
 }
 
 /// The task function registered with `WorkerBuilder::build`: the steps of the module's doc,
@@ -122,9 +133,10 @@ impl Task<'_> {
         self.check_window(&campaign).await?;
         let request = self.render(&campaign).await?;
         self.wait_for_slot(&campaign).await?;
+        let probe = self.admit(&campaign).await?;
         self.mark_sending().await?;
         let outcome = self.send(&campaign, &request).await;
-        self.record_outcome(&campaign, outcome).await;
+        self.record_outcome(&campaign, outcome, probe).await;
         Ok(())
     }
 
@@ -215,6 +227,29 @@ impl Task<'_> {
         self.check_slot().await
     }
 
+    /// Whether this worker can send through the campaign's provider now. A message it cannot
+    /// send goes back unsent and without an attempt, for the workers that can (this one's claims
+    /// leave them alone meanwhile); for a fault of this worker's the campaign pauses if no live
+    /// worker can send through the provider.
+    async fn admit(&self, campaign: &Prepared) -> Step<Option<Probe>> {
+        let provider = campaign.spec.provider;
+        match self.ctx.provider_health.admit(provider) {
+            Admission::Send(probe) => Ok(probe),
+            Admission::Hold(held) => {
+                metrics::counter!(DEFERRED_METRIC, "reason" => "provider").increment(1);
+                if let Held::Fault(fault, reason) = &held {
+                    leave_or_pause(self.ctx, &campaign.spec.id, provider, *fault, reason).await;
+                }
+                Err(self
+                    .defer(
+                        Duration::ZERO,
+                        "this worker cannot send through the provider now",
+                    )
+                    .await)
+            }
+        }
+    }
+
     /// Marks the message `sending`: the fence. Only a claim still this worker's, of a campaign
     /// neither paused nor cancelled, gets the permit; marking takes a round trip, so the slot
     /// is checked again after it.
@@ -239,8 +274,10 @@ impl Task<'_> {
     /// The request, through whichever provider the campaign uses.
     async fn send(&self, campaign: &Prepared, request: &Rendered) -> Outcome<Sent> {
         self.ctx.in_flight.increment(1.0);
+        self.ctx.registry.in_flight.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let outcome = self.ctx.providers.send(request).await;
+        self.ctx.registry.in_flight.fetch_sub(1, Ordering::Relaxed);
         campaign
             .metrics
             .request_duration
@@ -251,8 +288,15 @@ impl Task<'_> {
 
     /// Records what the send came to: a final state, a retry later (while attempts remain),
     /// or, for a refusal that stops every message of the campaign, a pause.
-    async fn record_outcome(&self, campaign: &Prepared, outcome: Outcome<Sent>) {
+    async fn record_outcome(
+        &self,
+        campaign: &Prepared,
+        outcome: Outcome<Sent>,
+        probe: Option<Probe>,
+    ) {
         let (ctx, message, lease) = (self.ctx, self.message, self.lease);
+        let provider = campaign.spec.provider;
+        ctx.provider_health.observe(provider, &outcome, probe);
         let metrics = &campaign.metrics;
         let attempts = message.attempts + 1;
         let terminal = match outcome {
@@ -312,7 +356,20 @@ impl Task<'_> {
                     reason: format!("gave up after {attempts} attempts: {reason}"),
                 }
             }
-            Outcome::Halt { reason } => {
+            Outcome::Halt {
+                scope: HaltScope::Worker(fault),
+                reason,
+            } => {
+                // This worker's own trouble: the message goes back unsent for the workers that
+                // can send it (or waits in the paused campaign if none can).
+                leave_or_pause(ctx, &campaign.spec.id, provider, fault, &reason).await;
+                self.defer(Duration::ZERO, &reason).await;
+                return;
+            }
+            Outcome::Halt {
+                scope: HaltScope::Campaign,
+                reason,
+            } => {
                 halt(ctx, &campaign.spec.id, &reason).await;
                 // The provider refused the request without sending it: the message waits in
                 // the paused campaign and goes out after `wacast resume`.
@@ -438,8 +495,8 @@ fn outside_window(
     }
 }
 
-/// Pauses a campaign the provider refuses for every message (bad key, missing scope), logging
-/// one ERROR instead of failing every row. The many tasks that meet the same refusal at once
+/// Pauses a campaign the provider refuses for a cause of the campaign's own (Bird's unknown
+/// workspace or channel), logging one ERROR instead of failing every row. The many tasks that meet the same refusal at once
 /// pause it once: the others' messages follow the campaign's state into its paused set.
 async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
     {
@@ -452,6 +509,43 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
     }
     tracing::error!(%campaign, %reason, "No message of this campaign can be sent until the cause is fixed (a refused or missing key, a missing permission); pausing the campaign. Fix the cause, then run `wacast resume`.");
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
+}
+
+/// A campaign whose message this worker cannot send for a fault of its own (no key, a refused
+/// key, an unreachable endpoint): left to the other live workers when one can send through the
+/// provider, paused otherwise, with a reason that says no live worker can and why. Asked at
+/// most once per [`HALT_REPEAT`] per campaign; when the registry cannot be read, the campaign
+/// is left running (the message goes back either way).
+async fn leave_or_pause(
+    ctx: &Context,
+    campaign: &CampaignId,
+    provider: ProviderKind,
+    fault: WorkerFault,
+    reason: &str,
+) {
+    {
+        let mut halted = ctx.halted.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match halted.get(campaign) {
+            Some(at) if now.duration_since(*at) < HALT_REPEAT => return,
+            _ => halted.insert(campaign.clone(), now),
+        };
+    }
+    match ctx.registry.others_can_send(provider).await {
+        Ok(true) => {
+            tracing::debug!(%campaign, provider = provider.as_str(), "Left to the other live workers.");
+            return;
+        }
+        Ok(false) => {}
+        Err(error) => {
+            tracing::warn!(%campaign, error = %error_chain(&error), "Cannot read the live workers; the campaign keeps running.");
+            return;
+        }
+    }
+    let name = provider.display_name();
+    let reason = format!("no live worker can send through {name}: {reason}");
+    tracing::error!(%campaign, provider = provider.as_str(), health = fault.as_str(), %reason, "No live worker can send this campaign; pausing it. Fix the cause, then run `wacast resume`.");
+    with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(&reason))).await;
 }
 
 /// How late after its rate slot a message may still be sent. At a sender's rate r, messages

@@ -8,6 +8,8 @@
 //! - `record`: the recorder, which writes message states to Redis in batches.
 //! - `retry`: backoff with full jitter, `Retry-After` honoured.
 //! - `metrics`: Prometheus `/metrics` and `/healthz`.
+//! - `provider_health`: each provider's health in this worker and its circuit breaker.
+//! - `registry`: this worker's heartbeat in the live workers registry.
 //! - `hooks`: the providers' delivery callbacks (`--hooks-addr`), verified and recorded.
 //! - `shutdown`: the SIGTERM/SIGINT future; `systemd`: readiness and watchdog.
 //! - `telemetry`: tracing setup (text or JSON).
@@ -17,7 +19,9 @@ pub mod config;
 pub mod handler;
 pub mod hooks;
 pub mod metrics;
+pub mod provider_health;
 pub mod record;
+pub mod registry;
 pub mod retry;
 pub mod shutdown;
 pub mod systemd;
@@ -38,13 +42,16 @@ use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 use wacast_shared::queue::durability::Verdict;
 use wacast_shared::queue::mark_sync::{MARK_SYNC_TIMEOUT, MarkSync};
+use wacast_shared::queue::limits::ClaimLimits;
 use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;
 use crate::config::{Config, Durability};
 use crate::handler::Context;
 use crate::metrics::Health;
+use crate::provider_health::ProviderHealth;
 use crate::record::Recorder;
+use crate::registry::Registry;
 use crate::retry::RetryPolicy;
 
 /// Runs the worker until `shutdown` completes, then drains: no new claims, requests in flight
@@ -72,6 +79,18 @@ pub async fn run(
     let providers =
         Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
 
+    let provider_health = ProviderHealth::start(config.breaker, &providers, health.clone());
+    let registry = Arc::new(Registry::new(
+        queue.clone(),
+        config.worker_id.clone(),
+        Arc::clone(&provider_health),
+    ));
+    // Registered before the first claim, so that a worker that meets a refused key sees this one.
+    if let Err(error) = registry.beat().await {
+        tracing::warn!(error = %error_chain(&error), "Cannot register this worker yet; retrying with the heartbeat.");
+    }
+    let heartbeat = tokio::spawn(Arc::clone(&registry).run());
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Context {
         queue: queue.clone(),
@@ -87,6 +106,8 @@ pub async fn run(
         window_zones: Mutex::new(Default::default()),
         halted: Mutex::new(Default::default()),
         stopping: stop_rx,
+        provider_health: Arc::clone(&provider_health),
+        registry: Arc::clone(&registry),
     });
     let fetch = FetchConfig {
         concurrency: config.concurrency,
@@ -94,7 +115,10 @@ pub async fn run(
         lease: config.lease,
         idle_poll: FetchConfig::DEFAULT_IDLE_POLL,
         reap_interval: FetchConfig::DEFAULT_REAP_INTERVAL,
-        limits: config.limits.clone(),
+        limits: ClaimLimits {
+            providers: provider_health.gate(),
+            ..config.limits.clone()
+        },
     };
     let worker_id = config.worker_id.clone();
     tracing::info!(
@@ -141,6 +165,8 @@ pub async fn run(
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    heartbeat.abort();
+    registry.leave().await;
     result.context("the worker stopped with an error")?;
     tracing::info!("Worker stopped.");
     Ok(())

@@ -5,7 +5,9 @@
 //! (+ `reason`), `messages_unknown_total`, `messages_expired_total`, `in_flight`,
 //! `rate_limit_wait_seconds` (histogram), `request_duration_seconds` (histogram),
 //! `redis_errors_total`, `redis_out_of_memory` (gauge: 1 while Redis refuses claims for being
-//! over its `maxmemory`; `/healthz` then answers 503 saying so).
+//! over its `maxmemory`; `/healthz` then answers 503 saying so), and `provider_healthy` (by
+//! `provider`: 1 while this worker can send through it, 0 without a key, with a refused key or
+//! an open breaker; see `provider_health`).
 //!
 //! The callbacks endpoint (`hooks`) counts `callbacks_total` by `provider`, `event` (`status`,
 //! `inbound`, or `other`: refused before its body was read, or no delivery news) and `result`
@@ -14,9 +16,10 @@
 //! `delivery_latency_seconds` (histogram, by `provider`): from a message's send to its delivery,
 //! observed when a callback first tells it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,14 +43,18 @@ pub mod name {
     pub const REDIS_OUT_OF_MEMORY: &str = "wacast_redis_out_of_memory";
     pub const CALLBACKS: &str = "wacast_callbacks_total";
     pub const DELIVERY_LATENCY: &str = "wacast_delivery_latency_seconds";
+    pub const PROVIDER_HEALTHY: &str = "wacast_provider_healthy";
 }
 
-/// Whether the worker is healthy: Redis answered lately, and is not out of memory. `/healthz`
-/// answers 503 otherwise, saying which.
+/// Whether the worker is healthy: Redis answered lately and is not out of memory, and the
+/// worker can send through every provider a message needed (see `provider_health`).
+/// `/healthz` answers 503 otherwise, naming what is wrong.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
     redis: Arc<AtomicBool>,
     out_of_memory: Arc<AtomicBool>,
+    /// What keeps this worker from sending through a provider, by provider.
+    providers: Arc<Mutex<BTreeMap<&'static str, String>>>,
 }
 
 impl Health {
@@ -56,7 +63,7 @@ impl Health {
         self.redis.store(healthy, Ordering::Relaxed);
     }
 
-    /// The current state.
+    /// Whether Redis answers and has room: the worker can claim.
     pub fn get(&self) -> bool {
         self.redis.load(Ordering::Relaxed) && !self.out_of_memory()
     }
@@ -70,6 +77,41 @@ impl Health {
     /// Whether Redis is out of memory.
     pub fn out_of_memory(&self) -> bool {
         self.out_of_memory.load(Ordering::Relaxed)
+    }
+
+    /// Records what keeps this worker from sending through `provider` (`None`: nothing).
+    /// Returns whether that changed.
+    pub fn set_provider(&self, provider: &'static str, trouble: Option<String>) -> bool {
+        let mut providers = self.providers.lock().unwrap_or_else(|e| e.into_inner());
+        match trouble {
+            Some(trouble) => providers.insert(provider, trouble.clone()) != Some(trouble),
+            None => providers.remove(provider).is_some(),
+        }
+    }
+
+    /// `/healthz`'s answer: Redis first (nothing works without it), then the providers.
+    fn answer(&self) -> (StatusCode, String) {
+        if self.out_of_memory() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis out of memory: over its maxmemory, it refuses new claims; raise maxmemory or free memory (wacast purge)\n".into(),
+            );
+        }
+        if !self.redis.load(Ordering::Relaxed) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "redis unreachable\n".into(),
+            );
+        }
+        let providers = self.providers.lock().unwrap_or_else(|e| e.into_inner());
+        if providers.is_empty() {
+            return (StatusCode::OK, "ok\n".into());
+        }
+        let mut text = String::new();
+        for (provider, trouble) in providers.iter() {
+            text.push_str(&format!("provider {provider} unhealthy: {trouble}\n"));
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, text)
     }
 }
 
@@ -91,19 +133,8 @@ pub async fn serve(addr: SocketAddr, health: Health) -> anyhow::Result<()> {
         .route(
             "/healthz",
             get(move || {
-                let (healthy, out_of_memory) = (health.get(), health.out_of_memory());
-                async move {
-                    if out_of_memory {
-                        (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "redis out of memory: over its maxmemory, it refuses new claims; raise maxmemory or free memory (wacast purge)\n",
-                        )
-                    } else if healthy {
-                        (StatusCode::OK, "ok\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n")
-                    }
-                }
+                let answer = health.answer();
+                async move { answer }
             }),
         );
     tokio::spawn(async move {

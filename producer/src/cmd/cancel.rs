@@ -199,7 +199,7 @@ async fn record_answer(
         }
         Outcome::Done(Deletion::AlreadySent { .. }) => tally.already_sent += 1,
         Outcome::Done(Deletion::NotFound) => tally.not_found += 1,
-        Outcome::Halt { reason } => {
+        Outcome::Halt { reason, .. } => {
             tally.failed += 1;
             tally.refused.get_or_insert_with(|| reason.clone());
         }
@@ -219,7 +219,7 @@ fn provider_delete(answer: &Outcome<Deletion>) -> ProviderDelete {
         Outcome::Failed { code, reason } => ProviderDelete::Failed {
             reason: format!("{code}: {reason}"),
         },
-        Outcome::Halt { reason } => ProviderDelete::Refused {
+        Outcome::Halt { reason, .. } => ProviderDelete::Refused {
             reason: reason.clone(),
         },
         Outcome::Retry { reason, .. } | Outcome::RateLimited { reason, .. } => {
@@ -353,7 +353,10 @@ mod tests {
                 code: "400".into(),
                 reason: "r".into(),
             },
-            Outcome::Halt { reason: "r".into() },
+            Outcome::Halt {
+                scope: wacast_shared::provider::outcome::HaltScope::Campaign,
+                reason: "r".into(),
+            },
             Outcome::Retry {
                 after: None,
                 reason: "r".into(),

@@ -1,7 +1,8 @@
 //! The operator's commands, one module each: `enqueue` (the flags → an ingest request, the
 //! progress bar), `list`, `status` (`--watch` too), `wait`, `report`, `control` (pause and
 //! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`,
-//! `tier` and `hooks` (the callbacks that matched no message).
+//! `tier`, `hooks` (the callbacks that matched no message) and `workers` (the live workers and
+//! their providers' health).
 //!
 //! What they share: `connect` (Redis, and the campaign a command names), `campaign_view` (a
 //! campaign's JSON and text forms), `output` (stdout; times, costs and durations),
@@ -26,3 +27,4 @@ pub(crate) mod sender;
 pub(crate) mod status;
 pub(crate) mod tier;
 pub(crate) mod wait;
+pub(crate) mod workers;

@@ -9,7 +9,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::Serialize;
 
 use crate::error_chain::error_chain;
-use crate::provider::outcome::Outcome;
+use crate::provider::outcome::{HaltScope, Outcome, WorkerFault};
 use crate::provider::validate::Valid;
 
 /// Every request and answer of both providers is JSON.
@@ -89,6 +89,7 @@ pub(crate) fn transport_trouble<T>(error: &reqwest::Error) -> Outcome<T> {
     } else if error.is_builder() {
         // The request could not even be built: every request would fail alike.
         Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::Unreachable),
             reason: format!("could not build the request: {}", error_chain(error)),
         }
     } else if error.is_timeout() {

@@ -28,8 +28,10 @@
 //! - [`Halt`](outcome::Outcome::Halt): surely not accepted, and *no* message of this account
 //!   will be until someone acts: authentication failed (seven 900, HTTP 401), the key lacks a
 //!   permission (902, HTTP 403), or the endpoint is misconfigured (a redirect). Failing every
-//!   remaining row would bury the one real cause under thousands of identical failures, so the
-//!   worker pauses the campaign and logs one error instead.
+//!   remaining row would bury the one real cause under thousands of identical failures. Its
+//!   `scope` says whose cause it is: this worker's (a key missing or refused, an endpoint
+//!   misconfigured: the worker holds the provider and other workers send the campaign) or the
+//!   campaign's (Bird's unknown workspace or channel: the campaign pauses).
 //! - [`Unknown`](outcome::Outcome::Unknown): the request may have reached the provider and no
 //!   answer says what became of it: a timeout or a broken connection after the request was
 //!   written, or a 2xx whose body cannot be read. Resending could message someone twice, and
@@ -47,12 +49,13 @@
 //! [`request::Renderer`] turns a campaign's row into its provider's validated request, a
 //! [`request::Rendered`]; [`Providers`] holds one client per configured provider and sends a
 //! `Rendered` through the right one, each client being a [`client::Provider`]; what comes back is an
-//! `Outcome<Sent>` either way. A provider without a key in this process is a `Halt`: its campaigns
-//! pause with a reason that says which key to configure, rather than failing their rows.
+//! `Outcome<Sent>` either way. A provider without a key in this process is a worker-scoped `Halt`:
+//! the worker leaves its campaigns to workers that have one, with a reason that says which key
+//! to configure, rather than failing their rows.
 //!
 //! # Layout
 //!
-//! - [`outcome`]: [`outcome::Outcome`] and [`outcome::Sent`].
+//! - [`outcome`]: [`outcome::Outcome`] (with [`outcome::HaltScope`]) and [`outcome::Sent`].
 //! - [`exchange`]: one request and its answer, transport-error classification, `Retry-After`.
 //! - [`request`]: a campaign and a row → the provider's validated request.
 //! - [`validate`]: the one validation error type, WhatsApp's limits and the field checks both

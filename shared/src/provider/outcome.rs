@@ -40,9 +40,13 @@ pub enum Outcome<T> {
         /// What happened and what to do.
         reason: String,
     },
-    /// Not done, and no request of this account will be until an operator acts (bad API key,
-    /// missing permission, misconfigured endpoint): pause the campaign.
+    /// Not done, and no request like it will be until an operator acts (bad API key, missing
+    /// permission, misconfigured endpoint, a campaign's unknown channel). `scope` says whose
+    /// problem it is: this process's ([`HaltScope::Worker`]: other workers may send it) or
+    /// the campaign's ([`HaltScope::Campaign`]: pause it).
     Halt {
+        /// Whose problem it is.
+        scope: HaltScope,
         /// What happened and what to do.
         reason: String,
     },
@@ -71,8 +75,45 @@ impl<T> Outcome<T> {
             Outcome::Retry { after, reason } => Outcome::Retry { after, reason },
             Outcome::RateLimited { after, reason } => Outcome::RateLimited { after, reason },
             Outcome::Failed { code, reason } => Outcome::Failed { code, reason },
-            Outcome::Halt { reason } => Outcome::Halt { reason },
+            Outcome::Halt { scope, reason } => Outcome::Halt { scope, reason },
             Outcome::Unknown { reason } => Outcome::Unknown { reason },
+        }
+    }
+}
+
+/// Whose problem a [`Outcome::Halt`] is, decided where the provider's answer is read (each
+/// provider's `reply.rs`), so that the worker only acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltScope {
+    /// This process cannot send through the provider (its key, its endpoint): the worker holds
+    /// the provider and leaves the campaign to workers that can; the campaign pauses only when
+    /// no live worker can send through the provider.
+    Worker(WorkerFault),
+    /// The campaign's own (its workspace or channel, its sender): every worker would meet it,
+    /// so the campaign pauses.
+    Campaign,
+}
+
+/// Why this process cannot send through a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkerFault {
+    /// No key for the provider in this process: nothing changes without a restart.
+    NoKey,
+    /// The provider refused the key (seven 900/902/9xx, HTTP 401/403).
+    KeyRefused,
+    /// The provider cannot be reached as configured (a redirect: a wrong base URL; a request
+    /// that cannot be built).
+    Unreachable,
+}
+
+impl WorkerFault {
+    /// The word `wacast workers` and the registry show (`no_key`, `key_refused`,
+    /// `unreachable`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerFault::NoKey => "no_key",
+            WorkerFault::KeyRefused => "key_refused",
+            WorkerFault::Unreachable => "unreachable",
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::provider::bird::client::BirdClients;
 use crate::provider::bird::config::{BirdConfigError, BirdCredentials};
 use crate::provider::client::Provider;
 use crate::provider::http::ClientError;
-use crate::provider::outcome::{Outcome, Sent};
+use crate::provider::outcome::{HaltScope, Outcome, Sent, WorkerFault};
 use crate::provider::request::Rendered;
 use crate::provider::seven::client::SevenClient;
 use crate::provider::seven::config::SevenConfig;
@@ -88,9 +88,18 @@ impl Providers {
         })
     }
 
+    /// Whether this process has a key (and so a client) for `kind`.
+    pub fn has(&self, kind: ProviderKind) -> bool {
+        match kind {
+            ProviderKind::Seven => self.seven.is_some(),
+            ProviderKind::Bird => self.bird.is_some(),
+        }
+    }
+
     /// Sends a request through its provider's client and classifies what happened. A provider
-    /// this process has no key for is a `Halt`: every message of the campaign would meet the
-    /// same gap, and only an operator can fill it.
+    /// this process has no key for is a `Halt` of this worker ([`WorkerFault::NoKey`]): every
+    /// message it takes of the campaign would meet the same gap, which only an operator can
+    /// fill, and other workers may have the key.
     pub async fn send(&self, request: &Rendered) -> Outcome<Sent> {
         match request {
             Rendered::Seven(message) => via(self.seven.as_ref(), message).await,
@@ -103,6 +112,7 @@ async fn via<P: Provider>(client: Option<&P>, request: &P::Request) -> Outcome<S
     match client {
         Some(client) => client.send(request).await,
         None => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::NoKey),
             reason: not_configured(P::KIND),
         },
     }
@@ -117,7 +127,7 @@ fn not_configured(kind: ProviderKind) -> String {
         ProviderKind::Seven => ("seven key", "SEVEN_API_KEY"),
         ProviderKind::Bird => ("Bird key", "BIRD_ACCESS_KEY"),
     };
-    format!("this worker has no {key}: set {variable}, then resume")
+    format!("this worker has no {key}: set {variable} and restart it")
 }
 
 #[cfg(test)]
@@ -158,7 +168,11 @@ mod tests {
                     .unwrap(),
                 }),
             };
-            let Outcome::Halt { reason } = providers.send(&request).await else {
+            let Outcome::Halt {
+                scope: HaltScope::Worker(WorkerFault::NoKey),
+                reason,
+            } = providers.send(&request).await
+            else {
                 panic!("{kind}: a provider without a key is a halt");
             };
             let variable = match kind {

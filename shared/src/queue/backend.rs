@@ -23,6 +23,10 @@
 //!   rows stay in the queue instead of taking slots, and each claimed message carries the slot
 //!   its sender's rate gave it (`not_before_ms`), which the handler waits for. Rows put off are
 //!   counted in `wacast_messages_deferred_total{reason}`.
+//! - **Providers.** Claims take only the providers the worker can send through now
+//!   ([`ClaimLimits::providers`](crate::queue::limits::ClaimLimits), a gate the worker closes
+//!   for a refused key or an open breaker); other providers' due entries stay as they are. With
+//!   every provider closed, the fetcher claims nothing until one opens.
 //! - **Waking.** When nothing is due, the fetcher sleeps until the earliest due entry, or until
 //!   a script announces earlier work on the wake channel (see the `wake` module), or at most
 //!   `idle_poll`. A message due now reaches an idle worker within milliseconds.
@@ -375,6 +379,15 @@ async fn fetch(
     loop {
         if wake.is_stopped() {
             return Vec::new();
+        }
+        if config.limits.providers.all_closed() {
+            // This worker can send through none of its providers now: it claims nothing until
+            // one opens (a probe is due, or a breaker closes), looking again now and then.
+            tokio::select! {
+                () = config.limits.providers.opened() => {}
+                () = wake.sleep(config.idle_poll) => {}
+            }
+            continue;
         }
         let free = config
             .concurrency

@@ -262,7 +262,7 @@ impl Queue {
         let mut cmd = scripts::evalsha(
             &SCRIPTS.claim,
             &[&self.keys.due(), &self.keys.leases()],
-            12,
+            13,
             256,
         );
         cmd.arg(self.keys.campaign_prefix())
@@ -276,7 +276,8 @@ impl Queue {
             .arg(limits.sender_rates_arg())
             .arg(millis(limits.pair_interval))
             .arg(millis(limits.lookahead))
-            .arg(millis(limits.tier_window));
+            .arg(millis(limits.tier_window))
+            .arg(limits.providers.script_arg());
         let reply: Value = scripts::run(&SCRIPTS.claim, &cmd, &mut self.conn())
             .await
             .map_err(QueueError::redis("claim"))?;

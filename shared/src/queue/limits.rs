@@ -18,6 +18,8 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -124,6 +126,8 @@ pub struct ClaimLimits {
     pub lookahead: Duration,
     /// The window a messaging tier counts unique recipients in (24 hours on WhatsApp).
     pub tier_window: Duration,
+    /// The providers this worker takes messages of now; others' due entries stay untouched.
+    pub providers: ProviderGate,
 }
 
 impl ClaimLimits {
@@ -160,7 +164,75 @@ impl Default for ClaimLimits {
             pair_interval: Duration::ZERO,
             lookahead: ClaimLimits::DEFAULT_LOOKAHEAD,
             tier_window: ClaimLimits::TIER_WINDOW,
+            providers: ProviderGate::default(),
         }
+    }
+}
+
+/// The providers a worker's claims take messages of, changed while it runs: a worker that
+/// cannot send through a provider (its key is refused, its breaker is open) closes it, and its
+/// claims leave that provider's rows in the due set for the workers that can. Clones share one
+/// state. Open for every provider by default.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderGate(Arc<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    /// One bit per [`ProviderKind::ALL`] index: set while closed.
+    closed: AtomicU8,
+    /// Woken when a provider opens, for a fetcher that stopped claiming.
+    opened: tokio::sync::Notify,
+}
+
+impl ProviderGate {
+    /// Opens or closes `kind` for this worker's next claims.
+    pub fn set(&self, kind: ProviderKind, open: bool) {
+        let bit = 1u8
+            << ProviderKind::ALL
+                .iter()
+                .position(|k| *k == kind)
+                .unwrap_or(0);
+        if open {
+            self.0.closed.fetch_and(!bit, Ordering::SeqCst);
+            self.0.opened.notify_waiters();
+        } else {
+            self.0.closed.fetch_or(bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether claims take `kind`'s messages.
+    pub fn is_open(&self, kind: ProviderKind) -> bool {
+        let bit = 1u8
+            << ProviderKind::ALL
+                .iter()
+                .position(|k| *k == kind)
+                .unwrap_or(0);
+        self.0.closed.load(Ordering::SeqCst) & bit == 0
+    }
+
+    /// Whether every provider is closed: the fetcher claims nothing until one opens.
+    pub fn all_closed(&self) -> bool {
+        ProviderKind::ALL.iter().all(|kind| !self.is_open(*kind))
+    }
+
+    /// Resolves when a provider opens (or soon after: a wake-up may be missed between the
+    /// check and the wait, so callers also wait with a timeout).
+    pub async fn opened(&self) {
+        self.0.opened.notified().await;
+    }
+
+    /// The claim script's argument: `*` for every provider (no filter), else the open ones,
+    /// comma-separated.
+    pub(crate) fn script_arg(&self) -> String {
+        if self.0.closed.load(Ordering::SeqCst) == 0 {
+            return "*".into();
+        }
+        let open: Vec<&str> = ProviderKind::ALL
+            .into_iter()
+            .filter(|kind| self.is_open(*kind))
+            .map(ProviderKind::as_str)
+            .collect();
+        open.join(",")
     }
 }
 
@@ -355,6 +427,21 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_names_the_open_providers_for_the_claim() {
+        let gate = ProviderGate::default();
+        let shared = gate.clone();
+        assert_eq!(gate.script_arg(), "*");
+        shared.set(ProviderKind::Seven, false);
+        assert_eq!(gate.script_arg(), "bird");
+        assert!(!gate.is_open(ProviderKind::Seven) && !gate.all_closed());
+        shared.set(ProviderKind::Bird, false);
+        assert_eq!(gate.script_arg(), "");
+        assert!(gate.all_closed());
+        shared.set(ProviderKind::Seven, true);
+        assert_eq!(gate.script_arg(), "seven");
+    }
 
     #[test]
     fn rates_read_as_operators_write_them() {

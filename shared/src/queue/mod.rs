@@ -66,6 +66,8 @@
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
+//! - `workers`: the live workers registry (heartbeats with each provider's health), as
+//!   `wacast workers` lists it.
 //! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`; `slot`: its concurrency
 //!   slots.
 
@@ -95,6 +97,7 @@ mod requeue;
 mod scripts;
 mod slot;
 mod wake;
+mod workers;
 
 pub use backoff::Slowed;
 pub use batch::{MAX_BATCH, RetryEntry};
@@ -119,3 +122,4 @@ pub use primary::RedisConn;
 pub use purge::PurgeReport;
 pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
 pub use requeue::{RetryFilter, RetryReport};
+pub use workers::{LiveWorker, ProviderHealthEntry, WorkerBeat};

@@ -673,7 +673,7 @@ async fn one_set_of_credentials_sends_on_every_workspace_and_channel() {
     // with no request.
     let outcome = clients.send(WORKSPACE, "my-channel", &text).await;
     assert!(
-        matches!(&outcome, Outcome::Halt { reason } if reason.contains("my-channel")),
+        matches!(&outcome, Outcome::Halt { reason, scope: wacast_shared::provider::outcome::HaltScope::Campaign } if reason.contains("my-channel")),
         "{outcome:?}"
     );
     let refused = BirdClients::new(&BirdCredentials::new(SecretString::from(String::new())));

@@ -182,7 +182,7 @@ pub(crate) async fn check_every_answer<C, T: PartialEq + Debug>(
                 assert_eq!(code, want, "{name}");
                 reason.clone()
             }
-            (Want::Halt, Outcome::Halt { reason })
+            (Want::Halt, Outcome::Halt { reason, .. })
             | (Want::Unknown, Outcome::Unknown { reason }) => reason.clone(),
             (want, got) => panic!("{name}: want {want:?}, got {got:?}"),
         };

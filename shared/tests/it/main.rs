@@ -8,3 +8,4 @@ mod failures;
 mod limits;
 mod provider;
 mod queue;
+mod workers;

@@ -396,7 +396,7 @@ async fn wacast_s_typed_client_and_the_mock_agree_on_every_example() {
     let wrong_key = typed_client(&gateway, "not-the-key");
     let message: Valid<BirdMessage> = typed(text("Hi")).expect("the typed client reads it");
     assert!(
-        matches!(wrong_key.send(&message).await, Outcome::Halt { ref reason } if reason.contains("HTTP 401")),
+        matches!(wrong_key.send(&message).await, Outcome::Halt { ref reason, .. } if reason.contains("HTTP 401")),
     );
     let unknown = template(
         ("11111111-2222-4333-8444-555555555555", BUILTIN_TEXT.1, "en"),

@@ -146,6 +146,8 @@ pub(crate) struct Fleet {
     pub(crate) failures: Vec<String>,
     /// Workers stopped with SIGTERM that exited 0 in time.
     pub(crate) clean_stops: u32,
+    /// A worker with a key the provider refuses, while the scenario runs one.
+    bad_key: Option<(String, ChildGuard)>,
 }
 
 impl Fleet {
@@ -160,6 +162,7 @@ impl Fleet {
             kills: Vec::new(),
             failures: Vec::new(),
             clean_stops: 0,
+            bad_key: None,
         };
         for _ in 0..n {
             fleet.spawn()?;
@@ -194,6 +197,29 @@ impl Fleet {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
         }
+    }
+
+    /// Starts a worker whose seven key the provider refuses (outside the fleet: never killed
+    /// at random, no hooks listener). Returns its name.
+    pub(crate) fn start_bad_key(&mut self) -> anyhow::Result<String> {
+        let name = "chaos-badkey".to_string();
+        let mut command = self.spec.command(&name, None);
+        command.env("SEVEN_API_KEY", "chaos-wrong-key");
+        let process = ChildGuard::spawn_daemon(command)
+            .with_context(|| format!("cannot start worker {name}"))?;
+        self.bad_key = Some((name.clone(), process));
+        Ok(name)
+    }
+
+    /// Stops the worker with the refused key (SIGTERM), keeping its log.
+    pub(crate) fn stop_bad_key(&mut self) -> String {
+        let Some((name, mut process)) = self.bad_key.take() else {
+            return "no bad-key worker to stop".to_string();
+        };
+        let _ = process.terminate();
+        let exited = process.wait_timeout(Duration::from_secs(10));
+        let _ = std::fs::write(self.logs.join(format!("{name}.log")), process.stderr());
+        format!("SIGTERM to {name}: {exited:?}")
     }
 
     /// Names of the running workers.

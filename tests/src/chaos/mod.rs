@@ -56,7 +56,7 @@ use crate::chaos::hooks::{Backends, Balancer};
 
 /// The gateway's faults, as the issue sets them.
 const FAIL_5XX: &str = "0.1";
-const HANG: &str = "0.01";
+pub(crate) const HANG: &str = "0.01";
 const LATENCY_MS: &str = "0-50";
 
 /// The API key the mock and the workers share.

@@ -1,6 +1,7 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
-//! pause, Redis out of memory for 3 s, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
-//! campaign reaches 50%.
+//! pause, Redis out of memory for 3 s, a worker with a wrong key (started, later stopped), a
+//! resume, a Redis restart, a rate change, a provider hanging for a few seconds and a SIGTERM;
+//! the cancel when the delayed campaign reaches 50%.
 
 use std::time::{Duration, Instant};
 
@@ -26,17 +27,28 @@ enum Step {
     ChangeRate,
     Terminate,
     FullMemory,
+    /// A worker whose key the provider refuses joins: it must leave the campaigns to the others.
+    BadKeyWorker,
+    BadKeyWorkerStops,
+    /// A fifth of the provider's requests hang for a few seconds (`POST /faults`).
+    HangingProvider,
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 6] = [
+const STEPS: [(f64, Step); 9] = [
     (0.1, Step::Pause),
     (0.2, Step::FullMemory),
+    (0.25, Step::BadKeyWorker),
     (0.3, Step::Resume),
+    (0.35, Step::BadKeyWorkerStops),
     (0.4, Step::RestartRedis),
     (0.5, Step::ChangeRate),
+    (0.55, Step::HangingProvider),
     (0.7, Step::Terminate),
 ];
+
+/// How long the provider hangs in the `HangingProvider` step.
+const HANG_FOR: Duration = Duration::from_secs(5);
 
 /// The time to the next kill: 20–40 s.
 fn kill_interval(rng: &mut StdRng) -> Duration {
@@ -139,6 +151,32 @@ impl Soak {
                 Ok(format!("SIGTERM to worker {name}; started another"))
             }
             Step::FullMemory => self.full_memory().await,
+            Step::BadKeyWorker => {
+                let name = self.fleet.start_bad_key()?;
+                Ok(format!(
+                    "started worker {name} with a key the provider refuses"
+                ))
+            }
+            Step::BadKeyWorkerStops => Ok(self.fleet.stop_bad_key()),
+            Step::HangingProvider => {
+                let faults = format!("{}/faults", self.gateway.url());
+                let client = reqwest::Client::new();
+                client
+                    .post(&faults)
+                    .json(&serde_json::json!({"hang": 0.2}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                tokio::spawn(async move {
+                    tokio::time::sleep(HANG_FOR).await;
+                    let back = serde_json::json!({"hang": crate::chaos::HANG.parse::<f64>().unwrap_or(0.0)});
+                    let _ = client.post(&faults).json(&back).send().await;
+                });
+                Ok(format!(
+                    "the provider hangs on 20% of requests for {}s",
+                    HANG_FOR.as_secs()
+                ))
+            }
         }
     }
 

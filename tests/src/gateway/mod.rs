@@ -18,7 +18,10 @@
 //! - Control endpoints, never faulted or rate-limited: `GET /stats` (see [`stats`];
 //!   `?summary=true` leaves out the per-recipient maps), `POST /stats/reset`,
 //!   `GET /messages?foreign_id=&to=&from=&label=` (accepted messages with their request bodies),
-//!   `POST /windows` with `{"open": [numbers], "close": [numbers]}`.
+//!   `POST /windows` with `{"open": [numbers], "close": [numbers]}`, `GET /faults` and
+//!   `POST /faults` with any of `{"hang", "fail_5xx", "lose_answer", "error_body"` (fractions),
+//!   `"rate_limit", "rate_limit_per_sender"` (0: off), `"api_key", "bird_access_key"}` (the key
+//!   accepted from now on): the faults changed while running, absent fields unchanged.
 //! - `--journal FILE`: a JSON line per message request on arrival and per accepted message (see
 //!   [`journal`]), for checking a long run message by message.
 //! - Bird's `POST /workspaces/{workspaceId}/channels/{channelId}/messages` (`seeds/002_…`), with

@@ -43,6 +43,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/stats/reset", post(control::reset_stats))
         .route("/messages", get(control::list_messages))
         .route("/windows", post(control::set_windows))
+        .route(
+            "/faults",
+            get(control::get_faults).post(control::set_faults),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -133,7 +137,7 @@ async fn admit(
     shape: Shape,
     headers: &HeaderMap,
 ) -> Option<Response> {
-    let faults = &state.config.faults;
+    let faults = state.faults();
     let (latency, hang, fail_status) = {
         let mut inner = state.lock();
         inner.stats.request(endpoint);
@@ -174,8 +178,9 @@ async fn admit(
     }
 
     let key = headers.get("x-api-key").map(HeaderValue::as_bytes);
+    let api_key = state.api_key();
     let auth_error = match key {
-        Some(key) if key == state.config.api_key.as_bytes() => None,
+        Some(key) if key == api_key.as_bytes() => None,
         Some(key)
             if state
                 .config
@@ -285,7 +290,7 @@ async fn send_message(
         Ok(request) => request,
         Err(rejection) => return reject_message(&state, &rejection),
     };
-    let faults = &state.config.faults;
+    let faults = state.faults();
     if faults.rate_limit_per_sender.is_some() || faults.error_body > 0.0 {
         let mut inner = state.lock();
         if let (Some(limit), Some(from)) = (
@@ -378,7 +383,8 @@ async fn send_message(
     }
     let lose_answer = {
         let mut inner = state.lock();
-        let lose = inner.roll(state.config.faults.lose_answer);
+        let lose_answer = inner.faults.lose_answer;
+        let lose = inner.roll(lose_answer);
         if lose {
             inner.stats.lost_answer();
         }

@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::gateway::callbacks::Callbacks;
-use crate::gateway::config::Config;
+use crate::gateway::config::{Config, Faults};
 use crate::gateway::journal::Journal;
 use crate::gateway::stats::Stats;
 
@@ -78,6 +78,11 @@ pub(crate) struct Inner {
     pub(crate) deleted: HashSet<u64>,
     pub(crate) stored: Vec<StoredMessage>,
     pub(crate) rate: RateWindows,
+    /// The faults in force: the flags', changed at runtime by `POST /faults`.
+    pub(crate) faults: Arc<Faults>,
+    /// The accepted seven API key and Bird access key: the flags', changed by `POST /faults`.
+    pub(crate) api_key: Arc<str>,
+    pub(crate) bird_access_key: Arc<str>,
 }
 
 impl Inner {
@@ -125,6 +130,9 @@ impl AppState {
             deleted: HashSet::new(),
             stored: Vec::new(),
             rate: RateWindows::default(),
+            faults: Arc::new(config.faults.clone()),
+            api_key: config.api_key.as_str().into(),
+            bird_access_key: config.bird.access_key.as_str().into(),
         };
         AppState {
             config,
@@ -138,6 +146,21 @@ impl AppState {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic inside a critical section leaves plain counters behind; serving on is fine.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The faults in force now.
+    pub(crate) fn faults(&self) -> Arc<Faults> {
+        Arc::clone(&self.lock().faults)
+    }
+
+    /// The seven API key accepted now.
+    pub(crate) fn api_key(&self) -> Arc<str> {
+        Arc::clone(&self.lock().api_key)
+    }
+
+    /// The Bird access key accepted now.
+    pub(crate) fn bird_access_key(&self) -> Arc<str> {
+        Arc::clone(&self.lock().bird_access_key)
     }
 
     pub(crate) fn allocate_id(&self) -> u64 {

@@ -19,7 +19,7 @@ use crate::provider::bird::validate::is_uuid;
 use crate::provider::client::Provider;
 use crate::provider::exchange::{APPLICATION_JSON, exchange, json_body};
 use crate::provider::http::{KeyProblem, endpoint, http_client, key_header};
-use crate::provider::outcome::{Outcome, Sent};
+use crate::provider::outcome::{HaltScope, Outcome, Sent};
 use crate::provider::validate::Valid;
 
 /// Bird answers with the created message, a few kilobytes at most (it echoes the body); anything
@@ -162,7 +162,9 @@ impl BirdClients {
     ) -> Outcome<BirdSent> {
         match self.client(workspace_id, channel_id) {
             Ok(client) => client.send(message).await,
+            // The ids are the campaign's.
             Err(error) => Outcome::Halt {
+                scope: HaltScope::Campaign,
                 reason: error.to_string(),
             },
         }

@@ -11,7 +11,8 @@
 //! | 2xx with an `id` | `Sent` (a failure `status` such as `sending_failed` is `Failed`) |
 //! | 2xx with an error and no `id` | `Failed`: a success status whose body says an error is an error |
 //! | 2xx that cannot be read, or without `id` | `Unknown`: Bird may have accepted it |
-//! | 401, 403, 404, 3xx | `Halt`: the key, its permissions, the workspace or channel, or the base URL is wrong, and every message would fail alike |
+//! | 401, 403, 3xx | `Halt` of this worker: the key, its permissions or the base URL is wrong, and every message it sends would fail alike |
+//! | 404 | `Halt` of the campaign: its workspace or channel is unknown |
 //! | 408, 5xx | `Retry`, honouring `Retry-After` |
 //! | 429 | `RateLimited`, honouring `Retry-After` (Bird documents 429 as not processed) |
 //! | other 4xx (400, 409, 422, …) | `Failed` with Bird's code, message and details |
@@ -24,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::provider::bird::sent::{BirdSent, BirdStatus};
 use crate::provider::exchange::{Answer, excerpt};
-use crate::provider::outcome::Outcome;
+use crate::provider::outcome::{HaltScope, Outcome, WorkerFault};
 
 /// The longest rendering of an error's details kept in a reason.
 const MAX_DETAILS: usize = 400;
@@ -168,18 +169,22 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Map<String, Value>>) -> Out
     }
     match status.as_u16() {
         401 => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::KeyRefused),
             reason: said(
                 "Bird refused the access key (HTTP 401): check the access key (BIRD_ACCESS_KEY)"
                     .into(),
             ),
         },
         403 => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::KeyRefused),
             reason: said(
                 "the access key may not send on this channel (HTTP 403): give it an access policy that allows sending messages on this workspace's channel, or use a key that has one"
                     .into(),
             ),
         },
+        // The workspace and channel are the campaign's: every worker would meet this.
         404 => Outcome::Halt {
+            scope: HaltScope::Campaign,
             reason: said(
                 "Bird knows no such workspace or channel (HTTP 404): check the campaign's --workspace and --channel, and --bird-base-url"
                     .into(),
@@ -202,6 +207,7 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Map<String, Value>>) -> Out
             ),
         },
         300..=399 => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::Unreachable),
             reason: format!(
                 "Bird answered with a redirect (HTTP {}): check the base URL",
                 status.as_u16()

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::provider::exchange::{Answer, excerpt};
-use crate::provider::outcome::{Outcome, Sent};
+use crate::provider::outcome::{HaltScope, Outcome, Sent, WorkerFault};
 use crate::provider::seven::deletion::Deletion;
 
 /// A scalar as seven may write it.
@@ -152,6 +152,10 @@ impl Reply {
     }
 }
 
+/// seven's refusals of the key (900, 902, 9xx, HTTP 401/403) are this worker's: another
+/// worker's key may be accepted, and the campaign pauses only when no live worker has one.
+const KEY_REFUSED: HaltScope = HaltScope::Worker(WorkerFault::KeyRefused);
+
 /// seven's codes, as the seed lists them, turned into what to do.
 fn code_trouble<T>(code: &str, message: Option<&str>) -> Outcome<T> {
     let said = |plain: &str| match message {
@@ -168,11 +172,13 @@ fn code_trouble<T>(code: &str, message: Option<&str>) -> Outcome<T> {
                     .into(),
         },
         "900" => Outcome::Halt {
+            scope: KEY_REFUSED,
             reason: said(
                 "seven refused the API key (code 900, authentication failed): check the API key (SEVEN_API_KEY)",
             ),
         },
         "902" => Outcome::Halt {
+            scope: KEY_REFUSED,
             reason: said(
                 "the API key has no access to WhatsApp (code 902): enable the waba scope for this key in seven's dashboard or use a key that has it",
             ),
@@ -180,6 +186,7 @@ fn code_trouble<T>(code: &str, message: Option<&str>) -> Outcome<T> {
         // The seed lists 900 and 902; seven's other 9xx codes are account-level access
         // problems of the same family, which would refuse every message alike.
         c if c.len() == 3 && c.starts_with('9') => Outcome::Halt {
+            scope: KEY_REFUSED,
             reason: said(&format!(
                 "seven refused access (code {c}): check the API key and the account's settings"
             )),
@@ -236,6 +243,7 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Reply>) -> Outcome<T> {
                 return trouble;
             }
             Outcome::Halt {
+                scope: KEY_REFUSED,
                 reason: format!(
                     "seven refused the API key (HTTP {}): check the API key (SEVEN_API_KEY) and that it has the waba scope",
                     status.as_u16()
@@ -259,6 +267,7 @@ fn status_trouble<T>(answer: &Answer, reply: Option<&Reply>) -> Outcome<T> {
             ),
         },
         300..=399 => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::Unreachable),
             reason: format!(
                 "seven answered with a redirect (HTTP {}): check the base URL",
                 status.as_u16()

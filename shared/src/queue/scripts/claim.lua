@@ -4,7 +4,8 @@
 -- ARGV[5] lease expiry (ms), ARGV[6] now (RFC 3339),
 -- ARGV[7] limits key prefix (`{prefix}:`), ARGV[8] the worker's default rate `mps:burst`
 -- (mps 0: unlimited), ARGV[9] the worker's own sender rates `sender=mps:burst,...`,
--- ARGV[10] pair interval (ms, 0: off), ARGV[11] rate lookahead (ms), ARGV[12] tier window (ms)
+-- ARGV[10] pair interval (ms, 0: off), ARGV[11] rate lookahead (ms), ARGV[12] tier window (ms),
+-- ARGV[13] the providers this worker serves now (`*`: all; else comma-separated, maybe none)
 -- Returns {processed, next due score or false, {{ref, due score, not before (ms, 0: any time),
 -- {field, value, ...}}, ...}, {rate, pair, tier}}.
 -- `processed` counts every row looked at (claimed, deferred, cancelled, or stale) and every
@@ -15,6 +16,9 @@
 -- from its low end, at most n claimed (and 4n looked at) in all, and puts the rest of the run
 -- back with the same score. Entries of paused campaigns move aside whole; rows of cancelled campaigns are marked
 -- cancelled; rows no longer queued (a cancel walk, a purge) are stale and simply dropped.
+-- Entries of a provider the worker does not serve now (its key refused, its breaker open) are
+-- left in the due set as they were, for the workers that can send them; each costs one unit of
+-- work, so the claim stays bounded, and the next due time returned skips them.
 --
 -- Sender limits (keyed by provider and sender number; see keys.rs) are applied here, at the
 -- one place every worker of the fleet takes work from, so they hold across processes and a
@@ -51,6 +55,12 @@ local base = ARGV[7]
 local pair_ms = tonumber(ARGV[10])
 local lookahead = tonumber(ARGV[11])
 local tier_window = tonumber(ARGV[12])
+local served = nil
+if ARGV[13] and ARGV[13] ~= '*' then
+  served = {}
+  for p in string.gmatch(ARGV[13], '[^,]+') do served[p] = true end
+end
+local skipped = 0
 local refs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, work, 'WITHSCORES')
 local campaigns = {}
 local senders = {}
@@ -80,6 +90,7 @@ local function campaign(id)
     c = campaign_keys(campaigns, prefix, id)
     local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from', 'only_window', 'channel')
     c.state = f[1] or false
+    c.provider = f[2] or 'seven'
     c.sender = sender_name(f[2] or 'seven', f[3] or '')
     if f[4] == '1' then
       -- The window keys of its recipients: this prefix, then the number.
@@ -166,6 +177,11 @@ for j = 1, #refs, 2 do
     if state == 'paused' then
       redis.call('ZADD', c.paused, score, ref)
       processed = processed + 1
+      work = work - 1
+    elseif served and state and state ~= 'cancelled' and not served[c.provider] then
+      -- Another provider's entry: back as it was (not `processed`: nothing changed).
+      redis.call('ZADD', KEYS[1], score, ref)
+      skipped = skipped + 1
       work = work - 1
     else
       local live = state and state ~= 'cancelled'
@@ -318,5 +334,15 @@ for _, s in pairs(senders) do
 end
 if #leases > 0 then redis.call('ZADD', KEYS[2], unpack(leases)) end
 apply_deltas(now_text)
-local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {processed, nxt[2] or false, out, {deferred.rate, deferred.pair, deferred.tier}}
+local nxt = redis.call('ZRANGE', KEYS[1], 0, skipped, 'WITHSCORES')
+local next_due = false
+for j = 1, #nxt, 2 do
+  -- The first entry this worker would take (its campaign read once above, or now).
+  local id = parse_entry(nxt[j])
+  local c = id and campaign(id)
+  if not (served and c and not served[c.provider]) then
+    next_due = nxt[j + 1]
+    break
+  end
+end
+return {processed, next_due, out, {deferred.rate, deferred.pair, deferred.tier}}

@@ -153,7 +153,7 @@ fn too_many_requests() -> Response {
 /// Latency, hang and 5xx, as for seven's endpoints; counts the request. `Some` is the answer
 /// to give instead.
 async fn inject_faults(state: &AppState) -> Option<Response> {
-    let faults = &state.config.faults;
+    let faults = state.faults();
     let (latency, hang, fail_status) = {
         let mut inner = state.lock();
         inner.stats.request(Endpoint::Bird);
@@ -222,7 +222,7 @@ pub(crate) async fn send_message(
         return response;
     }
     let settings = &state.config.bird;
-    if !authorised(&headers, &settings.access_key) {
+    if !authorised(&headers, &state.bird_access_key()) {
         return reject(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -231,7 +231,7 @@ pub(crate) async fn send_message(
             None,
         );
     }
-    let faults = &state.config.faults;
+    let faults = state.faults();
     if let Some(limit) = faults.rate_limit {
         let mut inner = state.lock();
         if !inner.rate.admit_global(unix_ms().div_euclid(1000), limit) {
