@@ -26,7 +26,7 @@ use redis::Value;
 
 use crate::keys::write_message_ref;
 use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
-use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lease::Lease;
@@ -77,7 +77,7 @@ impl Queue {
         duration: Duration,
     ) -> Result<Vec<SendPermit>, QueueError> {
         let calls = leases.chunks(MAX_BATCH).map(|chunk| async move {
-            let now = now_ms();
+            let now = self.now_ms();
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_mark_sending,
                 &[&self.keys.leases()],
@@ -85,7 +85,7 @@ impl Queue {
                 64 + chunk.len() * 96,
             );
             cmd.arg(self.keys.campaign_prefix())
-                .arg(now.saturating_add(millis(duration)))
+                .arg(millis(duration))
                 .arg(now)
                 .arg(rfc3339_ms(now));
             let mut reference = String::new();
@@ -119,7 +119,7 @@ impl Queue {
         entries: &[(&Lease, &Terminal)],
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
-            let now = rfc3339_ms(now_ms());
+            let now = rfc3339_ms(self.now_ms());
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_ack,
                 &[&self.keys.leases()],
@@ -164,7 +164,7 @@ impl Queue {
                 64 + chunk.len() * 160,
             );
             cmd.arg(self.keys.campaign_prefix())
-                .arg(rfc3339_ms(now_ms()))
+                .arg(rfc3339_ms(self.now_ms()))
                 .arg(self.keys.wake());
             let mut reference = String::new();
             for entry in chunk {
@@ -173,10 +173,7 @@ impl Queue {
                     .arg(entry.lease.claim())
                     .arg(entry.due_ms)
                     .arg(truncate(entry.reason, MAX_ERROR_LEN))
-                    .arg(match entry.kind {
-                        RetryKind::AfterAttempt => "1",
-                        RetryKind::Deferred => "0",
-                    })
+                    .arg(entry.kind.script_arg())
                     .arg(rfc3339_ms(entry.due_ms));
             }
             let answers: Vec<Value> = scripts::run(&SCRIPTS.batch_retry, &cmd, &mut self.conn())

@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::keys::Keys;
+use crate::queue::clock::RedisClock;
 use crate::queue::error::QueueError;
 
 /// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a
@@ -30,6 +31,8 @@ pub struct Queue {
     client: redis::Client,
     /// The key schema; the queue's modules build every key from it.
     pub(super) keys: Keys,
+    /// Redis's clock, which every queue decision is taken against (see `clock`).
+    clock: RedisClock,
 }
 
 impl std::fmt::Debug for Queue {
@@ -71,14 +74,42 @@ impl Queue {
         config: ConnectionManagerConfig,
     ) -> Result<Queue, QueueError> {
         let client = redis::Client::open(url).map_err(QueueError::redis("url parsing"))?;
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
+        let mut conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(QueueError::redis("connect"))?;
+        let clock = RedisClock::synced(&mut conn)
+            .await
+            .map_err(QueueError::redis("read the time"))?;
         Ok(Queue {
             conn,
             client,
             keys: Keys::new(prefix),
+            clock,
         })
+    }
+
+    /// Redis's time now, in unix milliseconds: the clock of every queue decision.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Redis's time now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Redis's clock, shared by every clone of this queue.
+    pub fn clock(&self) -> &RedisClock {
+        &self.clock
+    }
+
+    /// Reads Redis's `TIME` again (see `clock::RESYNC`); a long-lived process calls it every
+    /// so often, and after a failover.
+    pub async fn sync_clock(&self) -> Result<(), QueueError> {
+        self.clock
+            .sync(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("read the time"))
     }
 
     /// The key schema.

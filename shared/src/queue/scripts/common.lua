@@ -231,3 +231,10 @@ local function opt_out(base, number, source, at, id, row)
   end
   return added
 end
+
+-- Redis's own time in unix milliseconds: the clock of the decisions no worker's clock may
+-- sway (which leases expired, when a lease written now expires). See queue/clock.rs.
+local function redis_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
