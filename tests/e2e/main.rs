@@ -2,6 +2,7 @@
 
 mod bird;
 mod callbacks;
+mod clock;
 mod fleet;
 mod hooks;
 mod mock_gateway;
@@ -9,3 +10,4 @@ mod operator;
 mod redis_cli;
 mod support;
 mod worker;
+mod zombie;

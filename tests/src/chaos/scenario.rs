@@ -1,5 +1,5 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
-//! pause, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
+//! pause, a worker whose clock is 2 s ahead, a resume, a Redis restart, a rate change and a SIGTERM; the cancel when the delayed
 //! campaign reaches 50%.
 
 use std::time::{Duration, Instant};
@@ -21,6 +21,7 @@ const TICK: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Pause,
+    ClockSkew,
     Resume,
     RestartRedis,
     ChangeRate,
@@ -28,8 +29,9 @@ enum Step {
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 5] = [
+const STEPS: [(f64, Step); 6] = [
     (0.1, Step::Pause),
+    (0.15, Step::ClockSkew),
     (0.3, Step::Resume),
     (0.4, Step::RestartRedis),
     (0.5, Step::ChangeRate),
@@ -119,6 +121,10 @@ impl Soak {
                 self.operator.pause(&freetext.id)?;
                 Ok(format!("paused {}", freetext.id))
             }
+            Step::ClockSkew => match self.fleet.spawn_skewed("+2s")? {
+                Some(name) => Ok(format!("started worker {name} with its clock 2 s ahead")),
+                None => Ok("clock skew skipped: libfaketime is missing".to_owned()),
+            },
             Step::Resume => {
                 self.operator.resume(&freetext.id)?;
                 Ok(format!("resumed {}", freetext.id))
