@@ -339,29 +339,20 @@ impl Task<'_> {
             return Ok(());
         };
         let late = self.ctx.queue.now_ms() - slot;
-        if late <= SLOT_TOLERANCE_MS {
-            return Ok(());
+        match slot_verdict(late, self.missed_slots) {
+            SlotVerdict::InTime => Ok(()),
+            SlotVerdict::Missed => {
+                metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+                let (reason, kind) = ("missed its rate slot", RetryKind::MissedSlot);
+                Err(self.put_back(Duration::ZERO, reason, kind).await)
+            }
+            SlotVerdict::GiveUp(reason) => {
+                campaign.metrics.failed("missed_slot");
+                tracing::warn!(message = %self.lease.reference(), late, "A message keeps missing its rate slot; failing it.");
+                let code = "missed_slot".into();
+                Err(self.record(Terminal::Failed { code, reason }).await)
+            }
         }
-        let missed = self.missed_slots + 1;
-        if missed >= MAX_MISSED_SLOTS {
-            campaign.metrics.failed("missed_slot");
-            let reason = format!(
-                "missed its rate slot {missed} times (the last time by {late} ms): the worker \
-                 cannot keep up with the sender's rate (a CPU-starved host, or trouble with its \
-                 clock); check the workers' load and clocks, then `wacast retry`"
-            );
-            tracing::warn!(message = %self.lease.reference(), missed, late, "A message keeps missing its rate slot; failing it.");
-            let code = "missed_slot".into();
-            return Err(self.record(Terminal::Failed { code, reason }).await);
-        }
-        metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
-        Err(self
-            .put_back(
-                Duration::ZERO,
-                "missed its rate slot",
-                RetryKind::MissedSlot,
-            )
-            .await)
     }
 
     /// Records a final outcome; the message is settled.
@@ -430,6 +421,33 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
 /// sent up to this late add at most r × 20 ms to any one second (about one at 60/s); later
 /// ones would add what a stall held up.
 const SLOT_TOLERANCE_MS: i64 = 20;
+
+/// What a message `late_ms` past its rate slot comes to, having missed it `missed_before`
+/// times already.
+#[derive(Debug, PartialEq, Eq)]
+enum SlotVerdict {
+    /// Within [`SLOT_TOLERANCE_MS`]: send it.
+    InTime,
+    /// Back to the queue for a new slot, the miss counted.
+    Missed,
+    /// The [`MAX_MISSED_SLOTS`]th miss: it fails, for this reason.
+    GiveUp(String),
+}
+
+fn slot_verdict(late_ms: i64, missed_before: u32) -> SlotVerdict {
+    if late_ms <= SLOT_TOLERANCE_MS {
+        return SlotVerdict::InTime;
+    }
+    let missed = missed_before + 1;
+    if missed < MAX_MISSED_SLOTS {
+        return SlotVerdict::Missed;
+    }
+    SlotVerdict::GiveUp(format!(
+        "missed its rate slot {missed} times (the last time by {late_ms} ms): the worker cannot \
+         keep up with the sender's rate (a CPU-starved host, or trouble with its clock); check \
+         the workers' load and clocks, then `wacast retry`"
+    ))
+}
 
 /// How often a message may miss its rate slot before it fails (`missed_slot`). A miss means
 /// the worker woke more than 20 ms late for it; a message missing 20 times in a row meets a
@@ -502,4 +520,31 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_that_keeps_missing_its_slot_fails_at_the_bound_with_the_cause() {
+        assert_eq!(slot_verdict(SLOT_TOLERANCE_MS, 0), SlotVerdict::InTime);
+        assert_eq!(slot_verdict(-500, 30), SlotVerdict::InTime);
+        assert_eq!(slot_verdict(SLOT_TOLERANCE_MS + 1, 0), SlotVerdict::Missed);
+        assert_eq!(slot_verdict(900, MAX_MISSED_SLOTS - 2), SlotVerdict::Missed);
+        let SlotVerdict::GiveUp(reason) = slot_verdict(900, MAX_MISSED_SLOTS - 1) else {
+            panic!("the 20th miss fails the message");
+        };
+        assert!(reason.starts_with("missed its rate slot 20 times (the last time by 900 ms)"));
+        assert!(reason.contains("cannot keep up"), "{reason}");
+    }
+
+    #[test]
+    fn the_lease_margin_is_a_quarter_of_the_lease_at_most_five_seconds() {
+        assert_eq!(lease_margin(Duration::from_secs(8)), Duration::from_secs(2));
+        assert_eq!(
+            lease_margin(Duration::from_secs(60)),
+            Duration::from_secs(5)
+        );
+    }
 }

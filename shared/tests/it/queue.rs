@@ -1452,3 +1452,28 @@ async fn missed_rate_slots_are_counted_on_the_message_without_an_attempt() {
     assert_eq!(fields(&queue, &id, 1).await["missed_slots"], "4");
     assert_consistent(&queue, &id).await;
 }
+
+#[tokio::test]
+async fn the_queues_clock_is_redis_time_and_stays_so_after_a_resync() {
+    let queue = TestRedis::shared().await.queue().await;
+    let redis_ms = || async {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut queue.connection())
+            .await
+            .unwrap();
+        secs * 1000 + micros / 1000
+    };
+    for _ in 0..2 {
+        let before = queue.now_ms();
+        let redis = redis_ms().await;
+        let after = queue.now_ms();
+        // Redis's time lies within the round trip, by the queue's clock, give or take the
+        // sync's own error (half its round trip: well under 25 ms even on a loaded machine).
+        assert!(
+            before - 25 <= redis && redis <= after + 25,
+            "{before} ≤ {redis} ≤ {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        queue.sync_clock().await.unwrap();
+    }
+}
