@@ -21,6 +21,9 @@ use redis::aio::ConnectionLike;
 /// few milliseconds a minute at worst, and a failover may bring a server with another clock.
 pub const RESYNC: Duration = Duration::from_secs(30);
 
+/// The longest round trip of a `TIME` reading taken by a resync (its error is half of it).
+const MAX_RESYNC_RTT: Duration = Duration::from_millis(100);
+
 /// Redis's clock as this process sees it: the `TIME` of the last sync plus the monotonic time
 /// elapsed since. Cheap to clone; clones share the sync.
 #[derive(Debug, Clone)]
@@ -45,16 +48,34 @@ impl RedisClock {
                 offset_us: AtomicI64::new(0),
             }),
         };
-        clock.sync(conn).await?;
+        // The first reading is taken whatever its round trip: there is no other yet.
+        clock.read(conn, Duration::MAX).await?;
         Ok(clock)
     }
 
     /// Reads Redis's `TIME` again. The answer is taken to be from halfway through the round
-    /// trip, so the error is at most half of it (well under a millisecond on a LAN).
+    /// trip, so the error is at most half of it (well under a millisecond on a LAN). A reading
+    /// whose round trip took longer than [`MAX_RESYNC_RTT`] (Redis busy with a fork, say) is
+    /// not taken: the last one, a few milliseconds of drift old at worst, is better.
     pub(crate) async fn sync(&self, conn: &mut impl ConnectionLike) -> redis::RedisResult<()> {
+        self.read(conn, MAX_RESYNC_RTT).await
+    }
+
+    async fn read(
+        &self,
+        conn: &mut impl ConnectionLike,
+        max_rtt: Duration,
+    ) -> redis::RedisResult<()> {
         let before = self.elapsed_us();
         let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(conn).await?;
         let after = self.elapsed_us();
+        if u128::try_from(after - before).unwrap_or(u128::MAX) > max_rtt.as_micros() {
+            tracing::debug!(
+                rtt_us = after - before,
+                "Redis's time took too long to read; keeping the last reading."
+            );
+            return Ok(());
+        }
         let redis_us = secs.saturating_mul(1_000_000).saturating_add(micros);
         let offset = redis_us - (before + (after - before) / 2);
         self.inner.offset_us.store(offset, Ordering::Relaxed);
