@@ -233,7 +233,8 @@ impl ReapReport {
 impl Queue {
     /// Claims up to `n` messages due at `now_ms` (Redis's time, [`Queue::now_ms`]) for
     /// `worker`, each under a lease that expires `lease` after Redis's `TIME` (read by the
-    /// script, so that no worker's clock can write a lease already expired). Entries of paused campaigns met on the way are moved aside and those of
+    /// script, so that no worker's clock can write a lease already expired). Entries of paused
+    /// campaigns met on the way are moved aside and those of
     /// cancelled campaigns are cancelled; they count in [`ClaimBatch::processed`]. A claimed
     /// message whose hash cannot be read is recorded `failed` (code `corrupt`) and not returned.
     /// Nor are rows whose recipient opted out since they were enqueued (they end `cancelled`,
@@ -339,8 +340,10 @@ impl Queue {
         Ok(batch)
     }
 
-    /// Marks a claimed message `sending` and extends its lease to `now + lease`; call it just
-    /// before writing the request. Anything but [`SendPermit::Send`] means: do not send.
+    /// Marks a claimed message `sending` and extends its lease to `lease` after Redis's `TIME`;
+    /// call it just before writing the request. Anything but [`SendPermit::Send`] means: do
+    /// not send. Asked again under the same claim (its answer was lost on the way), it answers
+    /// [`SendPermit::Send`] again: the request is written only after an answer.
     pub async fn mark_sending(
         &self,
         lease: &Lease,
@@ -521,7 +524,7 @@ impl Queue {
     }
 
     /// Extends the leases still held (claimed or sending under the given claim) to
-    /// `now + duration`: the heartbeat of a worker's in-flight messages. Returns how many were
+    /// `duration` after Redis's `TIME`: the heartbeat of a worker's in-flight messages. Returns how many were
     /// extended; the others were reaped or are final.
     pub async fn extend_leases(
         &self,
