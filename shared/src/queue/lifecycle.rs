@@ -523,9 +523,9 @@ impl Queue {
         Ok(released)
     }
 
-    /// Extends the leases still held (claimed or sending under the given claim) to
-    /// `duration` after Redis's `TIME`: the heartbeat of a worker's in-flight messages. Returns how many were
-    /// extended; the others were reaped or are final.
+    /// Extends the leases still held (claimed or sending under the given claim) to `duration`
+    /// after Redis's `TIME`: the heartbeat of a worker's in-flight messages. Returns how many
+    /// were extended; the others were reaped or are final.
     pub async fn extend_leases(
         &self,
         leases: &[Lease],
