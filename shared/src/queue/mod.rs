@@ -43,7 +43,8 @@
 //!
 //! - `connection`: [`Queue`], the handle: its Redis connection, both ways to connect, the keys.
 //! - `error`: [`QueueError`], and the error text of log events.
-//! - `clock`: Redis's clock ([`RedisClock`]) and the time formats; `bounds`: the walk chunk and the stored text lengths.
+//! - `clock`: Redis's clock ([`RedisClock`]) and the time formats; `bounds`: the walk chunk
+//!   and the stored text lengths.
 //! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
 //! - `delivery`: the providers' callbacks recorded (delivery status, replies, opt-outs).
