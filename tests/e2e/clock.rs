@@ -32,6 +32,12 @@ fn libfaketime() -> Option<&'static str> {
     None
 }
 
+/// A worker started with a fake clock, and when (by this host's clock) it was started.
+struct Skewed {
+    process: ChildGuard,
+    spawned: DateTime<Utc>,
+}
+
 /// Starts a worker whose wall clock is `skew` off (libfaketime's `FAKETIME`, e.g. `+20s`), with
 /// JSON logs, so that the skew can be read off its first log line.
 fn spawn_skewed_worker(
@@ -40,7 +46,7 @@ fn spawn_skewed_worker(
     gateway: &str,
     skew: &str,
     extra: &[&str],
-) -> ChildGuard {
+) -> Skewed {
     let mut command = worker_command(&redis.url, &redis.prefix, gateway, Keys::BOTH);
     command
         .args(["--lease", "5s", "--default-rate", "unlimited"])
@@ -49,20 +55,26 @@ fn spawn_skewed_worker(
         .env("RUST_LOG", "info")
         .env("LD_PRELOAD", lib)
         .env("FAKETIME", skew);
-    ChildGuard::spawn_daemon(command).expect("wacast-worker starts")
+    let spawned = Utc::now();
+    let process = ChildGuard::spawn_daemon(command).expect("wacast-worker starts");
+    Skewed { process, spawned }
 }
 
-/// How far the worker's wall clock is from this host's: its first log line's timestamp against
-/// when the line was read (so a little more than the skew, never less).
-async fn observed_skew(worker: &ChildGuard, started: DateTime<Utc>) -> chrono::Duration {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// How far the worker's wall clock is from this host's, in milliseconds, as bounds: its first
+/// log line was written after it was spawned and before the test read it.
+async fn observed_skew(worker: &Skewed) -> (i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let log = worker.stderr();
+        let log = worker.process.stderr();
         if let Some(line) = log.lines().find(|l| l.starts_with('{')) {
+            let read = Utc::now();
             let line: Value = serde_json::from_str(line).expect("a JSON log line");
             let at = line["timestamp"].as_str().expect("a timestamp");
             let at: DateTime<Utc> = at.parse().expect("an RFC 3339 timestamp");
-            return at - started;
+            return (
+                (at - read).num_milliseconds(),
+                (at - worker.spawned).num_milliseconds(),
+            );
         }
         assert!(
             Instant::now() < deadline,
@@ -105,7 +117,27 @@ async fn workers_whose_clocks_are_wrong_send_nothing_before_the_scheduled_time()
     let dir = TempDir::new().unwrap();
     let rows = 40;
     let csv = write_csv(dir.path(), rows);
-    // Whole seconds, a few from now: the workers are up and waiting by then.
+    // The workers first, up and idle before the campaign exists: one whose clock runs 20 s
+    // ahead would otherwise take the rows as soon as they are enqueued, seconds early.
+    let workers: Vec<(&str, Skewed)> = ["+2s", "+20s", "-2s", "-20s"]
+        .into_iter()
+        .map(|skew| {
+            let worker = spawn_skewed_worker(lib, &redis, &gateway.url(), skew, &[]);
+            (skew, worker)
+        })
+        .collect();
+    // The fake clocks took hold (else this test proves nothing).
+    for (skew, worker) in &workers {
+        let (low, high) = observed_skew(worker).await;
+        let want: i64 = skew.trim_end_matches('s').parse::<i64>().unwrap() * 1000;
+        assert!(
+            low - 1000 <= want && want <= high + 1000,
+            "a worker started with FAKETIME={skew} logs {low}..{high} ms off"
+        );
+    }
+    // Built before the send time is chosen, so that the enqueue is quick.
+    bin("wacast");
+    // Whole seconds, a few from now.
     let send_at_s = Utc::now().timestamp() + 5;
     enqueue(
         &redis.url,
@@ -115,23 +147,6 @@ async fn workers_whose_clocks_are_wrong_send_nothing_before_the_scheduled_time()
         &[&TEMPLATE[..], &["--delay", &send_at_s.to_string()]].concat(),
     );
     let id = CampaignId::parse("skewed").unwrap();
-    let started = Utc::now();
-    let workers: Vec<(&str, ChildGuard)> = ["+2s", "+20s", "-2s", "-20s"]
-        .into_iter()
-        .map(|skew| {
-            let worker = spawn_skewed_worker(lib, &redis, &gateway.url(), skew, &[]);
-            (skew, worker)
-        })
-        .collect();
-    // The fake clocks took hold (else this test proves nothing).
-    for (skew, worker) in &workers {
-        let seen = observed_skew(worker, started).await.num_milliseconds();
-        let want: i64 = skew.trim_end_matches('s').parse::<i64>().unwrap() * 1000;
-        assert!(
-            (seen - want).abs() < 1500,
-            "a worker started with FAKETIME={skew} logs {seen} ms off"
-        );
-    }
     wait_for(&queue, &id, Duration::from_secs(60), "completed", |r| {
         r.state == CampaignState::Completed
     })
@@ -192,6 +207,7 @@ async fn workers_whose_clocks_are_wrong_join_a_healthy_one_and_keep_the_fleet_ra
     );
     let messages = message_hashes(&queue, &id, rows as u64).await;
     let by = |worker: &ChildGuard| handled_by(&messages, worker.id());
+    let (ahead, behind) = (ahead.process, behind.process);
     eprintln!(
         "clock: healthy {}, +20 s {}, -20 s {}",
         by(&healthy),
