@@ -19,7 +19,8 @@
 //!   `lease / 3` (the heartbeat), and reaps expired leases of any worker every `reap_interval`.
 //!   Lease expiries are Redis's `TIME` plus the lease, and the reaper compares them with `TIME`:
 //!   a worker's own clock never decides whose lease expired. The same task reads Redis's time
-//!   again every 30 s for the queue's clock (`clock::RedisClock`).
+//!   again every 30 s for the queue's clock (`clock::RedisClock`), and the fetcher after Redis
+//!   failed (a failover may bring a server with another clock).
 //!   A handler that returns without `ack` or `retry` leaves its message to the reaper: back in
 //!   the queue after the lease if it was only claimed, `unknown` if it was sending.
 //! - **Sender limits.** Claims apply the sender limits (`limits` module): a throttled sender's
@@ -381,6 +382,11 @@ async fn fetch(
             .saturating_sub(slots.in_flight())
             .clamp(1, config.batch_max);
         wake.reset();
+        if backoff > MIN_BACKOFF {
+            // Redis failed meanwhile: this may be another server now (a failover), with a
+            // clock of its own. A failed reading keeps the last one; the claim will tell.
+            let _ = queue.sync_clock().await;
+        }
         let now = queue.now_ms();
         match queue
             .claim_within(&worker, free, config.lease, now, &config.limits)
