@@ -12,6 +12,19 @@ ensure_redis_server() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
 }
 
+# Installs libfaketime with apt when it is missing: the end-to-end clock tests run workers whose
+# wall clock is faked (LD_PRELOAD) and skip, loudly, without it.
+ensure_faketime() {
+  if [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]; then
+    return 0
+  fi
+  echo "libfaketime is missing: installing faketime with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq faketime >&2
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

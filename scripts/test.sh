@@ -8,6 +8,7 @@ source scripts/lib.sh
 
 ensure_redis_server
 ensure_systemd_analyze
+ensure_faketime
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

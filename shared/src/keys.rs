@@ -24,7 +24,8 @@
 //! - `{prefix}:campaign:{id}:msg:{row}` (hash): one message: `to`, the row's values `p1`…`pN`
 //!   (the campaign's `columns`, in order), `status`, the row's overrides `send_at`, `ttl`,
 //!   `label`, `language` only when it has them, and as it goes `claims` (how often it was
-//!   claimed: the fencing token of the current claim), `worker`, `attempts`, `provider_id`,
+//!   claimed: the fencing token of the current claim), `worker`, `attempts`, `missed_slots`
+//!   (how often it went back unsent for missing its rate slot; at 20 it fails), `provider_id`,
 //!   `price`, `error_code`, `error` (with `error_ref` when the whole reason is in the campaign's
 //!   reasons table), `sent_at`, `updated_at`, `next_attempt_at`; after `wacast retry`,
 //!   `last_status`, `last_error_code`, `last_error` (`last_error_ref`) and `retried_at` keep the

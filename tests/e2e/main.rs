@@ -2,6 +2,7 @@
 
 mod bird;
 mod callbacks;
+mod clock;
 mod failover;
 mod fleet;
 mod health;
@@ -14,3 +15,4 @@ mod redis_cli;
 mod sender;
 mod support;
 mod worker;
+mod zombie;

@@ -10,10 +10,16 @@ use tempfile::TempDir;
 use wacast_shared::campaign::{Campaign, CampaignId, CampaignState};
 use wacast_shared::message::RowOverrides;
 use wacast_shared::phone::PhoneNumber;
-use wacast_shared::queue::{NewMessage, now_ms};
+use wacast_shared::queue::NewMessage;
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 use crate::support::*;
+
+/// The time now, in unix milliseconds. The test's Redis runs on this host, so its clock (which
+/// the queue decides by) is this host's.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 const SLOW: Duration = Duration::from_secs(60);
 

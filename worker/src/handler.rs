@@ -12,12 +12,18 @@
 //!    workers that can.
 //! 7. `mark_sending`: the fence: the campaign's pause or cancel and a lost lease are checked
 //!    here, atomically; then the slot once more.
-//! 8. `send`: the request, through whichever provider the campaign uses.
-//! 9. `record_outcome`: ack, retry later, or on a `Halt` put the message back: the campaign
+//! 8. `check_lease`: the lease is still valid by this process's own monotonic clock (marked
+//!    less than a lease ago, less a margin): a process stopped or stalled past its lease (its
+//!    message may be `unknown` by now) sends nothing when it wakes, and hands the message back.
+//! 9. `send`: the request, through whichever provider the campaign uses.
+//! 10. `record_outcome`: ack, retry later, or on a `Halt` put the message back: the campaign
 //!    pauses if the cause is its own, or if no live worker can send through its provider. A
 //!    refusal is acked with its streak rule (the ack pauses a campaign refused again and again,
 //!    see `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the
 //!    message back without using an attempt (`rate_limited`).
+//!
+//! Every time here is Redis's (`Queue::now`), never the host's: a host whose clock is wrong
+//! neither sends early nor misjudges a slot, a window or a message's validity.
 //!
 //! A step that ends the message's turn early returns `Settled`. Marking and recording go
 //! through the recorder (`record.rs`), which batches them across tasks; each message is still
@@ -42,9 +48,7 @@ use wacast_shared::provider::Providers;
 use wacast_shared::provider::outcome::{HaltScope, Outcome, Sent, WorkerFault};
 use wacast_shared::provider::request::Rendered;
 use wacast_shared::queue::backend::DEFERRED_METRIC;
-use wacast_shared::queue::{
-    Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal, now_ms,
-};
+use wacast_shared::queue::{Claimed, Lease, Queue, QueueError, RetryKind, SendPermit, Terminal};
 use wacast_shared::schedule::Schedule;
 use wacast_shared::streak::{StreakRule, is_rate_limit, whatsapp_code};
 use wacast_shared::window::{SendWindow, ZoneCache};
@@ -97,6 +101,7 @@ pub async fn handle(task: Claimed, ctx: Arc<Context>) {
         message,
         lease,
         not_before_ms,
+        missed_slots,
         ..
     } = task;
     let task = Task {
@@ -104,6 +109,7 @@ pub async fn handle(task: Claimed, ctx: Arc<Context>) {
         message: &message,
         lease: &lease,
         slot_ms: not_before_ms,
+        missed_slots,
     };
     // Every way a task ends is recorded in Redis or left to the lease: nothing to return.
     let _settled = task.run().await;
@@ -123,6 +129,8 @@ struct Task<'a> {
     lease: &'a Lease,
     /// The rate slot the claim gave the message (Redis milliseconds), if its sender is limited.
     slot_ms: Option<i64>,
+    /// How often the message missed its rate slot before.
+    missed_slots: u32,
 }
 
 impl Task<'_> {
@@ -134,7 +142,8 @@ impl Task<'_> {
         let request = self.render(&campaign).await?;
         self.wait_for_slot(&campaign).await?;
         let probe = self.admit(&campaign).await?;
-        self.mark_sending().await?;
+        let marked_at = self.mark_sending(&campaign).await?;
+        self.check_lease(marked_at).await?;
         let outcome = self.send(&campaign, &request).await;
         self.record_outcome(&campaign, outcome, probe).await;
         Ok(())
@@ -157,7 +166,7 @@ impl Task<'_> {
 
     /// Ends the message `expired` when its send time plus its ttl has passed.
     async fn check_validity(&self, campaign: &Prepared) -> Step {
-        if !Schedule::of(&campaign.spec, &self.message.overrides).is_expired(Utc::now()) {
+        if !Schedule::of(&campaign.spec, &self.message.overrides).is_expired(self.ctx.queue.now()) {
             return Ok(());
         }
         campaign.metrics.expired.increment(1);
@@ -172,7 +181,7 @@ impl Task<'_> {
         let Some(window) = &spec.window else {
             return Ok(());
         };
-        match outside_window(self.ctx, window, self.message, Utc::now()) {
+        match outside_window(self.ctx, window, self.message, self.ctx.queue.now()) {
             None => Ok(()),
             Some(Ok(opens)) => {
                 metrics::counter!(DEFERRED_METRIC, "reason" => "window").increment(1);
@@ -181,7 +190,7 @@ impl Task<'_> {
                     self.ctx.queue.note_waiting(&spec.id, "window", until)
                 })
                 .await;
-                let delay = (opens - Utc::now()).to_std().unwrap_or_default();
+                let delay = (opens - self.ctx.queue.now()).to_std().unwrap_or_default();
                 Err(self.defer(delay, "outside the send window").await)
             }
             Some(Err(reason)) => {
@@ -194,7 +203,7 @@ impl Task<'_> {
 
     /// The provider's validated request for this row; a row that cannot become one fails.
     async fn render(&self, campaign: &Prepared) -> Step<Rendered> {
-        match campaign.request(self.message, Utc::now()) {
+        match campaign.request(self.message, self.ctx.queue.now()) {
             Ok(request) => Ok(request),
             Err(reason) => {
                 campaign.metrics.failed("render");
@@ -211,7 +220,7 @@ impl Task<'_> {
     /// missed its slot goes back for a new one, unsent.
     async fn wait_for_slot(&self, campaign: &Prepared) -> Step {
         if let Some(slot) = self.slot_ms {
-            let wait = Duration::from_millis(u64::try_from(slot - now_ms()).unwrap_or(0));
+            let wait = self.ctx.queue.clock().until(slot);
             if !wait.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -224,7 +233,7 @@ impl Task<'_> {
             campaign.metrics.rate_limit_wait.record(wait.as_secs_f64());
             self.check_validity(campaign).await?;
         }
-        self.check_slot().await
+        self.check_slot(campaign).await
     }
 
     /// Whether this worker can send through the campaign's provider now. A message it cannot
@@ -252,10 +261,13 @@ impl Task<'_> {
 
     /// Marks the message `sending`: the fence. Only a claim still this worker's, of a campaign
     /// neither paused nor cancelled, gets the permit; marking takes a round trip, so the slot
-    /// is checked again after it.
-    async fn mark_sending(&self) -> Step {
+    /// is checked again after it. Returns when the permit was asked for: the lease runs from
+    /// no earlier than that (the script extends it from Redis's time when it answers).
+    async fn mark_sending(&self, campaign: &Prepared) -> Step<Instant> {
         let ctx = self.ctx;
+        let mut asked = Instant::now();
         match with_redis_retry(ctx, "mark sending", || {
+            asked = Instant::now();
             ctx.recorder.mark_sending(self.lease)
         })
         .await
@@ -268,7 +280,30 @@ impl Task<'_> {
             // Redis stayed unreachable: the lease runs out and the message is claimed again.
             None => return Err(Settled),
         }
-        self.check_slot().await
+        self.check_slot(campaign).await?;
+        Ok(asked)
+    }
+
+    /// The last check before the request is written: the lease the mark gave is still valid by
+    /// this process's monotonic clock, with a margin. A process stopped (SIGSTOP, a VM paused,
+    /// a long stall) between the mark and the write may have lost the message to the reaper
+    /// meanwhile (`unknown`, which an operator may retry): it must not send on waking. The
+    /// message goes back to the queue unsent if it is still this worker's; if it was reaped,
+    /// the reaper's verdict stands.
+    async fn check_lease(&self, marked_at: Instant) -> Step {
+        let lease = self.ctx.lease;
+        let valid_until = marked_at + lease - lease_margin(lease);
+        if Instant::now() < valid_until {
+            return Ok(());
+        }
+        let late = Instant::now().duration_since(marked_at);
+        tracing::warn!(message = %self.lease.reference(), ?late, ?lease, "The lease ran out between marking and sending (the process was stopped or starved); not sending.");
+        Err(self
+            .defer(
+                Duration::ZERO,
+                "lease ran out before the request was written",
+            )
+            .await)
     }
 
     /// The request, through whichever provider the campaign uses.
@@ -341,7 +376,7 @@ impl Task<'_> {
                 } else {
                     metrics.retried_transient.increment(1);
                 }
-                let due = now_ms() + millis(delay);
+                let due = ctx.queue.now_ms() + millis(delay);
                 with_redis_retry(ctx, "retry", || {
                     ctx.recorder
                         .retry(lease, due, &reason, RetryKind::AfterAttempt)
@@ -437,16 +472,28 @@ impl Task<'_> {
 
     /// Puts the message back in the queue, unsent, if it is more than [`SLOT_TOLERANCE_MS`]
     /// past its rate slot (checked before marking it `sending`, so that a slow wake-up costs
-    /// no `sending` state, and after, since marking takes a round trip).
-    async fn check_slot(&self) -> Step {
+    /// no `sending` state, and after, since marking takes a round trip). The misses are
+    /// counted on the message; at the [`MAX_MISSED_SLOTS`]th it fails (`missed_slot`) instead
+    /// of going round for ever.
+    async fn check_slot(&self, campaign: &Prepared) -> Step {
         let Some(slot) = self.slot_ms else {
             return Ok(());
         };
-        if now_ms() - slot <= SLOT_TOLERANCE_MS {
-            return Ok(());
+        let late = self.ctx.queue.now_ms() - slot;
+        match slot_verdict(late, self.missed_slots) {
+            SlotVerdict::InTime => Ok(()),
+            SlotVerdict::Missed => {
+                metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
+                let (reason, kind) = ("missed its rate slot", RetryKind::MissedSlot);
+                Err(self.put_back(Duration::ZERO, reason, kind).await)
+            }
+            SlotVerdict::GiveUp(reason) => {
+                campaign.metrics.failed("missed_slot");
+                tracing::warn!(message = %self.lease.reference(), late, "A message keeps missing its rate slot; failing it.");
+                let code = "missed_slot".into();
+                Err(self.record(Terminal::Failed { code, reason }).await)
+            }
         }
-        metrics::counter!(DEFERRED_METRIC, "reason" => "missed_slot").increment(1);
-        Err(self.defer(Duration::ZERO, "missed its rate slot").await)
     }
 
     /// Records a final outcome; the message is settled.
@@ -465,11 +512,15 @@ impl Task<'_> {
 
     /// Puts the message back in the queue without counting an attempt; it is settled.
     async fn defer(&self, delay: Duration, reason: &str) -> Settled {
+        self.put_back(delay, reason, RetryKind::Deferred).await
+    }
+
+    /// Puts the message back in the queue, due after `delay` (by Redis's clock), as `kind`.
+    async fn put_back(&self, delay: Duration, reason: &str, kind: RetryKind) -> Settled {
         let ctx = self.ctx;
-        let due = now_ms() + millis(delay);
+        let due = ctx.queue.now_ms() + millis(delay);
         with_redis_retry(ctx, "defer", || {
-            ctx.recorder
-                .retry(self.lease, due, reason, RetryKind::Deferred)
+            ctx.recorder.retry(self.lease, due, reason, kind)
         })
         .await;
         Settled
@@ -552,6 +603,44 @@ async fn leave_or_pause(
 /// sent up to this late add at most r × 20 ms to any one second (about one at 60/s); later
 /// ones would add what a stall held up.
 const SLOT_TOLERANCE_MS: i64 = 20;
+
+/// What a message `late_ms` past its rate slot comes to, having missed it `missed_before`
+/// times already.
+#[derive(Debug, PartialEq, Eq)]
+enum SlotVerdict {
+    /// Within [`SLOT_TOLERANCE_MS`]: send it.
+    InTime,
+    /// Back to the queue for a new slot, the miss counted.
+    Missed,
+    /// The [`MAX_MISSED_SLOTS`]th miss: it fails, for this reason.
+    GiveUp(String),
+}
+
+fn slot_verdict(late_ms: i64, missed_before: u32) -> SlotVerdict {
+    if late_ms <= SLOT_TOLERANCE_MS {
+        return SlotVerdict::InTime;
+    }
+    let missed = missed_before + 1;
+    if missed < MAX_MISSED_SLOTS {
+        return SlotVerdict::Missed;
+    }
+    SlotVerdict::GiveUp(format!(
+        "missed its rate slot {missed} times (the last time by {late_ms} ms): the worker cannot \
+         keep up with the sender's rate (a CPU-starved host, or trouble with its clock); check \
+         the workers' load and clocks, then `wacast retry`"
+    ))
+}
+
+/// How often a message may miss its rate slot before it fails (`missed_slot`). A miss means
+/// the worker woke more than 20 ms late for it; a message missing 20 times in a row meets a
+/// worker that cannot keep the rate at all, not bad luck.
+const MAX_MISSED_SLOTS: u32 = 20;
+
+/// The part of a lease kept in reserve by the last check before a request is written: the
+/// write itself, and the gap between the mark's round trip and Redis's reading of its time.
+fn lease_margin(lease: Duration) -> Duration {
+    (lease / 4).min(Duration::from_secs(5))
+}
 
 /// How long after pausing a campaign for a `Halt` this process pauses it again on the next one
 /// (the operator may have resumed it without fixing the cause).
@@ -646,4 +735,31 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_that_keeps_missing_its_slot_fails_at_the_bound_with_the_cause() {
+        assert_eq!(slot_verdict(SLOT_TOLERANCE_MS, 0), SlotVerdict::InTime);
+        assert_eq!(slot_verdict(-500, 30), SlotVerdict::InTime);
+        assert_eq!(slot_verdict(SLOT_TOLERANCE_MS + 1, 0), SlotVerdict::Missed);
+        assert_eq!(slot_verdict(900, MAX_MISSED_SLOTS - 2), SlotVerdict::Missed);
+        let SlotVerdict::GiveUp(reason) = slot_verdict(900, MAX_MISSED_SLOTS - 1) else {
+            panic!("the 20th miss fails the message");
+        };
+        assert!(reason.starts_with("missed its rate slot 20 times (the last time by 900 ms)"));
+        assert!(reason.contains("cannot keep up"), "{reason}");
+    }
+
+    #[test]
+    fn the_lease_margin_is_a_quarter_of_the_lease_at_most_five_seconds() {
+        assert_eq!(lease_margin(Duration::from_secs(8)), Duration::from_secs(2));
+        assert_eq!(
+            lease_margin(Duration::from_secs(60)),
+            Duration::from_secs(5)
+        );
+    }
 }

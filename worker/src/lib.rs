@@ -41,8 +41,8 @@ use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 use wacast_shared::queue::durability::Verdict;
-use wacast_shared::queue::mark_sync::{MARK_SYNC_TIMEOUT, MarkSync};
 use wacast_shared::queue::limits::ClaimLimits;
+use wacast_shared::queue::mark_sync::{MARK_SYNC_TIMEOUT, MarkSync};
 use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;

@@ -259,10 +259,13 @@ mod tests {
         let now_ms = now.timestamp_millis();
         let first = queue.claim("w1", 1, LEASE, now_ms).await.unwrap().claimed;
         // That claim's lease expires and its row is claimed again: the old lease must not send.
-        queue.reap(now_ms + 60_000, 1000).await.unwrap();
+        queue
+            .reap_ahead(Duration::from_secs(60), 1000)
+            .await
+            .unwrap();
         let stale = first[0].lease.clone();
         let claimed = queue
-            .claim("w2", 1000, LEASE, now_ms + 60_000)
+            .claim("w2", 1000, LEASE, now_ms + 120_000)
             .await
             .unwrap();
         assert_eq!(claimed.claimed.len(), rows as usize);

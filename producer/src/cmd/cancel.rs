@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
 use futures::StreamExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -148,7 +147,7 @@ async fn count_held(queue: &Queue, record: &CampaignRecord) -> anyhow::Result<u6
     while from <= record.rows {
         let to = record.rows.min(from + WALK_CHUNK - 1);
         n += queue
-            .held_at_provider(record, from, to, Utc::now())
+            .held_at_provider(record, from, to, queue.now())
             .await?
             .len() as u64;
         from = to + 1;
@@ -167,7 +166,9 @@ async fn delete_held(
     let mut from: Row = 1;
     while from <= record.rows && tally.refused.is_none() {
         let to = record.rows.min(from + WALK_CHUNK - 1);
-        let held = queue.held_at_provider(record, from, to, Utc::now()).await?;
+        let held = queue
+            .held_at_provider(record, from, to, queue.now())
+            .await?;
         tally.held += held.len() as u64;
         let mut answers = futures::stream::iter(held)
             .map(|message| async move {

@@ -33,7 +33,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> anyhow::Result
             None
         }
         (None, Some(age)) => {
-            let cutoff = cutoff(age)?;
+            let cutoff = cutoff(queue.now(), age)?;
             for record in finished_before(&queue, cutoff).await? {
                 let report = if args.dry_run {
                     None
@@ -58,10 +58,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn cutoff(age: Duration) -> anyhow::Result<DateTime<Utc>> {
+/// `age` before `now` (Redis's time, which `finished_at` was recorded by).
+fn cutoff(now: DateTime<Utc>, age: Duration) -> anyhow::Result<DateTime<Utc>> {
     let age = chrono::Duration::from_std(age).context("--finished-before is too long")?;
-    Utc::now()
-        .checked_sub_signed(age)
+    now.checked_sub_signed(age)
         .context("--finished-before is too long")
 }
 

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
 use serde_json::Value;
 use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{MessageStatus, RetryFilter};
@@ -36,7 +35,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RetryArgs) -> anyhow::Result
         .join(" or ");
     if global.format == Format::Text && !global.quiet && report.requeued > 0 {
         let valid_until = Schedule::campaign(&record.campaign).expires_at();
-        if valid_until < Utc::now() {
+        if valid_until < queue.now() {
             eprintln!(
                 "warning: the campaign's validity ended at {} (send time + ttl): messages \
                  without a later send time of their own expire instead of being sent",

@@ -17,6 +17,10 @@
 //!   `.concurrency(n)` layer on the worker is optional; if used, give it the same `n`.
 //! - **Leases.** A background task extends the lease of every message the worker holds every
 //!   `lease / 3` (the heartbeat), and reaps expired leases of any worker every `reap_interval`.
+//!   Lease expiries are Redis's `TIME` plus the lease, and the reaper compares them with `TIME`:
+//!   a worker's own clock never decides whose lease expired. The same task reads Redis's time
+//!   again every 30 s for the queue's clock (`clock::RedisClock`), and the fetcher after Redis
+//!   failed (a failover may bring a server with another clock).
 //!   A handler that returns without `ack` or `retry` leaves its message to the reaper: back in
 //!   the queue after the lease if it was only claimed, `unknown` if it was sending.
 //! - **Sender limits.** Claims apply the sender limits (`limits` module): a throttled sender's
@@ -64,7 +68,7 @@ use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use crate::error_chain::error_chain;
-use crate::queue::clock::{millis, now_ms};
+use crate::queue::clock::{RESYNC, millis};
 use crate::queue::connection::Queue;
 use crate::queue::lease::Lease;
 use crate::queue::lifecycle::Claimed;
@@ -394,7 +398,12 @@ async fn fetch(
             .saturating_sub(slots.in_flight())
             .clamp(1, config.batch_max);
         wake.reset();
-        let now = now_ms();
+        if backoff > MIN_BACKOFF {
+            // Redis failed meanwhile: this may be another server now (a failover), with a
+            // clock of its own. A failed reading keeps the last one; the claim will tell.
+            let _ = queue.sync_clock().await;
+        }
+        let now = queue.now_ms();
         match queue
             .claim_within(&worker, free, config.lease, now, &config.limits)
             .await
@@ -421,7 +430,7 @@ async fn fetch(
                 let deadline = batch
                     .next_due_ms
                     .map_or(idle_deadline, |due| due.clamp(now + 1, idle_deadline));
-                wake.wait_until(deadline).await;
+                wake.wait_until(deadline, queue.clock()).await;
             }
             Err(error) if error.is_out_of_memory() => {
                 // Redis refuses new work before it starts (the claim is deny-oom); what this
@@ -470,8 +479,16 @@ async fn maintain(queue: Queue, config: FetchConfig, slots: Arc<Slots>) {
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut reaper = tokio::time::interval(config.reap_interval.max(Duration::from_millis(10)));
     reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The connect read the clock; the first tick is immediate, so skip it.
+    let mut clock = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = clock.tick() => {
+                if let Err(error) = queue.sync_clock().await {
+                    tracing::debug!(error = %error_chain(&error), "Reading Redis's time failed; keeping the last reading.");
+                }
+            }
             _ = heartbeat.tick() => {
                 let leases = slots.leases();
                 if leases.is_empty() {
@@ -496,7 +513,7 @@ async fn maintain(queue: Queue, config: FetchConfig, slots: Arc<Slots>) {
 
 async fn reap_all(queue: &Queue) {
     loop {
-        match queue.reap(now_ms(), REAP_BATCH).await {
+        match queue.reap(REAP_BATCH).await {
             Ok(report) => {
                 if report.unknown > 0 {
                     tracing::warn!(

@@ -27,7 +27,7 @@ use redis::Value;
 
 use crate::keys::write_message_ref;
 use crate::queue::bounds::{MAX_REASON_LEN, truncate};
-use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lease::Lease;
@@ -84,7 +84,7 @@ impl Queue {
         duration: Duration,
     ) -> Result<Vec<SendPermit>, QueueError> {
         let calls = leases.chunks(MAX_BATCH).map(|chunk| async move {
-            let now = now_ms();
+            let now = self.now_ms();
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_mark_sending,
                 &[&self.keys.leases()],
@@ -92,7 +92,7 @@ impl Queue {
                 64 + chunk.len() * 96,
             );
             cmd.arg(self.keys.campaign_prefix())
-                .arg(now.saturating_add(millis(duration)))
+                .arg(millis(duration))
                 .arg(now)
                 .arg(rfc3339_ms(now));
             let mut reference = String::new();
@@ -143,7 +143,7 @@ impl Queue {
         permits: &mut [SendPermit],
         sync: &MarkSync,
     ) -> Result<(), QueueError> {
-        let due_ms = now_ms().saturating_add(UNSYNCED_DELAY_MS);
+        let due_ms = self.now_ms().saturating_add(UNSYNCED_DELAY_MS);
         let reason = if sync.wait_aof {
             "Redis did not confirm the sending mark on disk in time (WAITAOF)"
         } else {
@@ -160,7 +160,7 @@ impl Queue {
                 kind: RetryKind::Deferred,
             })
             .collect();
-        report_unsynced(entries.len(), sync);
+        report_unsynced(entries.len(), sync, self.now_ms());
         self.retry_many(&entries).await?;
         for permit in permits.iter_mut() {
             if *permit == SendPermit::Send {
@@ -177,7 +177,7 @@ impl Queue {
         entries: &[(&Lease, &Terminal)],
     ) -> Result<Vec<Option<MessageStatus>>, QueueError> {
         let calls = entries.chunks(MAX_BATCH).map(|chunk| async move {
-            let now = rfc3339_ms(now_ms());
+            let now = rfc3339_ms(self.now_ms());
             let mut cmd = scripts::evalsha(
                 &SCRIPTS.batch_ack,
                 &[&self.keys.leases()],
@@ -223,7 +223,7 @@ impl Queue {
                 64 + chunk.len() * 160,
             );
             cmd.arg(self.keys.campaign_prefix())
-                .arg(rfc3339_ms(now_ms()))
+                .arg(rfc3339_ms(self.now_ms()))
                 .arg(self.keys.wake());
             let mut reference = String::new();
             for entry in chunk {
@@ -232,10 +232,7 @@ impl Queue {
                     .arg(entry.lease.claim())
                     .arg(entry.due_ms)
                     .arg(truncate(entry.reason, MAX_REASON_LEN))
-                    .arg(match entry.kind {
-                        RetryKind::AfterAttempt => "1",
-                        RetryKind::Deferred => "0",
-                    })
+                    .arg(entry.kind.script_arg())
                     .arg(rfc3339_ms(entry.due_ms));
             }
             let answers: Vec<Value> = scripts::run(&SCRIPTS.batch_retry, &cmd, &mut self.conn())
@@ -294,9 +291,8 @@ const UNSYNCED_DELAY_MS: i64 = 1_000;
 /// One ERROR per this many milliseconds while marks go unconfirmed, not one per batch.
 const UNSYNCED_REPORT_EVERY_MS: i64 = 10_000;
 
-fn report_unsynced(n: usize, sync: &MarkSync) {
+fn report_unsynced(n: usize, sync: &MarkSync, now: i64) {
     static LAST: AtomicI64 = AtomicI64::new(0);
-    let now = now_ms();
     let last = LAST.load(Ordering::Relaxed);
     if now - last >= UNSYNCED_REPORT_EVERY_MS
         && LAST

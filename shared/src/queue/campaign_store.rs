@@ -17,7 +17,7 @@ use crate::campaign::{BirdTarget, Campaign, CampaignId, CampaignState, ProviderK
 use crate::message::Row;
 use crate::phone::PhoneNumber;
 use crate::queue::bounds::{MAX_PAUSE_REASON_LEN, WALK_CHUNK, truncate};
-use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::clock::rfc3339_ms;
 use crate::queue::connection::Queue;
 use crate::queue::error::{QueueError, corrupt};
 use crate::queue::lifecycle::MessageStatus;
@@ -212,7 +212,7 @@ impl Queue {
             .finish_ingest
             .key(self.keys.campaign(id))
             .arg(rejected)
-            .arg(rfc3339_ms(now_ms()))
+            .arg(rfc3339_ms(self.now_ms()))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis("finish ingest"))?;
@@ -301,7 +301,7 @@ impl Queue {
                 .arg(from)
                 .arg(to)
                 .arg(&msg_prefix)
-                .arg(rfc3339_ms(now_ms()))
+                .arg(rfc3339_ms(self.now_ms()))
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(QueueError::redis("cancel"))?;
@@ -346,7 +346,7 @@ impl Queue {
             .set_state
             .key(&key)
             .arg(action)
-            .arg(rfc3339_ms(now_ms()))
+            .arg(rfc3339_ms(self.now_ms()))
             .arg(truncate(reason, MAX_PAUSE_REASON_LEN))
             .invoke_async(&mut self.conn())
             .await

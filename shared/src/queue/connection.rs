@@ -8,6 +8,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManagerConfig;
 
 use crate::keys::Keys;
+use crate::queue::clock::RedisClock;
 use crate::queue::endpoint::Endpoint;
 use crate::queue::error::QueueError;
 use crate::queue::mark_sync::MarkSync;
@@ -40,6 +41,8 @@ pub struct Queue {
     out_of_memory: Arc<AtomicBool>,
     /// The key schema; the queue's modules build every key from it.
     pub(super) keys: Keys,
+    /// Redis's clock, which every queue decision is taken against (see `clock`).
+    clock: RedisClock,
 }
 
 impl std::fmt::Debug for Queue {
@@ -89,14 +92,18 @@ impl Queue {
                 detail,
             )))
         })?;
-        let conn = RedisConn::connect(&endpoint, config)
+        let mut conn = RedisConn::connect(&endpoint, config)
             .await
             .map_err(QueueError::redis("connect"))?;
+        let clock = RedisClock::synced(&mut conn)
+            .await
+            .map_err(QueueError::redis("read the time"))?;
         Ok(Queue {
             conn,
             marks: None,
             out_of_memory: Arc::new(AtomicBool::new(false)),
             keys: Keys::new(prefix),
+            clock,
         })
     }
 
@@ -127,6 +134,30 @@ impl Queue {
     /// Records whether Redis is out of memory, as a call just showed.
     pub fn note_out_of_memory(&self, out: bool) {
         self.out_of_memory.store(out, Ordering::Relaxed);
+    }
+
+    /// Redis's time now, in unix milliseconds: the clock of every queue decision.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Redis's time now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Redis's clock, shared by every clone of this queue.
+    pub fn clock(&self) -> &RedisClock {
+        &self.clock
+    }
+
+    /// Reads Redis's `TIME` again (see `clock::RESYNC`); a long-lived process calls it every
+    /// so often, and after a failover.
+    pub async fn sync_clock(&self) -> Result<(), QueueError> {
+        self.clock
+            .sync(&mut self.conn())
+            .await
+            .map_err(QueueError::redis("read the time"))
     }
 
     /// The key schema.

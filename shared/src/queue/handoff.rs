@@ -9,7 +9,7 @@ use crate::campaign::CampaignId;
 use crate::message::Row;
 use crate::queue::bounds::{MAX_ERROR_LEN, truncate};
 use crate::queue::campaign_store::CampaignRecord;
-use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::clock::rfc3339_ms;
 use crate::queue::connection::Queue;
 use crate::queue::error::{QueueError, corrupt};
 use crate::queue::lifecycle::MessageStatus;
@@ -155,7 +155,7 @@ impl Queue {
             .arg(&held.provider_id)
             .arg(answer.as_str())
             .arg(truncate(answer.detail(), MAX_ERROR_LEN))
-            .arg(rfc3339_ms(now_ms()))
+            .arg(rfc3339_ms(self.now_ms()))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis("record delete"))?;

@@ -14,7 +14,7 @@ use crate::keys::parse_message_ref;
 use crate::message::{QueuedMessage, Row, RowOverrides};
 use crate::phone::PhoneNumber;
 use crate::queue::bounds::{MAX_ERROR_LEN, MAX_REASON_LEN, truncate};
-use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lease::{Lease, MessageRef};
@@ -112,6 +112,8 @@ pub struct Claimed {
     /// much later either (messages held back and then sent together would exceed the rate).
     /// `None` for a sender without a rate.
     pub not_before_ms: Option<i64>,
+    /// How often it went back unsent because it missed its rate slot.
+    pub missed_slots: u32,
     /// The backend's concurrency slot until its middleware takes it over (see
     /// `backend::SlotLayer`); without that middleware, freed when the last clone is dropped.
     pub(crate) slot: Option<Arc<Slot>>,
@@ -203,6 +205,20 @@ pub enum RetryKind {
     AfterAttempt,
     /// It was put off before any request (rate limit, recipient caps): no attempt is counted.
     Deferred,
+    /// It missed its rate slot (the worker woke too late to send it in time): no attempt is
+    /// counted; the message's `missed_slots` is, so that one that keeps missing can be failed.
+    MissedSlot,
+}
+
+impl RetryKind {
+    /// How the retry scripts spell it.
+    pub(crate) fn script_arg(self) -> &'static str {
+        match self {
+            RetryKind::AfterAttempt => "1",
+            RetryKind::Deferred => "0",
+            RetryKind::MissedSlot => "2",
+        }
+    }
 }
 
 /// What [`Queue::reap`] did.
@@ -226,8 +242,10 @@ impl ReapReport {
 }
 
 impl Queue {
-    /// Claims up to `n` messages due at `now_ms` for `worker`, each under a lease until
-    /// `now_ms + lease`. Entries of paused campaigns met on the way are moved aside and those of
+    /// Claims up to `n` messages due at `now_ms` (Redis's time, [`Queue::now_ms`]) for
+    /// `worker`, each under a lease that expires `lease` after Redis's `TIME` (read by the
+    /// script, so that no worker's clock can write a lease already expired). Entries of paused
+    /// campaigns met on the way are moved aside and those of
     /// cancelled campaigns are cancelled; they count in [`ClaimBatch::processed`]. A claimed
     /// message whose hash cannot be read is recorded `failed` (code `corrupt`) and not returned.
     /// Nor are rows whose recipient opted out since they were enqueued (they end `cancelled`,
@@ -269,7 +287,7 @@ impl Queue {
             .arg(worker)
             .arg(n)
             .arg(now_ms)
-            .arg(now_ms.saturating_add(millis(lease)))
+            .arg(millis(lease))
             .arg(rfc3339_ms(now_ms))
             .arg(self.keys.limit_prefix())
             .arg(limits.default_rate.script_arg())
@@ -334,15 +352,17 @@ impl Queue {
         Ok(batch)
     }
 
-    /// Marks a claimed message `sending` and extends its lease to `now + lease`; call it just
-    /// before writing the request. Anything but [`SendPermit::Send`] means: do not send.
+    /// Marks a claimed message `sending` and extends its lease to `lease` after Redis's `TIME`;
+    /// call it just before writing the request. Anything but [`SendPermit::Send`] means: do
+    /// not send. Asked again under the same claim (its answer was lost on the way), it answers
+    /// [`SendPermit::Send`] again: the request is written only after an answer.
     pub async fn mark_sending(
         &self,
         lease: &Lease,
         duration: Duration,
     ) -> Result<SendPermit, QueueError> {
         let id = &lease.reference().campaign;
-        let now = now_ms();
+        let now = self.now_ms();
         let answer: String = SCRIPTS
             .mark_sending
             .key(self.keys.message(id, lease.reference().row))
@@ -352,7 +372,7 @@ impl Queue {
             .arg(lease.worker())
             .arg(lease.claim())
             .arg(lease.reference().to_string())
-            .arg(now.saturating_add(millis(duration)))
+            .arg(millis(duration))
             .arg(now)
             .arg(rfc3339_ms(now))
             .invoke_async(&mut self.conn())
@@ -377,7 +397,7 @@ impl Queue {
         outcome: &Terminal,
     ) -> Result<Option<MessageStatus>, QueueError> {
         let id = &lease.reference().campaign;
-        let now = rfc3339_ms(now_ms());
+        let now = rfc3339_ms(self.now_ms());
         let (price, fields) = ack_fields(outcome, &now);
         let mut invocation = SCRIPTS.ack.prepare_invoke();
         invocation
@@ -418,7 +438,7 @@ impl Queue {
         kind: RetryKind,
     ) -> Result<Option<MessageStatus>, QueueError> {
         let id = &lease.reference().campaign;
-        let now = rfc3339_ms(now_ms());
+        let now = rfc3339_ms(self.now_ms());
         let answer: Option<String> = SCRIPTS
             .retry
             .key(self.keys.message(id, lease.reference().row))
@@ -431,11 +451,7 @@ impl Queue {
             .arg(lease.reference().to_string())
             .arg(due_ms)
             .arg(truncate(reason, MAX_REASON_LEN))
-            .arg(if kind == RetryKind::AfterAttempt {
-                "1"
-            } else {
-                "0"
-            })
+            .arg(kind.script_arg())
             .arg(&now)
             .arg(rfc3339_ms(due_ms))
             .arg(self.keys.wake())
@@ -447,16 +463,29 @@ impl Queue {
             .transpose()
     }
 
-    /// Handles up to `max` leases expired at `now_ms`, whoever held them: a claimed message
-    /// goes back to the queue (nothing was sent), a sending one becomes `unknown` (it may have
-    /// been sent) and joins the campaign's failed set. Any worker may reap.
-    pub async fn reap(&self, now_ms: i64, max: usize) -> Result<ReapReport, QueueError> {
+    /// Handles up to `max` leases expired by Redis's clock (`TIME`, read by the script: no
+    /// worker's clock decides it), whoever held them: a claimed message goes back to the queue
+    /// (nothing was sent), a sending one becomes `unknown` (it may have been sent) and joins
+    /// the campaign's failed set. Any worker may reap.
+    pub async fn reap(&self, max: usize) -> Result<ReapReport, QueueError> {
+        self.reap_with(Duration::ZERO, max).await
+    }
+
+    /// [`Queue::reap`] as if `ahead` later than Redis's time: for tests of what expiring
+    /// leases come to, never for a worker (it would take live leases).
+    #[cfg(feature = "testing")]
+    pub async fn reap_ahead(&self, ahead: Duration, max: usize) -> Result<ReapReport, QueueError> {
+        self.reap_with(ahead, max).await
+    }
+
+    async fn reap_with(&self, ahead: Duration, max: usize) -> Result<ReapReport, QueueError> {
+        let now_ms = self.now_ms().saturating_add(millis(ahead));
         let counts: Vec<u64> = SCRIPTS
             .reap
             .key(self.keys.leases())
             .key(self.keys.due())
             .arg(self.keys.campaign_prefix())
-            .arg(now_ms)
+            .arg(millis(ahead))
             .arg(max)
             .arg(rfc3339_ms(now_ms))
             .arg(self.keys.wake())
@@ -483,7 +512,7 @@ impl Queue {
     pub async fn release(&self, leases: &[Lease]) -> Result<u64, QueueError> {
         let mut released = 0;
         for chunk in leases.chunks(LEASE_CHUNK) {
-            let now = now_ms();
+            let now = self.now_ms();
             let mut invocation = SCRIPTS.release.prepare_invoke();
             invocation
                 .key(self.keys.due())
@@ -507,9 +536,9 @@ impl Queue {
         Ok(released)
     }
 
-    /// Extends the leases still held (claimed or sending under the given claim) to
-    /// `now + duration`: the heartbeat of a worker's in-flight messages. Returns how many were
-    /// extended; the others were reaped or are final.
+    /// Extends the leases still held (claimed or sending under the given claim) to `duration`
+    /// after Redis's `TIME`: the heartbeat of a worker's in-flight messages. Returns how many
+    /// were extended; the others were reaped or are final.
     pub async fn extend_leases(
         &self,
         leases: &[Lease],
@@ -521,7 +550,7 @@ impl Queue {
             invocation
                 .key(self.keys.leases())
                 .arg(self.keys.campaign_prefix())
-                .arg(now_ms().saturating_add(millis(duration)));
+                .arg(millis(duration));
             for lease in chunk {
                 invocation
                     .arg(lease.reference().to_string())
@@ -637,12 +666,21 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
     let not_before_ms = text(&not_before)
         .and_then(|s| parse_score(&s))
         .filter(|ms| *ms > 0);
+    let missed_slots = flat
+        .chunks_exact(2)
+        .find_map(|pair| match pair {
+            [Value::BulkString(name), value] if name == b"missed_slots" => text(value),
+            _ => None,
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     match message_from_fields(campaign, row, &flat) {
         Ok(message) => Ok(Claimed {
             message,
             lease,
             due_ms,
             not_before_ms,
+            missed_slots,
             slot: None,
         }),
         Err(detail) => Err((Some(lease), detail)),

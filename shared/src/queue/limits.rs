@@ -27,7 +27,7 @@ use redis::AsyncCommands;
 use crate::campaign::ProviderKind;
 use crate::keys::sender_name;
 use crate::phone::PhoneNumber;
-use crate::queue::clock::{millis, now_ms, rfc3339_ms};
+use crate::queue::clock::{millis, rfc3339_ms};
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::scripts::SCRIPTS;
@@ -336,7 +336,7 @@ impl Queue {
     ) -> Result<(), QueueError> {
         let key = self.keys.limit(&sender_name(provider, sender));
         let mut fields = fields.to_vec();
-        fields.push(("updated_at", rfc3339_ms(now_ms())));
+        fields.push(("updated_at", rfc3339_ms(self.now_ms())));
         let () = redis::pipe()
             .atomic()
             .hset_multiple(&key, &fields)
@@ -377,7 +377,7 @@ impl Queue {
             .await
             .map_err(QueueError::redis("rate list"))?;
         names.sort();
-        let cutoff = now_ms() - millis(ClaimLimits::TIER_WINDOW);
+        let cutoff = self.now_ms() - millis(ClaimLimits::TIER_WINDOW);
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let Some((provider, sender)) = name.split_once(':') else {

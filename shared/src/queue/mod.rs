@@ -31,8 +31,9 @@
 //! check before a request is written: if it does not say [`SendPermit::Send`], nothing is sent.
 //!
 //! Times are unix milliseconds in sorted-set scores and RFC 3339 (UTC) in hash fields, where an
-//! operator reads them. Hosts running workers must keep their clocks in sync (NTP): leases and
-//! due times compare one host's clock with another's.
+//! operator reads them. They are Redis's time, never a host's ([`RedisClock`]: Redis's `TIME`
+//! plus the host's monotonic clock; the reaper and the lease expiries read `TIME` in their
+//! scripts), so a worker whose clock is wrong neither sends early nor takes another's lease.
 //!
 //! The scripts build campaign and message keys from the prefixes in [`Keys`](crate::keys::Keys),
 //! so they touch keys they were not given in `KEYS`: fine on a standalone Redis (or one with
@@ -47,7 +48,8 @@
 //!   check); [`mark_sync`]: what marks wait for (`WAITAOF`, `WAIT` for `--replicas`).
 //! - `error`: [`QueueError`] (out of memory apart from other Redis trouble), and the error
 //!   text of log events.
-//! - `clock`: the time and its formats; `bounds`: the walk chunk and the stored text lengths.
+//! - `clock`: Redis's clock ([`RedisClock`]) and the time formats; `bounds`: the walk chunk
+//!   and the stored text lengths.
 //! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after its `#!lua` flags
 //!   and `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
@@ -105,7 +107,7 @@ pub use bounds::{
     MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, MAX_REASON_LEN, WALK_CHUNK,
 };
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
-pub use clock::now_ms;
+pub use clock::{RESYNC, RedisClock};
 pub use connection::Queue;
 pub use delivery::CallbackRecord;
 pub use endpoint::{Endpoint, SentinelEndpoint};

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::message::Row;
 use crate::phone::PhoneNumber;
-use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::clock::rfc3339_ms;
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 
@@ -99,7 +99,7 @@ impl Queue {
             .map_err(QueueError::redis("add opt-outs"))?;
         let record = serde_json::json!({
             "source": source.as_str(),
-            "at": rfc3339_ms(now_ms()),
+            "at": rfc3339_ms(self.now_ms()),
         })
         .to_string();
         let sources = self.keys.optout_source();

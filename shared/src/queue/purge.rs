@@ -7,7 +7,7 @@ use crate::campaign::CampaignId;
 use crate::message::Row;
 use crate::queue::bounds::WALK_CHUNK;
 use crate::queue::campaign_store::parse_state;
-use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::clock::rfc3339_ms;
 use crate::queue::connection::Queue;
 use crate::queue::error::{QueueError, corrupt};
 use crate::queue::scripts::SCRIPTS;
@@ -36,7 +36,7 @@ impl Queue {
             .purge_begin
             .key(&key)
             .arg(if allow_paused { "1" } else { "0" })
-            .arg(rfc3339_ms(now_ms()))
+            .arg(rfc3339_ms(self.now_ms()))
             .invoke_async(&mut self.conn())
             .await
             .map_err(QueueError::redis("purge"))?;

@@ -4,7 +4,7 @@
 use crate::campaign::{CampaignId, CampaignState};
 use crate::queue::bounds::WALK_CHUNK;
 use crate::queue::campaign_store::parse_state;
-use crate::queue::clock::{now_ms, rfc3339_ms};
+use crate::queue::clock::rfc3339_ms;
 use crate::queue::connection::Queue;
 use crate::queue::error::QueueError;
 use crate::queue::lifecycle::MessageStatus;
@@ -72,7 +72,7 @@ impl Queue {
                 .await
                 .map_err(QueueError::redis("retry"))?;
             if !members.is_empty() {
-                let now = now_ms();
+                let now = self.now_ms();
                 let mut invocation = SCRIPTS.requeue.prepare_invoke();
                 invocation
                     .key(self.keys.campaign(id))

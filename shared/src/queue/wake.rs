@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error_chain::error_chain;
-use crate::queue::clock::now_ms;
+use crate::queue::clock::RedisClock;
 use crate::queue::primary::RedisConn;
 
 /// The first pause before resubscribing after a failure; it doubles up to [`MAX_BACKOFF`].
@@ -63,13 +63,14 @@ impl Wake {
         self.stopped.load(Ordering::SeqCst)
     }
 
-    /// Sleeps until `deadline_ms`, or until work due by then is announced, or until stopped.
-    pub(crate) async fn wait_until(&self, deadline_ms: i64) {
+    /// Sleeps until `deadline_ms` by `clock`, or until work due by then is announced, or until
+    /// stopped.
+    pub(crate) async fn wait_until(&self, deadline_ms: i64, clock: &RedisClock) {
         loop {
             if self.is_stopped() {
                 return;
             }
-            let left = deadline_ms.saturating_sub(now_ms());
+            let left = deadline_ms.saturating_sub(clock.now_ms());
             if left <= 0 {
                 return;
             }

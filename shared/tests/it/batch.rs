@@ -166,7 +166,7 @@ async fn each_message_of_a_batch_is_fenced_on_its_own() {
     let claimed = queue.claim("w1", 3, LEASE, T0).await.unwrap().claimed;
     let leases: Vec<&Lease> = claimed.iter().map(|c| &c.lease).collect();
     // Row 2's lease is reaped and the row claimed again: its old lease must not send.
-    queue.reap(T0 + 60_000, 10).await.unwrap();
+    queue.reap_ahead(2 * LEASE, 10).await.unwrap();
     let again = queue
         .claim("w2", 3, LEASE, T0 + 60_000)
         .await
@@ -342,9 +342,9 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Mark(_) | Op::Ack(_) | Op::Retry(_) => {}
             Op::Reap => {
                 // Far past every lease, so that both queues reap the same ones.
-                let later = T0 + 86_400_000;
-                let a = single.reap(later, 100).await.unwrap();
-                let b = batched.reap(later, 100).await.unwrap();
+                let later = Duration::from_secs(86_400);
+                let a = single.reap_ahead(later, 100).await.unwrap();
+                let b = batched.reap_ahead(later, 100).await.unwrap();
                 prop_assert_eq!(a, b);
             }
             Op::Pause => {

@@ -14,10 +14,16 @@ use wacast_shared::delivery::{
 };
 use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
-use wacast_shared::queue::{MessageStatus, NewMessage, Queue, Terminal, now_ms};
+use wacast_shared::queue::{MessageStatus, NewMessage, Queue, Terminal};
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
 use crate::queue::fields;
+
+/// The time now, in unix milliseconds. The test's Redis runs on this host, so its clock (which
+/// the queue decides by) is this host's.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 const LEASE: Duration = Duration::from_secs(30);
 const HOUR_MS: i64 = 3_600_000;

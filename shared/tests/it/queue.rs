@@ -16,10 +16,16 @@ use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 use wacast_shared::queue::{
-    Claimed, Created, Ingest, Lease, MessageStatus, NewMessage, Queue, QueueError, RetryKind,
-    SendPermit, Terminal, now_ms,
+    Claimed, Created, Ingest, Lease, MessageStatus, NewMessage, Queue, QueueError, RetryEntry,
+    RetryKind, SendPermit, Terminal,
 };
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
+
+/// The time now, in unix milliseconds. The test's Redis runs on this host, so its clock (which
+/// the queue decides by) is this host's.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 const LEASE: Duration = Duration::from_secs(30);
 /// A fixed "now" for tests that drive time themselves: 2030-01-01T00:00:00Z.
@@ -327,10 +333,13 @@ async fn claim_takes_only_due_messages_and_leases_them_to_the_worker() {
     let hash = fields(&queue, &id2, 1).await;
     assert_eq!(hash["status"], "claimed");
     assert_eq!(hash["worker"], "w1");
-    assert_eq!(
-        score(&queue, queue.keys().leases(), "claims:1").await,
-        Some(T0 + 1 + LEASE.as_millis() as i64)
-    );
+    // The lease runs from Redis's time (the script reads it), not from the `now` the claim
+    // was given (T0, in the future).
+    let expiry = score(&queue, queue.keys().leases(), "claims:1")
+        .await
+        .unwrap();
+    let expected = queue.now_ms() + LEASE.as_millis() as i64;
+    assert!((expected - expiry).abs() < 1000, "{expiry} vs {expected}");
     assert_eq!(score(&queue, queue.keys().due(), "claims:1").await, None);
     let record = queue.load_campaign(&id2).await.unwrap();
     assert_eq!(record.state, CampaignState::Running);
@@ -456,10 +465,7 @@ async fn every_terminal_outcome_moves_its_counter_and_the_failed_set() {
 async fn a_reaped_lease_can_no_longer_send_or_ack_even_when_the_same_worker_claims_again() {
     let (queue, id) = setup(1, T0).await;
     let old = claim_all(&queue, "w1", T0).await.remove(0);
-    let report = queue
-        .reap(T0 + LEASE.as_millis() as i64 + 1, 100)
-        .await
-        .unwrap();
+    let report = queue.reap_ahead(2 * LEASE, 100).await.unwrap();
     assert_eq!(report.requeued, 1);
     assert_eq!(status(&queue, &id, 1).await, "queued");
     assert!(!fields(&queue, &id, 1).await.contains_key("worker"));
@@ -502,7 +508,10 @@ async fn a_late_answer_after_the_lease_expired_while_sending_is_still_recorded()
     let (queue, id) = setup(1, T0).await;
     let claim = claim_all(&queue, "w1", T0).await.remove(0);
     queue.mark_sending(&claim.lease, LEASE).await.unwrap();
-    let report = queue.reap(now_ms() + 3_600_000, 100).await.unwrap();
+    let report = queue
+        .reap_ahead(Duration::from_secs(3600), 100)
+        .await
+        .unwrap();
     assert_eq!(report.unknown, 1);
     let hash = fields(&queue, &id, 1).await;
     assert_eq!(hash["status"], "unknown");
@@ -839,13 +848,13 @@ async fn a_killed_claimants_leases_are_reaped_and_its_messages_claimed_by_anothe
     }
     drop(dead);
     // Its leases have not expired yet: nothing to reap.
-    assert_eq!(queue.reap(now_ms(), 100).await.unwrap().total(), 0);
+    assert_eq!(queue.reap(100).await.unwrap().total(), 0);
 
-    // The claims were made at T0 (in the future); the marks extended the leases from now.
+    // Leases run from Redis's time, whatever time the claim was made at (T0, in the future).
     let expired_at = T0 + LEASE.as_millis() as i64 + 1;
     // Bounded: two calls of at most 6.
-    let first = queue.reap(expired_at, 6).await.unwrap();
-    let second = queue.reap(expired_at, 6).await.unwrap();
+    let first = queue.reap_ahead(2 * LEASE, 6).await.unwrap();
+    let second = queue.reap_ahead(2 * LEASE, 6).await.unwrap();
     assert_eq!(first.total(), 6);
     assert_eq!(
         (
@@ -1234,9 +1243,9 @@ mod property {
         let mut now = T0;
         let mut next_row: Row = 1;
         let mut leases: Vec<Lease> = Vec::new();
-        // Rows allowed to send, and whether a retry (the request surely did not reach the
-        // provider) has since allowed another request.
-        let mut granted: HashMap<Row, bool> = HashMap::new();
+        // Rows allowed to send, by the claim allowed, or `None` once a retry (the request
+        // surely did not reach the provider) has since allowed another request.
+        let mut granted: HashMap<Row, Option<u64>> = HashMap::new();
         let pick = |leases: &Vec<Lease>, i: usize| leases.get(i % leases.len().max(1)).cloned();
         for op in ops {
             match op.clone() {
@@ -1268,10 +1277,13 @@ mod property {
                         && queue.mark_sending(&lease, LEASE).await.unwrap() == SendPermit::Send
                     {
                         // The promise: a message is sent again only after a retry said the
-                        // earlier request did not reach the provider.
+                        // earlier request did not reach the provider. The same claim asking
+                        // again gets the same permit ("yours already", after a lost answer):
+                        // its worker writes the request once, after an answer.
                         let row = lease.reference().row;
+                        let before = granted.insert(row, Some(lease.claim())).flatten();
                         prop_assert!(
-                            granted.insert(row, false).unwrap_or(true),
+                            before.is_none_or(|claim| claim == lease.claim()),
                             "row {} was allowed to send twice without a retry",
                             row
                         );
@@ -1299,7 +1311,7 @@ mod property {
                         if queue.retry(&lease, now + delay, "503", kind).await.unwrap()
                             == Some(MessageStatus::Queued)
                         {
-                            granted.insert(lease.reference().row, true);
+                            granted.insert(lease.reference().row, None);
                         }
                     }
                 }
@@ -1314,7 +1326,10 @@ mod property {
                     }
                 }
                 Op::Reap { advance } => {
-                    queue.reap(now + advance, 3).await.unwrap();
+                    queue
+                        .reap_ahead(Duration::from_millis(advance.unsigned_abs()), 3)
+                        .await
+                        .unwrap();
                 }
                 Op::Pause => match queue.pause(&id, None).await {
                     Ok(_) | Err(QueueError::InvalidState { .. }) => {}
@@ -1353,5 +1368,115 @@ mod property {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(run(ops))?;
         }
+    }
+}
+
+#[tokio::test]
+async fn marking_sending_again_under_the_same_claim_is_yours_already() {
+    let (queue, id) = setup(2, T0).await;
+    let claimed = claim_all(&queue, "w1", T0).await;
+    let first = &claimed[0].lease;
+    assert_eq!(
+        queue.mark_sending(first, LEASE).await.unwrap(),
+        SendPermit::Send
+    );
+    // The answer was lost on the way; the worker asks again, alone or in a batch: the same
+    // permit, not `lost` (which would leave a message never sent to end `unknown`).
+    assert_eq!(
+        queue.mark_sending(first, LEASE).await.unwrap(),
+        SendPermit::Send
+    );
+    let both = [first, &claimed[1].lease];
+    assert_eq!(
+        queue.mark_sending_many(&both, LEASE).await.unwrap(),
+        [SendPermit::Send, SendPermit::Send]
+    );
+    let c = queue.load_campaign(&id).await.unwrap().counters;
+    assert_eq!((c.claimed, c.sending), (0, 2));
+    assert_consistent(&queue, &id).await;
+    // Another worker, or a later claim, still gets nothing.
+    let stranger = claim_all(&queue, "w1", T0).await;
+    assert!(stranger.is_empty());
+}
+
+#[tokio::test]
+async fn leases_run_on_redis_time_whatever_time_the_claimant_gives() {
+    let (queue, id) = setup(2, T0 - 3_600_000).await;
+    // A claimant whose clock is an hour behind: its leases still run from Redis's time...
+    let behind = queue
+        .claim("w1", 1, LEASE, queue.now_ms() - 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(behind.claimed.len(), 0, "nothing due an hour ago");
+    let claimed = claim_all(&queue, "w1", T0).await;
+    assert_eq!(claimed.len(), 2);
+    queue.mark_sending(&claimed[0].lease, LEASE).await.unwrap();
+    // ...and a reaper, whatever its own clock, finds none of them expired: Redis's clock says.
+    assert_eq!(queue.reap(100).await.unwrap().total(), 0);
+    let expiry = score(&queue, queue.keys().leases(), "spring-sale:1")
+        .await
+        .unwrap();
+    assert!(expiry > queue.now_ms() + LEASE.as_millis() as i64 - 1000);
+    // Once Redis's clock passes them, they are reaped.
+    let report = queue.reap_ahead(2 * LEASE, 100).await.unwrap();
+    assert_eq!((report.requeued, report.unknown), (1, 1));
+    assert_consistent(&queue, &id).await;
+}
+
+#[tokio::test]
+async fn missed_rate_slots_are_counted_on_the_message_without_an_attempt() {
+    let (queue, id) = setup(1, T0).await;
+    for missed in 0..3 {
+        let claimed = claim_all(&queue, "w1", T0).await.remove(0);
+        assert_eq!(claimed.missed_slots, missed);
+        queue
+            .retry(
+                &claimed.lease,
+                T0,
+                "missed its rate slot",
+                RetryKind::MissedSlot,
+            )
+            .await
+            .unwrap();
+    }
+    let claimed = claim_all(&queue, "w1", T0).await.remove(0);
+    assert_eq!(claimed.missed_slots, 3);
+    assert_eq!(claimed.message.attempts, 0, "a missed slot is no attempt");
+    // The batch script counts them the same way.
+    queue
+        .retry_many(&[RetryEntry {
+            lease: &claimed.lease,
+            due_ms: T0,
+            reason: "missed its rate slot",
+            kind: RetryKind::MissedSlot,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(fields(&queue, &id, 1).await["missed_slots"], "4");
+    assert_consistent(&queue, &id).await;
+}
+
+#[tokio::test]
+async fn the_queues_clock_is_redis_time_and_stays_so_after_a_resync() {
+    let queue = TestRedis::shared().await.queue().await;
+    let redis_ms = || async {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut queue.connection())
+            .await
+            .unwrap();
+        secs * 1000 + micros / 1000
+    };
+    for _ in 0..2 {
+        let before = queue.now_ms();
+        let redis = redis_ms().await;
+        let after = queue.now_ms();
+        // Redis's time lies within the round trip, by the queue's clock, give or take the
+        // sync's own error (half its round trip: well under 25 ms even on a loaded machine).
+        assert!(
+            before - 25 <= redis && redis <= after + 25,
+            "{before} ≤ {redis} ≤ {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        queue.sync_clock().await.unwrap();
     }
 }

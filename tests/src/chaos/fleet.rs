@@ -28,6 +28,9 @@ pub(crate) const SETTLE: Duration = Duration::from_millis(200);
 /// teardown, on a loaded machine.
 const EXIT_MARGIN: Duration = Duration::from_secs(3);
 
+/// libfaketime, for a worker whose wall clock is wrong (`apt-get install faketime`).
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
 /// How every worker is started.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerSpec {
@@ -171,21 +174,37 @@ impl Fleet {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
+        self.spawn_with(&[]).map(drop)
+    }
+
+    /// Starts one more worker whose wall clock is `skew` off (libfaketime's `FAKETIME`, e.g.
+    /// `+2s`); `None` where the library is missing. Returns its name.
+    pub(crate) fn spawn_skewed(&mut self, skew: &str) -> anyhow::Result<Option<String>> {
+        if !Path::new(LIBFAKETIME).exists() {
+            return Ok(None);
+        }
+        let env = [("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", skew)];
+        self.spawn_with(&env).map(Some)
+    }
+
+    fn spawn_with(&mut self, env: &[(&str, &str)]) -> anyhow::Result<String> {
         self.started += 1;
         let name = format!("chaos{}", self.started);
         let hooks = match &self.spec.hooks {
             Some(_) => Some(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?),
             None => None,
         };
-        let process = ChildGuard::spawn_daemon(self.spec.command(&name, hooks))
+        let mut command = self.spec.command(&name, hooks);
+        command.envs(env.iter().copied());
+        let process = ChildGuard::spawn_daemon(command)
             .with_context(|| format!("cannot start worker {name}"))?;
         self.live.push(Worker {
-            name,
+            name: name.clone(),
             process,
             hooks,
         });
         self.sync_backends();
-        Ok(())
+        Ok(name)
     }
 
     /// Tells the balancer which workers are live.

@@ -1,7 +1,7 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
-//! pause, Redis out of memory for 3 s, a worker with a wrong key (started, later stopped), a
-//! resume, a Redis restart, a rate change, a provider hanging for a few seconds and a SIGTERM;
-//! the cancel when the delayed campaign reaches 50%.
+//! pause, a worker whose clock is 2 s ahead, Redis out of memory for 3 s, a worker with a wrong
+//! key (started, later stopped), a resume, a Redis restart, a rate change, a provider hanging for
+//! a few seconds and a SIGTERM; the cancel when the delayed campaign reaches 50%.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ const TICK: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Pause,
+    ClockSkew,
     Resume,
     RestartRedis,
     ChangeRate,
@@ -35,8 +36,9 @@ enum Step {
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 9] = [
+const STEPS: [(f64, Step); 10] = [
     (0.1, Step::Pause),
+    (0.15, Step::ClockSkew),
     (0.2, Step::FullMemory),
     (0.25, Step::BadKeyWorker),
     (0.3, Step::Resume),
@@ -133,6 +135,10 @@ impl Soak {
                 self.operator.pause(&freetext.id)?;
                 Ok(format!("paused {}", freetext.id))
             }
+            Step::ClockSkew => match self.fleet.spawn_skewed("+2s")? {
+                Some(name) => Ok(format!("started worker {name} with its clock 2 s ahead")),
+                None => Ok("clock skew skipped: libfaketime is missing".to_owned()),
+            },
             Step::Resume => {
                 self.operator.resume(&freetext.id)?;
                 Ok(format!("resumed {}", freetext.id))

@@ -13,7 +13,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use wacast_shared::campaign::ProviderKind;
 use wacast_shared::delivery::{Callback, DeliveryPolicy};
 use wacast_shared::error_chain::error_chain;
@@ -198,7 +197,8 @@ async fn accept(
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| Refusal::TooLarge)?;
-    let received_at = Utc::now();
+    // Redis's clock, as every time the queue records (the host's may be wrong).
+    let received_at = hooks.queue.now();
     let nonce =
         endpoint
             .verify(headers, &body, received_at)

@@ -6,11 +6,12 @@
 -- The counters are written once, at the end: no message of the batch goes back from a final
 -- state to an open one, so a campaign complete after some message is complete at the end.
 -- KEYS[1] leases zset
--- ARGV[1] campaign key prefix, ARGV[2] lease expiry (ms), ARGV[3] now (ms),
+-- ARGV[1] campaign key prefix, ARGV[2] lease (ms, from Redis's TIME), ARGV[3] now (ms),
 -- ARGV[4] now (RFC 3339), then per message: ref, worker, claim number
 -- Returns one answer per message, as mark_sending.lua's: 'send', 'lost', 'cancelled' or
 -- 'paused'.
-local prefix, expiry, now_ms, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, now_ms, now = ARGV[1], ARGV[3], ARGV[4]
+local expiry = redis_ms() + tonumber(ARGV[2])
 local keys_of = {}
 local states = {}
 local leased = {}
@@ -24,7 +25,12 @@ for i = 5, #ARGV, 3 do
     local camp = k.hash
     local mkey = k.msg .. row
     local m = redis.call('HMGET', mkey, 'status', 'worker', 'claims')
-    if m[1] == 'claimed' and owned(m, ARGV[i + 1], ARGV[i + 2]) then
+    if m[1] == 'sending' and owned(m, ARGV[i + 1], ARGV[i + 2]) then
+      -- Yours already (see mark_sending.lua): asked again after a lost answer.
+      leased[#leased + 1] = expiry
+      leased[#leased + 1] = ref
+      answer = 'send'
+    elseif m[1] == 'claimed' and owned(m, ARGV[i + 1], ARGV[i + 2]) then
       local state = states[camp]
       if state == nil then
         state = redis.call('HGET', camp, 'state') or false

@@ -1,7 +1,8 @@
 -- Claims up to n due messages for a worker, within every sender's limits.
 -- KEYS[1] due zset, KEYS[2] leases zset
 -- ARGV[1] campaign key prefix, ARGV[2] worker id, ARGV[3] n, ARGV[4] now (ms),
--- ARGV[5] lease expiry (ms), ARGV[6] now (RFC 3339),
+-- ARGV[5] lease (ms; the lease expires that long after Redis's TIME, whatever `now` says),
+-- ARGV[6] now (RFC 3339),
 -- ARGV[7] limits key prefix (`{prefix}:`), ARGV[8] the worker's default rate `mps:burst`
 -- (mps 0: unlimited), ARGV[9] the worker's own sender rates `sender=mps:burst,...`,
 -- ARGV[10] pair interval (ms, 0: off), ARGV[11] rate lookahead (ms), ARGV[12] tier window (ms),
@@ -61,6 +62,7 @@ if ARGV[13] and ARGV[13] ~= '*' then
   for p in string.gmatch(ARGV[13], '[^,]+') do served[p] = true end
 end
 local skipped = 0
+local lease_expiry = redis_ms() + tonumber(ARGV[5])
 local refs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, work, 'WITHSCORES')
 local campaigns = {}
 local senders = {}
@@ -315,7 +317,7 @@ for j = 1, #passed do
     -- HINCRBY): the script holds Redis, so nothing changes it in between.
     local claims = (tonumber(p.claims) or 0) + 1
     redis.call('HSET', p.mkey, 'status', 'claimed', 'worker', worker, 'updated_at', now_text, 'claims', claims)
-    leases[#leases + 1] = ARGV[5]
+    leases[#leases + 1] = lease_expiry
     leases[#leases + 1] = single
     move(camp, 'queued', 'claimed')
     out[#out + 1] = {single, p.score, p.not_before, claims, p.flat}

@@ -182,8 +182,9 @@ local function parse_rfc3339(text)
   return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + ms
 end
 
--- Redis's clock, in unix milliseconds.
-local function redis_now_ms()
+-- Redis's own time in unix milliseconds: the clock of the decisions no worker's clock may
+-- sway (which leases expired, when a lease written now expires). See queue/clock.rs.
+local function redis_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -390,4 +391,3 @@ local function backoff_now(key, now)
   if not factor or not at then return 1, nil end
   local steps = math.floor(math.max(0, now - at) / BACKOFF_STEP_MS)
   return math.min(1, factor + steps * BACKOFF_STEP), at
-end

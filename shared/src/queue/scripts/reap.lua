@@ -1,12 +1,15 @@
 -- Handles up to max expired leases.
 -- KEYS[1] leases zset, KEYS[2] due zset
--- ARGV[1] campaign key prefix, ARGV[2] now (ms), ARGV[3] max, ARGV[4] now (RFC 3339),
--- ARGV[5] wake channel
+-- ARGV[1] campaign key prefix, ARGV[2] how far ahead of Redis's time to look (ms; 0, except in
+-- tests that reap as if later), ARGV[3] max, ARGV[4] now (RFC 3339), ARGV[5] wake channel
+-- Which leases expired is decided by Redis's own clock (TIME), never by the caller's: a worker
+-- whose clock runs ahead cannot reap a live worker's leases.
 -- A message still `claimed` was never sent: it goes back to the due set now (or aside, or
 -- cancelled, as its campaign's state says). One still `sending` may have reached the provider:
 -- it becomes `unknown`, keeping its worker and claim so that a late answer can still be
 -- recorded by that worker. Returns {requeued, unknown, cancelled, stale}.
-local prefix, now_ms, now = ARGV[1], ARGV[2], ARGV[4]
+local prefix, now = ARGV[1], ARGV[4]
+local now_ms = redis_ms() + tonumber(ARGV[2])
 local refs = redis.call('ZRANGE', KEYS[1], '-inf', now_ms, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
 local keys_of = {}
 local states = {}

@@ -17,7 +17,7 @@ local prefix, base, provider, sender, writer, at = ARGV[1], ARGV[2], ARGV[3], AR
 local optout = ARGV[7] == '1'
 redis.call('SET', window_key(base, provider, sender, writer), at, 'EX', 86400)
 
-local now_ms = redis_now_ms()
+local now_ms = redis_ms()
 local id, row, mkey, camp, m
 local ref = redis.call('GET', last_key(base, provider, sender, writer))
 if ref then

@@ -67,7 +67,7 @@ if status == 'queued' or status == 'claimed'
   return {'duplicate', ''}
 end
 
-local now_ms = redis_now_ms()
+local now_ms = redis_ms()
 local now = rfc3339(now_ms)
 local changed = false
 if status == 'unknown' then

@@ -2,7 +2,8 @@
 -- KEYS[1] message hash, KEYS[2] campaign hash, KEYS[3] leases zset, KEYS[4] due zset,
 -- KEYS[5] paused zset
 -- ARGV[1] worker, ARGV[2] claim number, ARGV[3] ref, ARGV[4] due (ms), ARGV[5] reason,
--- ARGV[6] '1' when a provider attempt was made, ARGV[7] now (RFC 3339), ARGV[8] next attempt
+-- ARGV[6] '1' when a provider attempt was made ('2': none, it missed its rate slot, counted in
+-- `missed_slots`), ARGV[7] now (RFC 3339), ARGV[8] next attempt
 -- (RFC 3339), ARGV[9] wake channel
 -- Returns 'queued', 'cancelled' (the campaign was cancelled meanwhile) or false (not this
 -- claim's any more).
@@ -22,6 +23,8 @@ redis.call('ZREM', KEYS[3], ARGV[3])
 if ARGV[6] == '1' then
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   redis.call('HINCRBY', KEYS[2], 'retries', 1)
+elseif ARGV[6] == '2' then
+  redis.call('HINCRBY', KEYS[1], 'missed_slots', 1)
 end
 if state == 'cancelled' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated_at', now, 'error', reason)

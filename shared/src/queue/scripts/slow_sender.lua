@@ -5,7 +5,7 @@
 -- KEYS[1] the sender's backoff hash, KEYS[2] the sender's GCRA key
 -- ARGV[1] Retry-After (ms, 0: none)
 -- Returns {factor now (text), 1 when this call lowered it else 0}.
-local now = redis_now_ms()
+local now = redis_ms()
 local factor, at = backoff_now(KEYS[1], now)
 local lowered = 0
 if not at or now - at >= BACKOFF_HOLD_MS then
