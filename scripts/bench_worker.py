@@ -5,9 +5,13 @@ redis-server and mock-gateway on 127.0.0.1. Prints one line per figure on stdout
   send_msgs_per_s_0ms <n> msgs/s          one worker, mock at 0 ms, no rate limit
   send_msgs_per_s_20ms <n> msgs/s         mock at 20 ms, concurrency 512
   send_msgs_per_s_durable_replica <n> msgs/s   as _0ms, with one replica and --replicas 1
+  send_msgs_per_s_volatile <n> msgs/s     as _0ms on a Redis that keeps nothing on disk
+                                          (--durability relaxed): the cost's baseline
+  durability_cost_pct <n> %               1 - _0ms / _volatile: what appendfsync always costs
+  durability_replica_cost_pct <n> %       1 - _durable_replica / _volatile
 
-Redis runs durable in every figure (`appendonly yes`, `appendfsync always`, on disk), as the
-worker requires by default.
+Redis runs durable in every other figure (`appendonly yes`, `appendfsync always`, on disk), as
+the worker requires by default.
   worker_cpu_ms_per_1k_msgs <n> ms        worker CPU (user+sys) per 1,000 messages, 0 ms run
   rate_precision <n> ratio                sender at 80/s: max sliding 1 s window / 80
   rate_mean_error_pct <n> %               |mean rate - 80| / 80
@@ -58,14 +62,15 @@ class Redis:
     disk before Redis answers; its data on the work dir's disk, not tmpfs, so the figure
     includes the fsync); with `replica_of`, a replica of that one."""
 
-    def __init__(self, workdir, replica_of=None):
+    def __init__(self, workdir, replica_of=None, volatile=False):
         self.port = free_port()
         self.dir = os.path.join(workdir, f"redis-{self.port}")
         os.makedirs(self.dir, exist_ok=True)
         replica = ["--replicaof", "127.0.0.1", str(replica_of.port)] if replica_of else []
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always", *replica],
+             "--save", "", *(["--appendonly", "no"] if volatile else
+                             ["--appendonly", "yes", "--appendfsync", "always"]), *replica],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             if self.cli("PING") == "PONG":
@@ -142,11 +147,13 @@ def wait_completed(redis, prefix, campaign, timeout=600):
     raise SystemExit(f"campaign {campaign} did not complete: {redis.cli('HGETALL', key)}")
 
 
-def throughput(workdir, latency_ms, concurrency, run, replica=False):
-    redis = Redis(workdir)
+def throughput(workdir, latency_ms, concurrency, run, replica=False, volatile=False):
+    redis = Redis(workdir, volatile=volatile)
     # With a replica, the worker waits for it to acknowledge every batch of marks (WAIT 1).
     replica = Redis(workdir, replica_of=redis) if replica else None
     replicas = ["--replicas", "1"] if replica else []
+    if volatile:
+        replicas = ["--durability", "relaxed"]
     gateway = Gateway("--latency", str(latency_ms)) if latency_ms else Gateway()
     try:
         csv = os.path.join(workdir, "throughput.csv")
@@ -165,7 +172,8 @@ def throughput(workdir, latency_ms, concurrency, run, replica=False):
         sent = int(redis.cli("HGET", f"bench:campaign:{campaign}", "sent"))
         assert sent == N_THROUGHPUT, f"only {sent} of {N_THROUGHPUT} sent"
         rate = N_THROUGHPUT / elapsed
-        log(f"{latency_ms} ms, concurrency {concurrency}{', 1 replica' if replica else ''}: "
+        log(f"{latency_ms} ms, concurrency {concurrency}{', 1 replica' if replica else ''}"
+            f"{', volatile' if volatile else ''}: "
             f"{rate:.0f} msgs/s, worker cpu {cpu:.0f} ms")
         return rate, cpu / (N_THROUGHPUT / 1000)
     finally:
@@ -271,13 +279,19 @@ def main():
         zero = [throughput(workdir, 0, 256, r) for r in range(RUNS)]
         twenty = [throughput(workdir, 20, 512, r) for r in range(RUNS)]
         replica = [throughput(workdir, 0, 256, r, replica=True) for r in range(RUNS)]
+        volatile = [throughput(workdir, 0, 256, r, volatile=True) for r in range(RUNS)]
         rates = [rate_precision(workdir, r) for r in range(RUNS)]
         late = [lateness(workdir, r) for r in range(RUNS)]
     med = statistics.median
+    base = med(r for r, _ in volatile)
     figures = [
         ("send_msgs_per_s_0ms", round(med(r for r, _ in zero)), "msgs/s"),
         ("send_msgs_per_s_20ms", round(med(r for r, _ in twenty)), "msgs/s"),
         ("send_msgs_per_s_durable_replica", round(med(r for r, _ in replica)), "msgs/s"),
+        ("send_msgs_per_s_volatile", round(base), "msgs/s"),
+        ("durability_cost_pct", round(100 * (1 - med(r for r, _ in zero) / base), 1), "%"),
+        ("durability_replica_cost_pct", round(100 * (1 - med(r for r, _ in replica) / base), 1),
+         "%"),
         ("worker_cpu_ms_per_1k_msgs", round(med(c for _, c in zero), 1), "ms"),
         ("rate_precision", round(med(r for r, _ in rates), 3), "ratio"),
         ("rate_mean_error_pct", round(med(e for _, e in rates), 2), "%"),

@@ -17,10 +17,10 @@
 //!    message may be `unknown` by now) sends nothing when it wakes, and hands the message back.
 //! 9. `send`: the request, through whichever provider the campaign uses.
 //! 10. `record_outcome`: ack, retry later, or on a `Halt` put the message back: the campaign
-//!    pauses if the cause is its own, or if no live worker can send through its provider. A
-//!    refusal is acked with its streak rule (the ack pauses a campaign refused again and again,
-//!    see `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the
-//!    message back without using an attempt (`rate_limited`).
+//!     pauses if the cause is its own, or if no live worker can send through its provider. A
+//!     refusal is acked with its streak rule (the ack pauses a campaign refused again and again,
+//!     see `wacast_shared::streak`); a rate limit slows the sender fleet-wide and puts the
+//!     message back without using an attempt (`rate_limited`).
 //!
 //! Every time here is Redis's (`Queue::now`), never the host's: a host whose clock is wrong
 //! neither sends early nor misjudges a slot, a window or a message's validity.
