@@ -7,7 +7,9 @@
 //! is killed and restarted once; one campaign is paused and resumed, another cancelled at 50%
 //! (every worker frozen for the moment, so that the messages in flight are known exactly); a
 //! sender's rate is changed with `wacast rate set`; one worker gets SIGTERM and must exit 0
-//! within its shutdown timeout. Then the soak waits for the campaigns to finish, stops the
+//! within its shutdown timeout; and issue #15's faults (see `scenario`): a worker whose clock
+//! runs 2 s ahead, Redis over its `maxmemory`, a worker with a refused key, a 429 burst and a
+//! hanging provider. Then the soak waits for the campaigns to finish, stops the
 //! workers with SIGTERM, and [`checks`] turns Redis, the journal and what it recorded into
 //! figures and violations.
 //!

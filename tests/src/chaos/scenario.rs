@@ -1,7 +1,7 @@
 //! The chaos, step by step: kills every 20–40 s, and at fixed fractions of the chaos time a
 //! pause, a worker whose clock is 2 s ahead, Redis out of memory for 3 s, a worker with a wrong
-//! key (started, later stopped), a resume, a Redis restart, a rate change, a provider hanging for
-//! a few seconds and a SIGTERM; the cancel when the delayed campaign reaches 50%.
+//! key (started, later stopped), a resume, a Redis restart, a 429 burst, a rate change, a provider
+//! hanging for a few seconds and a SIGTERM; the cancel when the delayed campaign reaches 50%.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use rand::Rng;
 use rand::rngs::StdRng;
+use serde_json::{Value, json};
 
 use crate::chaos::campaigns::{Plan, Role};
 use crate::chaos::checks::{CancelRecord, Journal, RateChange};
@@ -33,10 +34,12 @@ enum Step {
     BadKeyWorkerStops,
     /// A fifth of the provider's requests hang for a few seconds (`POST /faults`).
     HangingProvider,
+    /// The provider's per-sender limit drops to a quarter for a few seconds: 429 bursts.
+    RateLimitBurst,
 }
 
 /// When each step comes, as a fraction of the chaos time.
-const STEPS: [(f64, Step); 10] = [
+const STEPS: [(f64, Step); 11] = [
     (0.1, Step::Pause),
     (0.15, Step::ClockSkew),
     (0.2, Step::FullMemory),
@@ -44,13 +47,15 @@ const STEPS: [(f64, Step); 10] = [
     (0.3, Step::Resume),
     (0.35, Step::BadKeyWorkerStops),
     (0.4, Step::RestartRedis),
+    (0.45, Step::RateLimitBurst),
     (0.5, Step::ChangeRate),
     (0.55, Step::HangingProvider),
     (0.7, Step::Terminate),
 ];
 
-/// How long the provider hangs in the `HangingProvider` step.
-const HANG_FOR: Duration = Duration::from_secs(5);
+/// How long the provider hangs, or limits harder, in the `HangingProvider` and
+/// `RateLimitBurst` steps.
+const FAULT_FOR: Duration = Duration::from_secs(5);
 
 /// The time to the next kill: 20–40 s.
 fn kill_interval(rng: &mut StdRng) -> Duration {
@@ -165,25 +170,46 @@ impl Soak {
             }
             Step::BadKeyWorkerStops => Ok(self.fleet.stop_bad_key()),
             Step::HangingProvider => {
-                let faults = format!("{}/faults", self.gateway.url());
-                let client = reqwest::Client::new();
-                client
-                    .post(&faults)
-                    .json(&serde_json::json!({"hang": 0.2}))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                tokio::spawn(async move {
-                    tokio::time::sleep(HANG_FOR).await;
-                    let back = serde_json::json!({"hang": crate::chaos::HANG.parse::<f64>().unwrap_or(0.0)});
-                    let _ = client.post(&faults).json(&back).send().await;
-                });
+                let normal = crate::chaos::HANG.parse::<f64>().unwrap_or(0.0);
+                self.fault_for(json!({"hang": 0.2}), json!({"hang": normal}))
+                    .await?;
                 Ok(format!(
                     "the provider hangs on 20% of requests for {}s",
-                    HANG_FOR.as_secs()
+                    FAULT_FOR.as_secs()
+                ))
+            }
+            Step::RateLimitBurst => {
+                let normal = self.config.gateway_limit;
+                let burst = (normal / 4).max(1);
+                self.fault_for(
+                    json!({"rate_limit_per_sender": burst}),
+                    json!({"rate_limit_per_sender": normal}),
+                )
+                .await?;
+                Ok(format!(
+                    "the provider answers 429 above {burst}/s per sender for {}s",
+                    FAULT_FOR.as_secs()
                 ))
             }
         }
+    }
+
+    /// Sets the mock's faults to `fault` now (`POST /faults`) and back to `normal` after
+    /// [`FAULT_FOR`], while the chaos goes on.
+    async fn fault_for(&self, fault: Value, normal: Value) -> anyhow::Result<()> {
+        let faults = format!("{}/faults", self.gateway.url());
+        let client = reqwest::Client::new();
+        client
+            .post(&faults)
+            .json(&fault)
+            .send()
+            .await?
+            .error_for_status()?;
+        tokio::spawn(async move {
+            tokio::time::sleep(FAULT_FOR).await;
+            let _ = client.post(&faults).json(&normal).send().await;
+        });
+        Ok(())
     }
 
     /// Redis over its `maxmemory` (half what it uses, nothing evicted) for 3 s: claims are
