@@ -391,3 +391,4 @@ local function backoff_now(key, now)
   if not factor or not at then return 1, nil end
   local steps = math.floor(math.max(0, now - at) / BACKOFF_STEP_MS)
   return math.min(1, factor + steps * BACKOFF_STEP), at
+end
