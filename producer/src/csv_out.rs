@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fs;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -41,10 +41,17 @@ pub(crate) fn neutralise(cell: &[u8]) -> Cow<'_, [u8]> {
 
 /// A file being written: a temporary file in the target's folder (created anew, never opened
 /// through a link), renamed onto the target by [`OutputFile::persist`]. Dropped without
-/// `persist`, the temporary file is removed and the target left as it was.
+/// `persist`, the temporary file is removed and the target left as it was. A character device
+/// (`--rejects /dev/null` to discard them) is written directly: renaming a file onto it would
+/// replace the device, and it holds nothing to keep whole.
 pub(crate) struct OutputFile {
     path: PathBuf,
-    temp: BufWriter<NamedTempFile>,
+    sink: Sink,
+}
+
+enum Sink {
+    Temp(BufWriter<NamedTempFile>),
+    Device(BufWriter<fs::File>),
 }
 
 impl OutputFile {
@@ -52,7 +59,16 @@ impl OutputFile {
     /// link, `./`, a hard link), a symbolic link or anything but a regular file. `what` names
     /// the file in messages: `the rejects file`.
     pub(crate) fn create(path: &Path, input: Option<&Path>, what: &str) -> anyhow::Result<Self> {
-        check_target(path, input, what)?;
+        if check_target(path, input, what)? == Target::Device {
+            let device = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {what} {}", path.display()))?;
+            return Ok(OutputFile {
+                path: path.to_path_buf(),
+                sink: Sink::Device(BufWriter::new(device)),
+            });
+        }
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -74,7 +90,7 @@ impl OutputFile {
         }
         Ok(OutputFile {
             path: path.to_path_buf(),
-            temp: BufWriter::with_capacity(1 << 16, temp),
+            sink: Sink::Temp(BufWriter::with_capacity(1 << 16, temp)),
         })
     }
 
@@ -86,8 +102,15 @@ impl OutputFile {
     /// Flushes, syncs and renames the file into place.
     pub(crate) fn persist(self) -> anyhow::Result<()> {
         let path = self.path;
-        let temp = self
-            .temp
+        let temp = match self.sink {
+            Sink::Temp(temp) => temp,
+            Sink::Device(mut device) => {
+                return device
+                    .flush()
+                    .with_context(|| format!("cannot write {}", path.display()));
+            }
+        };
+        let temp = temp
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error()))?;
         temp.as_file()
@@ -102,16 +125,36 @@ impl OutputFile {
 
 impl Write for OutputFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.temp.write(buf)
+        match &mut self.sink {
+            Sink::Temp(temp) => temp.write(buf),
+            Sink::Device(device) => device.write(buf),
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.temp.flush()
+        match &mut self.sink {
+            Sink::Temp(temp) => temp.flush(),
+            Sink::Device(device) => device.flush(),
+        }
     }
 }
 
-/// Refuses a target that is the input, a symbolic link, or not a regular file.
-pub(crate) fn check_target(path: &Path, input: Option<&Path>, what: &str) -> anyhow::Result<()> {
+/// What a checked target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A regular file, or nothing yet.
+    File,
+    /// A character device such as `/dev/null`.
+    Device,
+}
+
+/// Refuses a target that is the input, a symbolic link, or neither a regular file nor a
+/// character device.
+pub(crate) fn check_target(
+    path: &Path,
+    input: Option<&Path>,
+    what: &str,
+) -> anyhow::Result<Target> {
     let shown = path.display();
     let existing = match fs::symlink_metadata(path) {
         Ok(meta) => Some(meta),
@@ -125,12 +168,15 @@ pub(crate) fn check_target(path: &Path, input: Option<&Path>, what: &str) -> any
                  not create; give the path of the file itself, or another one"
             );
         }
+        if meta.file_type().is_char_device() {
+            return Ok(Target::Device);
+        }
         if !meta.file_type().is_file() {
             bail!("{what} {shown} exists and is not a regular file: give another path");
         }
     }
     let Some(input) = input else {
-        return Ok(());
+        return Ok(Target::File);
     };
     let same_inode = match (&existing, fs::metadata(input)) {
         (Some(out), Ok(inp)) => out.dev() == inp.dev() && out.ino() == inp.ino(),
@@ -149,7 +195,7 @@ pub(crate) fn check_target(path: &Path, input: Option<&Path>, what: &str) -> any
             input.display()
         );
     }
-    Ok(())
+    Ok(Target::File)
 }
 
 /// The target's canonical path: its folder's, joined with its name.
@@ -186,6 +232,19 @@ mod tests {
         check("Max", "Max");
         check("", "");
         check("a=b", "a=b");
+    }
+
+    #[test]
+    fn dev_null_discards_without_being_replaced() {
+        let mut out = OutputFile::create(Path::new("/dev/null"), None, "the rejects file").unwrap();
+        out.write_all(b"line,reason\n").unwrap();
+        out.persist().unwrap();
+        assert!(
+            fs::symlink_metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]
