@@ -16,6 +16,10 @@ use crate::chaos::fleet::Kill;
 use crate::chaos::redis_view::MessageView;
 use crate::gateway::journal::{Entry, Event};
 
+/// How early a request may reach the gateway before its message's send time: the worker reads
+/// Redis's clock with at most half a 100 ms round trip of error (`queue::clock`).
+const EARLY_GRACE_MS: i64 = 50;
+
 /// What the soak recorded while it ran.
 #[derive(Debug, Default)]
 pub(crate) struct Recorded {
@@ -349,6 +353,7 @@ pub(crate) fn figures(inputs: &Inputs<'_>) -> Figures {
     let (mut late, mut after_cancel, mut unattributed) = (Vec::new(), Vec::new(), 0_u64);
     let mut arrived_after_cancel: HashMap<Row, u32> = HashMap::new();
     let mut max_lateness = i64::MIN;
+    let mut early = Vec::new();
     for (idx, request) in journal.requests.iter().enumerate() {
         let Some((campaign, row)) = request.id.as_deref().and_then(parse_id) else {
             unattributed += 1;
@@ -359,6 +364,14 @@ pub(crate) fn figures(inputs: &Inputs<'_>) -> Figures {
             continue;
         };
         let lateness = request.at_ms - view.valid_until_ms;
+        // The gateway's clock and Redis's are the same host's; a worker's may be anything (the
+        // soak runs one 2 s ahead), which is why sends go by Redis's.
+        let earliness = view.send_at_ms - request.at_ms;
+        if earliness > EARLY_GRACE_MS {
+            early.push(format!(
+                "{campaign} row {row} arrived {earliness} ms before its send time"
+            ));
+        }
         max_lateness = max_lateness.max(lateness);
         if lateness > inputs.late_grace_ms {
             late.push(format!(
@@ -389,6 +402,12 @@ pub(crate) fn figures(inputs: &Inputs<'_>) -> Figures {
         } else {
             max_lateness
         },
+    );
+    figures.must_be_zero(
+        "early_sends",
+        early.len() as u64,
+        &format!("requests that arrived more than {EARLY_GRACE_MS} ms before their message's send time"),
+        &early,
     );
     figures.must_be_zero(
         "late_sends",
@@ -578,6 +597,7 @@ mod tests {
     fn view(status: &str) -> MessageView {
         MessageView {
             status: Some(status.to_owned()),
+            send_at_ms: 500,
             valid_until_ms: 10_000,
         }
     }
@@ -741,6 +761,16 @@ mod tests {
         }
         assert_eq!(figures.violations.len(), 8, "{:#?}", figures.violations);
         assert!(figures.violations[0].contains("c row 2 is queued"));
+    }
+
+    #[test]
+    fn a_request_before_its_send_time_is_a_violation() {
+        let early = check(&["sent"], vec![request(400, "c.1")], &["c.1"], 1, &[], json!({}));
+        assert_eq!(value(&early, "chaos_early_sends"), "1");
+        assert!(early.violations[0].contains("before their message's send time"));
+        // Within the clock's grace: not early.
+        let on_time = check(&["sent"], vec![request(460, "c.1")], &["c.1"], 1, &[], json!({}));
+        assert_eq!(value(&on_time, "chaos_early_sends"), "0");
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub(crate) async fn campaign(queue: &Queue, id: &CampaignId) -> anyhow::Result<C
 pub(crate) struct MessageView {
     /// `None`: the row has no message hash.
     pub(crate) status: Option<String>,
+    /// Its send time, in unix milliseconds: no request for it may arrive earlier.
+    pub(crate) send_at_ms: i64,
     /// Its send time plus its ttl, in unix milliseconds: no request for it may arrive later.
     pub(crate) valid_until_ms: i64,
 }
@@ -168,6 +170,7 @@ pub(crate) async fn messages(
             row,
             MessageView {
                 status,
+                send_at_ms: send_at,
                 valid_until_ms: send_at + ttl_minutes * 60_000,
             },
         );
