@@ -406,7 +406,9 @@ pub(crate) fn figures(inputs: &Inputs<'_>) -> Figures {
     figures.must_be_zero(
         "early_sends",
         early.len() as u64,
-        &format!("requests that arrived more than {EARLY_GRACE_MS} ms before their message's send time"),
+        &format!(
+            "requests that arrived more than {EARLY_GRACE_MS} ms before their message's send time"
+        ),
         &early,
     );
     figures.must_be_zero(
@@ -765,11 +767,25 @@ mod tests {
 
     #[test]
     fn a_request_before_its_send_time_is_a_violation() {
-        let early = check(&["sent"], vec![request(400, "c.1")], &["c.1"], 1, &[], json!({}));
+        let early = check(
+            &["sent"],
+            vec![request(400, "c.1")],
+            &["c.1"],
+            1,
+            &[],
+            json!({}),
+        );
         assert_eq!(value(&early, "chaos_early_sends"), "1");
         assert!(early.violations[0].contains("before their message's send time"));
         // Within the clock's grace: not early.
-        let on_time = check(&["sent"], vec![request(460, "c.1")], &["c.1"], 1, &[], json!({}));
+        let on_time = check(
+            &["sent"],
+            vec![request(460, "c.1")],
+            &["c.1"],
+            1,
+            &[],
+            json!({}),
+        );
         assert_eq!(value(&on_time, "chaos_early_sends"), "0");
     }
 
