@@ -79,9 +79,9 @@ pub(crate) struct GlobalArgs {
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Aligned text for people.
+    /// Text for people: aligned columns (`wacast report`: CSV with a header line).
     Text,
-    /// One JSON object with stable field names.
+    /// JSON with stable field names (`wacast report`: one object per line).
     Json,
 }
 
@@ -605,7 +605,7 @@ Examples:
   # A template with two body parameters and a URL button, sent tomorrow at 9:00 Berlin time
   wacast enqueue --csv customers.csv --from 4915112345678 \\
       --template order_confirmation --language de --body name,order_id --button order_id \\
-      --delay '2026-05-01 09:00' --tz Europe/Berlin --region DE --label spring-sale
+      --delay '2027-05-01 09:00' --tz Europe/Berlin --region DE --label spring-sale
 
   # Check everything and show the first messages without writing to Redis
   wacast enqueue --csv customers.csv --from 4915112345678 --text 'Hello {{name}}' --dry-run
@@ -637,8 +637,8 @@ JSON output (--format json), one object on stdout:
 #[derive(Debug, Args)]
 #[command(long_about = ENQUEUE_LONG_ABOUT, after_long_help = ENQUEUE_EXAMPLES)]
 pub(crate) struct EnqueueArgs {
-    /// The CSV file of recipients, with a header line.
-    #[arg(long, value_name = "FILE")]
+    /// The CSV file of recipients, with a header line (`--file` works too).
+    #[arg(long, visible_alias = "file", value_name = "FILE")]
     pub(crate) csv: PathBuf,
 
     /// Your registered WhatsApp Business sender number (international, e.g. 4915112345678).
@@ -968,8 +968,8 @@ pub(crate) struct InputArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Delivery")]
 pub(crate) struct DeliveryArgs {
-    /// When sending starts: '2026-05-01 09:00' or '2026-05-01 09:00:00' (in --tz), RFC 3339
-    /// (2026-05-01T09:00:00+02:00), unix seconds, now, or relative (+30m, +2h, +1d). A time in
+    /// When sending starts: '2027-05-01 09:00' or '2027-05-01 09:00:00' (in --tz), RFC 3339
+    /// (2027-05-01T09:00:00+02:00), unix seconds, now, or relative (+30m, +2h, +1d). A time in
     /// the past means now. A `delay` column overrides it per row (relative times there count
     /// from the campaign's creation). Default: now.
     #[arg(long, value_name = "WHEN")]

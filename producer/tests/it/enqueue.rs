@@ -176,6 +176,27 @@ async fn text_output_shows_the_first_rejected_rows_with_hints() {
 }
 
 #[tokio::test]
+async fn file_is_another_name_for_csv() {
+    // A mistyped `--file` used to be answered with "did you mean --filename?".
+    let env = Env::new().await;
+    let csv = env.write("f.csv", "phone,name,order_id\n+4915123456701,Max,1\n");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wacast"))
+        .arg("enqueue")
+        .arg("--file")
+        .arg(&csv)
+        .args(["--from", FROM, "--prefix", &env.redis.prefix])
+        .args(["--redis-url", &env.redis.url, "--format", "json"])
+        .args(TEMPLATE)
+        .env_remove("WACAST_REDIS_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["enqueued"], 1, "{summary}");
+}
+
+#[tokio::test]
 async fn national_numbers_need_a_region() {
     let env = Env::new().await;
     let csv = env.write("n.csv", "Telefon,name,order_id\n0151 23456789,Max,1\n");
