@@ -116,7 +116,8 @@ impl Queue {
     /// Writes a worker's heartbeat: its hash, alive for `ttl`, and its place in the index.
     pub async fn worker_beat(&self, beat: &WorkerBeat, ttl: Duration) -> Result<(), QueueError> {
         let mut conn = self.conn();
-        let now = redis_now_ms(&mut conn).await?;
+        // Redis's time (the queue's clock), so that hosts' clocks do not order the registry.
+        let now = self.now_ms();
         let key = self.keys.worker(&beat.id);
         let mut fields: Vec<(String, String)> = vec![
             ("host".into(), beat.host.clone()),
@@ -195,13 +196,4 @@ impl Queue {
             .map(|(id, hash)| LiveWorker::from_hash(id, hash))
             .collect())
     }
-}
-
-/// Redis's clock, in unix milliseconds.
-async fn redis_now_ms(conn: &mut impl redis::aio::ConnectionLike) -> Result<i64, QueueError> {
-    let (seconds, micros): (i64, i64) = redis::cmd("TIME")
-        .query_async(conn)
-        .await
-        .map_err(QueueError::redis("time"))?;
-    Ok(seconds * 1000 + micros / 1000)
 }
