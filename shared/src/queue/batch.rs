@@ -83,52 +83,59 @@ impl Queue {
         leases: &[&Lease],
         duration: Duration,
     ) -> Result<Vec<SendPermit>, QueueError> {
-        let calls = leases.chunks(MAX_BATCH).map(|chunk| async move {
-            let now = self.now_ms();
-            let mut cmd = scripts::evalsha(
-                &SCRIPTS.batch_mark_sending,
-                &[&self.keys.leases()],
-                4 + 3 * chunk.len(),
-                64 + chunk.len() * 96,
-            );
-            cmd.arg(self.keys.campaign_prefix())
-                .arg(millis(duration))
-                .arg(now)
-                .arg(rfc3339_ms(now));
-            let mut reference = String::new();
-            for lease in chunk {
-                cmd.arg(reference_of(&mut reference, lease))
-                    .arg(lease.worker())
-                    .arg(lease.claim());
-            }
-            // Marks that wait (durability.rs) go on their own connection: WAIT blocks the
-            // connection it is sent on and counts what that connection wrote.
-            let (mut conn, sync) = match &self.marks {
-                Some((conn, sync)) => (conn.clone(), Some(sync)),
-                None => (self.conn(), None),
-            };
-            let answers: Vec<String> = scripts::run(&SCRIPTS.batch_mark_sending, &cmd, &mut conn)
-                .await
-                .map_err(QueueError::redis("mark sending"))?;
-            self.check_len("mark sending", answers.len(), chunk.len())?;
-            let mut permits: Vec<SendPermit> = answers
+        let now = self.now_ms();
+        let cmds: Vec<_> = leases
+            .chunks(MAX_BATCH)
+            .map(|chunk| self.mark_sending_cmd(chunk, duration, now))
+            .collect();
+        let Some((conn, sync)) = &self.marks else {
+            let calls = cmds
                 .iter()
-                .map(|answer| match answer.as_str() {
-                    "send" => SendPermit::Send,
-                    "paused" => SendPermit::Paused,
-                    "cancelled" => SendPermit::Cancelled,
-                    _ => SendPermit::LeaseLost,
-                })
-                .collect();
-            if let Some(sync) = sync
-                && permits.contains(&SendPermit::Send)
-                && !sync_marks(&mut conn, sync).await?
-            {
-                self.unsynced(chunk, &mut permits, sync).await?;
-            }
-            Ok(permits)
-        });
-        concat(calls).await
+                .zip(leases.chunks(MAX_BATCH))
+                .map(|(cmd, chunk)| async move {
+                    let answers: Vec<String> =
+                        scripts::run(&SCRIPTS.batch_mark_sending, cmd, &mut self.conn())
+                            .await
+                            .map_err(QueueError::redis("mark sending"))?;
+                    self.check_len("mark sending", answers.len(), chunk.len())?;
+                    Ok(permits(&answers))
+                });
+            return concat(calls).await;
+        };
+        // Marks that wait (durability.rs) go on their own connection, because WAIT blocks the
+        // connection it is sent on and counts what that connection wrote; and every chunk's
+        // script goes out with the one wait in a single pipeline, so that the wait starts in
+        // the same turn of Redis's event loop as the marks instead of a round trip later, and
+        // one replica acknowledgement covers the whole round (`mark_sync.rs`).
+        let (answers, confirmed) =
+            sync_marks(&mut conn.clone(), sync, &SCRIPTS.batch_mark_sending, &cmds).await?;
+        self.check_len("mark sending", answers.len(), leases.len())?;
+        let mut permits = permits(&answers);
+        if !confirmed && permits.contains(&SendPermit::Send) {
+            self.unsynced(leases, &mut permits, sync).await?;
+        }
+        Ok(permits)
+    }
+
+    /// The batch script call marking `chunk` sending.
+    fn mark_sending_cmd(&self, chunk: &[&Lease], duration: Duration, now: i64) -> redis::Cmd {
+        let mut cmd = scripts::evalsha(
+            &SCRIPTS.batch_mark_sending,
+            &[&self.keys.leases()],
+            4 + 3 * chunk.len(),
+            64 + chunk.len() * 96,
+        );
+        cmd.arg(self.keys.campaign_prefix())
+            .arg(millis(duration))
+            .arg(now)
+            .arg(rfc3339_ms(now));
+        let mut reference = String::new();
+        for lease in chunk {
+            cmd.arg(reference_of(&mut reference, lease))
+                .arg(lease.worker())
+                .arg(lease.claim());
+        }
+        cmd
     }
 
     /// Marks whose fsync or replicas did not confirm them in time: a failover or a crash
@@ -287,6 +294,19 @@ impl Queue {
 
 /// How long a message whose mark was not confirmed waits before it is claimed again.
 const UNSYNCED_DELAY_MS: i64 = 1_000;
+
+/// The batch mark script's answers as permits, in order.
+fn permits(answers: &[String]) -> Vec<SendPermit> {
+    answers
+        .iter()
+        .map(|answer| match answer.as_str() {
+            "send" => SendPermit::Send,
+            "paused" => SendPermit::Paused,
+            "cancelled" => SendPermit::Cancelled,
+            _ => SendPermit::LeaseLost,
+        })
+        .collect()
+}
 
 /// One ERROR per this many milliseconds while marks go unconfirmed, not one per batch.
 const UNSYNCED_REPORT_EVERY_MS: i64 = 10_000;

@@ -401,7 +401,8 @@ async fn setup_on(queue: &Queue, rows: Row) -> CampaignId {
 }
 
 /// `--replicas 1`: a mark no replica acknowledged could be lost in a failover, so its message
-/// is not sent but goes back to the queue unsent; with a replica, the same marks send.
+/// is not sent but goes back to the queue unsent; with a replica, the same marks send (after
+/// Redis forgot the scripts, too).
 #[tokio::test]
 async fn marks_no_replica_acknowledged_send_nothing() {
     let sync = MarkSync {
@@ -426,6 +427,17 @@ async fn marks_no_replica_acknowledged_send_nothing() {
     }
 
     let _replica = server.replica().await;
+    // And after a Redis that forgot its scripts (a restart), the round loads it and goes again.
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
     let claimed = waiting
         .claim("w1", 2, LEASE, T0 + 60_000)
         .await
