@@ -177,19 +177,6 @@ async fn wait_for_line(workers: &[&ChildGuard], text: &str) {
     }
 }
 
-fn wacast(redis: &TestRedis, args: &[&str]) {
-    let output = Command::new(bin("wacast"))
-        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
-        .args(args)
-        .output()
-        .expect("wacast runs");
-    assert!(
-        output.status.success(),
-        "wacast {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_log_a_campaigns_life_once_with_progress_lines() {
     let redis = TestRedis::shared().await;

@@ -70,14 +70,14 @@ pub async fn run(
     let verdict = durability(&config, &queue).await?;
     let queue = with_mark_sync(queue, &config, &verdict).await?;
     tokio::spawn(watch_memory(queue.clone(), health.clone()));
-    tokio::spawn(watch::run(
+    watch::start(
         queue.clone(),
         health.clone(),
         watch::WatchConfig {
             worker_id: config.worker_id.clone(),
             progress_interval: config.progress_interval,
         },
-    ));
+    );
     if let Some(hooks) = &config.hooks {
         hooks::serve(hooks, queue.clone()).await?;
     }

@@ -126,11 +126,16 @@ struct Watch {
     backlog_series: BTreeMap<(&'static str, String), u64>,
 }
 
-/// Runs the watch until the process ends.
-pub async fn run(queue: Queue, health: Health, config: WatchConfig) {
+/// Starts the watch, which runs until the process ends. What happened from now on is news.
+pub fn start(queue: Queue, health: Health, config: WatchConfig) {
+    let since = queue.now();
+    tokio::spawn(run(queue, health, config, since));
+}
+
+async fn run(queue: Queue, health: Health, config: WatchConfig, since: DateTime<Utc>) {
     let every = LOOK_EVERY.min(config.progress_interval);
     let mut watch = Watch {
-        since: queue.now(),
+        since,
         queue,
         health,
         config,
