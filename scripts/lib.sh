@@ -25,6 +25,19 @@ ensure_faketime() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq faketime >&2
 }
 
+# Installs Prometheus's `promtool` with apt (Debian's `prometheus` package) when it is missing:
+# the tests check deploy/prometheus/'s alert rules with it and run their unit tests.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "promtool is missing: installing prometheus with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >&2
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -20,7 +20,9 @@
 //!   codes); `late_streak_code` and `late_streak` count the same for failures the callbacks
 //!   report after sending (a delivered or read report ends them). `handoff_ahead` (minutes, `--handoff-ahead`) is how long before its send time
 //!   a message may be handed to seven, which holds it until then; `purging` is set while
-//!   `wacast purge` deletes the campaign (a purge interrupted is finished by running it again).
+//!   `wacast purge` deletes the campaign (a purge interrupted is finished by running it again);
+//!   `put_off_to` is the highest row a sender's rate or tier has put off so far (the claim
+//!   counts each row it puts off once, in `wacast_messages_deferred_total`).
 //! - `{prefix}:campaign:{id}:msg:{row}` (hash): one message: `to`, the row's values `p1`…`pN`
 //!   (the campaign's `columns`, in order), `status`, the row's overrides `send_at`, `ttl`,
 //!   `label`, `language` only when it has them, and as it goes `claims` (how often it was
@@ -100,6 +102,8 @@
 //!   (`ok`, `no_key`, `key_refused`, `unreachable`, `breaker_open`) with `since:{provider}`),
 //!   and `{prefix}:workers` (sorted set: worker ids by last heartbeat, ms; ids gone a day are
 //!   dropped), so that listing them needs no `SCAN`.
+//! - `{prefix}:watch:leader` (string, expiring a few seconds after its holder last renewed it):
+//!   the id of the one worker that logs the campaigns' lifecycle and progress (`queue::fleet`).
 //!
 //! Every value is a plain string, so `redis-cli HGETALL` reads it.
 //!
@@ -243,6 +247,12 @@ impl Keys {
     /// Sorted set: worker ids by their last heartbeat (ms).
     pub fn workers(&self) -> String {
         format!("{}:workers", self.prefix)
+    }
+
+    /// String: the id of the worker that logs the campaigns' lifecycle, expiring unless it
+    /// renews it.
+    pub fn watch_leader(&self) -> String {
+        format!("{}:watch:leader", self.prefix)
     }
 
     /// Set: the senders the operator has settings for, as [`sender_name`]s.

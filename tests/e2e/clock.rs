@@ -4,7 +4,6 @@
 //! real one) is the judge.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -82,20 +81,6 @@ async fn observed_skew(worker: &Skewed) -> (i64, i64) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Runs `wacast` with `args` against the test's Redis (it must succeed).
-fn wacast(redis: &TestRedis, args: &[&str]) {
-    let output = Command::new(bin("wacast"))
-        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
-        .args(args)
-        .output()
-        .expect("wacast runs");
-    assert!(
-        output.status.success(),
-        "wacast {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// How many messages of the campaign the worker with process id `pid` handled (worker ids

@@ -2,7 +2,6 @@
 //! held by three worker processes together, a slow sender that does not hold back a fast one,
 //! and the tier cap and send window as `wacast status` shows them.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
@@ -15,21 +14,6 @@ use crate::support::*;
 
 /// A second registered sender.
 const OTHER_SENDER: &str = "4915112345679";
-
-/// Runs `wacast` with `args` against the test's Redis and returns its stdout (it must succeed).
-fn wacast(redis: &TestRedis, args: &[&str]) -> String {
-    let output = Command::new(bin("wacast"))
-        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
-        .args(args)
-        .output()
-        .expect("wacast runs");
-    assert!(
-        output.status.success(),
-        "wacast {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("output is UTF-8")
-}
 
 fn status_json(redis: &TestRedis, id: &str) -> Value {
     serde_json::from_str(&wacast(redis, &["status", id, "--format", "json"]))

@@ -5,7 +5,6 @@
 //! and sending again once it answers.
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -23,21 +22,6 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free loopback port")
         .port()
-}
-
-/// Runs `wacast` with `args` against the test's Redis and returns its stdout (it must succeed).
-fn wacast(redis: &TestRedis, args: &[&str]) -> String {
-    let output = Command::new(bin("wacast"))
-        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
-        .args(args)
-        .output()
-        .expect("wacast runs");
-    assert!(
-        output.status.success(),
-        "wacast {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("output is UTF-8")
 }
 
 /// `wacast workers --format json`'s workers.

@@ -14,5 +14,6 @@ mod operator;
 mod redis_cli;
 mod sender;
 mod support;
+mod watch;
 mod worker;
 mod zombie;

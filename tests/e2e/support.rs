@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wacast_shared::campaign::CampaignId;
 use wacast_shared::queue::{CampaignRecord, Queue};
+use wacast_shared::testing::TestRedis;
 use wacast_tests::gateway::bird::{DEFAULT_ACCESS_KEY, DEFAULT_CHANNEL, DEFAULT_WORKSPACE};
 use wacast_tests::{ChildGuard, MockGatewayProcess};
 
@@ -233,6 +234,21 @@ pub(crate) fn worker_command(
         };
     }
     command
+}
+
+/// Runs `wacast` with `args` against the test's Redis and returns its stdout (it must succeed).
+pub(crate) fn wacast(redis: &TestRedis, args: &[&str]) -> String {
+    let output = Command::new(bin("wacast"))
+        .args(["--redis-url", &redis.url, "--prefix", &redis.prefix])
+        .args(args)
+        .output()
+        .expect("wacast runs");
+    assert!(
+        output.status.success(),
+        "wacast {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("output is UTF-8")
 }
 
 /// Starts the mock gateway with `args`.

@@ -45,6 +45,7 @@ pub mod env {
     pub const REQUEST_TIMEOUT: &str = "WACAST_REQUEST_TIMEOUT";
     pub const LOG_FORMAT: &str = "WACAST_LOG_FORMAT";
     pub const METRICS_ADDR: &str = "WACAST_METRICS_ADDR";
+    pub const PROGRESS_INTERVAL: &str = "WACAST_PROGRESS_INTERVAL";
     pub const NAME: &str = "WACAST_WORKER_NAME";
     pub const HOOKS_ADDR: &str = "WACAST_HOOKS_ADDR";
     pub const HOOKS_PUBLIC_URL: &str = "WACAST_HOOKS_PUBLIC_URL";
@@ -193,6 +194,12 @@ pub struct Args {
     #[arg(long, env = env::METRICS_ADDR, global = true)]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// How often the worker logs one progress line per running campaign (sent, failed,
+    /// remaining, rate). The lifecycle lines (started, paused, resumed, completed) come within
+    /// a few seconds of the change whatever this says.
+    #[arg(long, env = env::PROGRESS_INTERVAL, default_value = "1m", value_parser = parse_duration, global = true)]
+    pub progress_interval: Duration,
+
     #[command(flatten)]
     pub breaker: BreakerArgs,
 
@@ -304,6 +311,8 @@ pub struct Config {
     pub lease: Duration,
     pub request_timeout: Duration,
     pub metrics_addr: Option<SocketAddr>,
+    /// `--progress-interval`.
+    pub progress_interval: Duration,
     pub worker_id: String,
     /// The callbacks endpoint, when `--hooks-addr` asks for one.
     pub hooks: Option<HooksConfig>,
@@ -360,6 +369,9 @@ impl Config {
         if args.max_attempts == 0 {
             bail!("--max-attempts must be at least 1");
         }
+        if args.progress_interval < Duration::from_secs(1) {
+            bail!("--progress-interval must be at least 1s");
+        }
         if args.lease < Duration::from_secs(5) {
             bail!("--lease must be at least 5s: leases are renewed every third of it");
         }
@@ -394,6 +406,7 @@ impl Config {
             lease: args.lease,
             request_timeout: args.request_timeout,
             metrics_addr: args.metrics_addr,
+            progress_interval: args.progress_interval,
             worker_id: worker_id(&args.name),
             hooks,
             durability: args.durability,

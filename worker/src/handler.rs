@@ -546,6 +546,12 @@ fn outside_window(
     }
 }
 
+/// How the pause reasons the worker writes begin, so that the fleet watch can tell them from an
+/// operator's (`wacast_campaigns_paused{reason}`): no live worker can send through the
+/// provider (then its name and why), or the provider refuses the campaign itself.
+pub const NO_WORKER_PAUSE: &str = "no live worker can send through";
+pub const PROVIDER_PAUSE: &str = "the provider refuses this campaign";
+
 /// Pauses a campaign the provider refuses for a cause of the campaign's own (Bird's unknown
 /// workspace or channel), logging one ERROR instead of failing every row. The many tasks that meet the same refusal at once
 /// pause it once: the others' messages follow the campaign's state into its paused set.
@@ -559,7 +565,8 @@ async fn halt(ctx: &Context, campaign: &CampaignId, reason: &str) {
         };
     }
     tracing::error!(%campaign, %reason, "No message of this campaign can be sent until the cause is fixed (a refused or missing key, a missing permission); pausing the campaign. Fix the cause, then run `wacast resume`.");
-    with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(reason))).await;
+    let reason = format!("{PROVIDER_PAUSE}: {reason}");
+    with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(&reason))).await;
 }
 
 /// A campaign whose message this worker cannot send for a fault of its own (no key, a refused
@@ -594,7 +601,7 @@ async fn leave_or_pause(
         }
     }
     let name = provider.display_name();
-    let reason = format!("no live worker can send through {name}: {reason}");
+    let reason = format!("{NO_WORKER_PAUSE} {name}: {reason}");
     tracing::error!(%campaign, provider = provider.as_str(), health = fault.as_str(), %reason, "No live worker can send this campaign; pausing it. Fix the cause, then run `wacast resume`.");
     with_redis_retry(ctx, "pause", || ctx.queue.pause(campaign, Some(&reason))).await;
 }

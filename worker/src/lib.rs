@@ -10,6 +10,8 @@
 //! - `metrics`: Prometheus `/metrics` and `/healthz`.
 //! - `provider_health`: each provider's health in this worker and its circuit breaker.
 //! - `registry`: this worker's heartbeat in the live workers registry.
+//! - `watch`: the fleet watch: the backlog and paused-campaigns gauges, the campaigns' lifecycle
+//!   and progress log lines.
 //! - `hooks`: the providers' delivery callbacks (`--hooks-addr`), verified and recorded.
 //! - `shutdown`: the SIGTERM/SIGINT future; `systemd`: readiness and watchdog.
 //! - `telemetry`: tracing setup (text or JSON).
@@ -26,6 +28,7 @@ pub mod retry;
 pub mod shutdown;
 pub mod systemd;
 pub mod telemetry;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -35,7 +38,6 @@ use anyhow::Context as _;
 use apalis::layers::WorkerBuilderExt;
 use apalis_core::monitor::Monitor;
 use apalis_core::worker::builder::WorkerBuilder;
-use tokio::sync::watch;
 use wacast_shared::error_chain::error_chain;
 use wacast_shared::provider::Providers;
 use wacast_shared::queue::Queue;
@@ -68,6 +70,14 @@ pub async fn run(
     let verdict = durability(&config, &queue).await?;
     let queue = with_mark_sync(queue, &config, &verdict).await?;
     tokio::spawn(watch_memory(queue.clone(), health.clone()));
+    watch::start(
+        queue.clone(),
+        health.clone(),
+        watch::WatchConfig {
+            worker_id: config.worker_id.clone(),
+            progress_interval: config.progress_interval,
+        },
+    );
     if let Some(hooks) = &config.hooks {
         hooks::serve(hooks, queue.clone()).await?;
     }
@@ -91,7 +101,7 @@ pub async fn run(
     }
     let heartbeat = tokio::spawn(Arc::clone(&registry).run());
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         queue: queue.clone(),
         recorder: Recorder::start(queue.clone(), config.lease),

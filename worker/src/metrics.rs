@@ -15,6 +15,15 @@
 //! large, too many failures), `unparsable`, `unavailable` (Redis: answered 503)), and
 //! `delivery_latency_seconds` (histogram, by `provider`): from a message's send to its delivery,
 //! observed when a callback first tells it.
+//!
+//! The claim counts `messages_deferred_total` by `reason` (`rate`, `pair`, `tier`: each row
+//! once, when a sender limit first puts it off; the handler adds `window` and `missed_slot`).
+//! `redis_up` is 1 while Redis answers this worker, `build_info` (by `version`) is 1.
+//!
+//! The fleet watch (`watch`) sets what every worker sees alike, so aggregate these with `max()`,
+//! not `sum()`: `backlog_messages` (by `provider` and `sender`: messages due now, or put off
+//! by their sender's rate by less than a minute), `campaigns_paused` (by `reason`: `operator`,
+//! `failures`, `no_worker`, `provider`) and `campaigns_halted` (paused by wacast itself).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,6 +53,16 @@ pub mod name {
     pub const CALLBACKS: &str = "wacast_callbacks_total";
     pub const DELIVERY_LATENCY: &str = "wacast_delivery_latency_seconds";
     pub const PROVIDER_HEALTHY: &str = "wacast_provider_healthy";
+    /// 1 while Redis answers this worker, else 0.
+    pub const REDIS_UP: &str = "wacast_redis_up";
+    /// 1, labelled by `version`.
+    pub const BUILD_INFO: &str = "wacast_build_info";
+    /// Messages due now, by `provider` and `sender` (the fleet watch).
+    pub const BACKLOG: &str = "wacast_backlog_messages";
+    /// Paused campaigns, by `reason`.
+    pub const CAMPAIGNS_PAUSED: &str = "wacast_campaigns_paused";
+    /// Campaigns wacast paused itself (not an operator).
+    pub const CAMPAIGNS_HALTED: &str = "wacast_campaigns_halted";
 }
 
 /// Whether the worker is healthy: Redis answered lately and is not out of memory, and the
@@ -61,6 +80,7 @@ impl Health {
     /// Records whether the last Redis round trip worked.
     pub fn set(&self, healthy: bool) {
         self.redis.store(healthy, Ordering::Relaxed);
+        ::metrics::gauge!(name::REDIS_UP).set(if healthy { 1.0 } else { 0.0 });
     }
 
     /// Whether Redis answers and has room: the worker can claim.
@@ -118,6 +138,7 @@ impl Health {
 /// Installs the global metrics recorder and serves it on `addr` until the process exits.
 pub async fn serve(addr: SocketAddr, health: Health) -> anyhow::Result<()> {
     let handle = install_recorder()?;
+    ::metrics::gauge!(name::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to bind the metrics listener on {addr}"))?;

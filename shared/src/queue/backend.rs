@@ -26,7 +26,8 @@
 //! - **Sender limits.** Claims apply the sender limits (`limits` module): a throttled sender's
 //!   rows stay in the queue instead of taking slots, and each claimed message carries the slot
 //!   its sender's rate gave it (`not_before_ms`), which the handler waits for. Rows put off are
-//!   counted in `wacast_messages_deferred_total{reason}`.
+//!   counted in `wacast_messages_deferred_total{reason}`, each row once per limit that puts it
+//!   off (not again at every claim that looks at a throttled run).
 //! - **Providers.** Claims take only the providers the worker can send through now
 //!   ([`ClaimLimits::providers`](crate::queue::limits::ClaimLimits), a gate the worker closes
 //!   for a refused key or an open breaker); other providers' due entries stay as they are. With

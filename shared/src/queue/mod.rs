@@ -68,6 +68,8 @@
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
 //! - `wake`: the pub/sub subscriber that wakes idle fetchers.
+//! - `fleet`: what the workers' fleet watch reads: the due backlog by campaign, and the lease
+//!   of the one worker that logs the campaigns' lifecycle.
 //! - `workers`: the live workers registry (heartbeats with each provider's health), as
 //!   `wacast workers` lists it.
 //! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`; `slot`: its concurrency
@@ -85,6 +87,7 @@ pub mod durability;
 mod endpoint;
 mod enqueue;
 mod error;
+mod fleet;
 mod handoff;
 mod hooks_log;
 mod lease;
@@ -113,6 +116,7 @@ pub use delivery::CallbackRecord;
 pub use endpoint::{Endpoint, SentinelEndpoint};
 pub use enqueue::{ChunkResult, NewMessage};
 pub use error::QueueError;
+pub use fleet::DueBacklog;
 pub use handoff::{HeldMessage, ProviderDelete};
 pub use hooks_log::{UnmatchedCallback, UnmatchedCallbacks};
 pub use lease::{Lease, MessageRef};

@@ -137,6 +137,46 @@ async fn three_claimants_share_one_sender_schedule() {
     }
 }
 
+/// Issue 17: the counter of rows put off counted every row of a throttled run at every claim
+/// that looked at it again (542,553 after 600 messages); each row counts once.
+#[tokio::test]
+async fn rows_a_rate_puts_off_are_counted_once_not_at_every_claim() {
+    let queue = TestRedis::shared().await.queue().await;
+    let from = sender(4);
+    let id = campaign(&queue, "counted", &from, &(1..=600).collect::<Vec<_>>()).await;
+    queue
+        .set_rate(ProviderKind::Seven, &from, Rate::per_second(100))
+        .await
+        .unwrap();
+    let limits = ClaimLimits::default();
+    let (mut claimed, mut put_off) = (0, 0);
+    // Two workers claim in turn every 10 ms until every row is claimed (6 s at 100/s).
+    for tick in 0..1_000 {
+        let batch = claim(
+            &queue,
+            &format!("w{}", tick % 2),
+            50,
+            T0 + tick * 10,
+            &limits,
+        )
+        .await;
+        claimed += batch.claimed.len();
+        put_off += batch.deferred.rate + batch.deferred.pair + batch.deferred.tier;
+        if claimed == 600 {
+            break;
+        }
+    }
+    assert_eq!(claimed, 600, "every row was claimed");
+    assert!(put_off > 0, "the rate put rows off");
+    assert!(
+        put_off <= 600,
+        "{put_off} rows counted as put off for a campaign of 600"
+    );
+    if let Err(problems) = counters_match_messages(&queue, &id).await {
+        panic!("{problems}");
+    }
+}
+
 #[tokio::test]
 async fn a_slow_sender_does_not_hold_back_a_fast_one() {
     let queue = TestRedis::shared().await.queue().await;

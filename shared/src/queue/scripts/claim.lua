@@ -11,7 +11,10 @@
 -- {field, value, ...}}, ...}, {rate, pair, tier}}.
 -- `processed` counts every row looked at (claimed, deferred, cancelled, or stale) and every
 -- entry moved aside, so the caller can tell "nothing due" (0) from "made progress but claimed
--- nothing". The last part counts the rows put off, per reason.
+-- nothing". The last part counts the rows put off, per reason: each row once, the first time
+-- a limit puts it off, not at every claim that looks at it again (a run a rate-limited sender
+-- holds back is looked at by every claim until it has gone). The campaign's `put_off_to` is
+-- the highest row a rate or tier limit has put off so far; rows up to it were counted before.
 --
 -- A due entry may be a run of rows (`id:from-to`, written by enqueue): the script takes rows
 -- from its low end, at most n claimed (and 4n looked at) in all, and puts the rest of the run
@@ -90,8 +93,10 @@ local function campaign(id)
   local c = campaigns[id]
   if c == nil then
     c = campaign_keys(campaigns, prefix, id)
-    local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from', 'only_window', 'channel')
+    local f = redis.call('HMGET', c.hash, 'state', 'provider', 'from', 'only_window', 'channel',
+      'put_off_to')
     c.state = f[1] or false
+    c.put_off_to = tonumber(f[6]) or 0
     c.provider = f[2] or 'seven'
     c.sender = sender_name(f[2] or 'seven', f[3] or '')
     if f[4] == '1' then
@@ -141,6 +146,15 @@ local function sender(name)
   end
   senders[name] = s
   return s
+end
+
+-- How many of rows [from, to] a limit puts off for the first time; records them as counted.
+local function newly_put_off(c, from, to)
+  if to <= c.put_off_to then return 0 end
+  local n = to - math.max(from, c.put_off_to + 1) + 1
+  c.put_off_to = to
+  redis.call('HSET', c.hash, 'put_off_to', to)
+  return n
 end
 
 local function wait(camp, reason, until_ms)
@@ -238,7 +252,7 @@ for j = 1, #refs, 2 do
                 local oldest = redis.call('ZRANGE', s.tier_key, '(' .. (now - tier_window), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
                 local opens = math.max(now + 1, (tonumber(oldest[2]) or now) + tier_window + 1)
                 back_from, back_score = row, opens
-                deferred.tier = deferred.tier + (to - row + 1)
+                deferred.tier = deferred.tier + newly_put_off(c, row, to)
                 wait(camp, 'tier', opens)
                 break
               end
@@ -249,7 +263,7 @@ for j = 1, #refs, 2 do
               slot = math.max(now, s.tat - s.tolerance)
               if slot > now + lookahead then
                 back_from, back_score = row, math.floor(slot - lookahead)
-                deferred.rate = deferred.rate + (to - row + 1)
+                deferred.rate = deferred.rate + newly_put_off(c, row, to)
                 wait(camp, 'rate', back_score)
                 break
               end
