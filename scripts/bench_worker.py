@@ -276,10 +276,14 @@ def main():
         return
     figures = {}
     with tempfile.TemporaryDirectory() as workdir:
-        zero = [throughput(workdir, 0, 256, r) for r in range(RUNS)]
+        # The three runs a cost compares go one after the other in each round, so that the
+        # machine's speed, which drifts over minutes, weighs on all three alike.
+        zero, replica, volatile = [], [], []
+        for r in range(RUNS):
+            volatile.append(throughput(workdir, 0, 256, r, volatile=True))
+            zero.append(throughput(workdir, 0, 256, r))
+            replica.append(throughput(workdir, 0, 256, r, replica=True))
         twenty = [throughput(workdir, 20, 512, r) for r in range(RUNS)]
-        replica = [throughput(workdir, 0, 256, r, replica=True) for r in range(RUNS)]
-        volatile = [throughput(workdir, 0, 256, r, volatile=True) for r in range(RUNS)]
         rates = [rate_precision(workdir, r) for r in range(RUNS)]
         late = [lateness(workdir, r) for r in range(RUNS)]
     med = statistics.median
