@@ -63,7 +63,8 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = env::PREFIX, hide_env_values = true, default_value = "wacast")]
     pub(crate) prefix: String,
 
-    /// Print results as text for people or as one JSON object for scripts.
+    /// Print results as text for people or as one JSON object for scripts; with json, an
+    /// error is a JSON object on stderr too: {"error": …, "hint": …}.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
 
@@ -127,9 +128,11 @@ pub(crate) const EXIT_TIMEOUT: u8 = 124;
 
 const CAMPAIGN_JSON: &str = "\
 JSON output (--format json): one object per campaign, with stable field names (fields may be
-added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
+added, never renamed). Times are RFC 3339 in UTC, null when not known yet (text shows them in
+the campaign's --tz, the zone named):
   {\"campaign\": \"spring-sale\", \"label\": \"spring\", \"state\": \"running\",
-   \"kind\": \"template\", \"template\": \"order_confirmation\", \"language\": \"de\",
+   \"kind\": \"template\", \"template\": \"order_confirmation\", \"template_version\": null,
+   \"language\": \"de\",
    \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2026-05-01T06:58:12Z\",
    \"send_at\": \"2026-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
    \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2026-05-01T07:00:00Z\",
@@ -142,6 +145,8 @@ added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
    \"delivered\": 850, \"read\": 610, \"replied\": 42, \"delivery_failed\": 12,
    \"opted_out\": 3, \"deferred\": 4}
   state: scheduled | running | paused | cancelled | completed. progress: final messages / total.
+  template: seven's template name or Bird's project id; template_version: Bird's version (null
+  for seven); language: seven's language or Bird's locale.
   window: the send window (--window), or null. waiting: why queued messages wait now, or null:
   rate (the sender's rate), pair (one message per recipient per interval), tier (the sender's
   unique recipients per 24 hours), window (outside the send window).
@@ -354,6 +359,11 @@ pub(crate) struct CancelArgs {
     /// Base URL of seven's API.
     #[arg(long, env = env::SEVEN_BASE_URL, hide_env_values = true, default_value = "https://gateway.seven.io", value_name = "URL")]
     pub(crate) seven_base_url: String,
+
+    /// Do not ask for confirmation. It is asked only when stdin is a terminal (naming the
+    /// campaign and how many messages it would cancel); scripts are never asked.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
 }
 
 /// `wacast retry`.
@@ -539,6 +549,16 @@ pub(crate) enum TierCommand {
         #[arg(long, value_enum, default_value_t = Provider::Seven)]
         provider: Provider,
     },
+    /// Remove a sender's tier cap (the same as `tier set SENDER unlimited`): messages to new
+    /// recipients no longer wait for the tier.
+    Unset {
+        /// The sender's number.
+        #[arg(value_name = "SENDER")]
+        sender: String,
+        /// The provider the sender sends through.
+        #[arg(long, value_enum, default_value_t = Provider::Seven)]
+        provider: Provider,
+    },
 }
 
 const PURGE_LONG_ABOUT: &str = "\
@@ -574,6 +594,11 @@ pub(crate) struct PurgeArgs {
     /// Show what would be purged, and delete nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Do not ask for confirmation. It is asked only when stdin is a terminal (naming the
+    /// campaigns and how many messages would be deleted); scripts and cron are never asked.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
 }
 
 const ENQUEUE_LONG_ABOUT: &str = "\
