@@ -221,8 +221,7 @@ async fn a_closed_stdout_ends_commands_quietly_and_json_errors_are_json() {
 
     let out = wacast(&env, &["status", "no-such-campaign"]);
     assert_eq!(out.code, 2, "{out:#?}");
-    let error: Value = serde_json::from_str(out.stderr.trim())
-        .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}): {out:#?}"));
+    let error = out.error();
     assert!(
         error["error"]
             .as_str()
