@@ -80,7 +80,8 @@ pub(crate) struct GlobalArgs {
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Text for people: aligned columns (`wacast report`: CSV with a header line).
+    /// Text for people: tables and labelled lines; `wacast report` writes CSV with a header
+    /// line instead.
     Text,
     /// JSON with stable field names (`wacast report`: one object per line).
     Json,
@@ -133,11 +134,11 @@ the campaign's --tz, the zone named):
   {\"campaign\": \"spring-sale\", \"label\": \"spring\", \"state\": \"running\",
    \"kind\": \"template\", \"template\": \"order_confirmation\", \"template_version\": null,
    \"language\": \"de\",
-   \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2026-05-01T06:58:12Z\",
-   \"send_at\": \"2026-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
-   \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2026-05-01T07:00:00Z\",
+   \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2027-05-01T06:58:12Z\",
+   \"send_at\": \"2027-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
+   \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2027-05-01T07:00:00Z\",
    \"finished_at\": null, \"pause_reason\": null, \"window\": \"09:00-20:00 Europe/Berlin\",
-   \"waiting\": {\"reason\": \"rate\", \"until\": \"2026-05-01T07:12:00.250Z\"},
+   \"waiting\": {\"reason\": \"rate\", \"until\": \"2027-05-01T07:12:00.250Z\"},
    \"progress\": 0.95, \"cost\": 6.75,
    \"counters\": {\"total\": 990, \"rejected\": 10, \"queued\": 40, \"claimed\": 5,
      \"sending\": 5, \"sent\": 890, \"failed\": 30, \"expired\": 0, \"cancelled\": 0,
@@ -161,10 +162,10 @@ the campaign's --tz, the zone named):
 
 const STATUS_JSON: &str = "\
 `wacast status --format json` adds to that object:
-  \"observed_at\": \"2026-05-01T07:12:00Z\",
-  \"first_sent_at\": \"2026-05-01T07:00:01Z\", \"last_sent_at\": \"2026-05-01T07:11:59Z\",
+  \"observed_at\": \"2027-05-01T07:12:00Z\",
+  \"first_sent_at\": \"2027-05-01T07:00:01Z\", \"last_sent_at\": \"2027-05-01T07:11:59Z\",
   \"send_times\": {\"rows_examined\": 1000, \"exact\": true},
-  \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2026-05-01T07:12:01Z\",
+  \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2027-05-01T07:12:01Z\",
   \"failures\": {\"in_failed_set\": 50, \"examined\": 50, \"exact\": true,
     \"top\": [{\"status\": \"failed\", \"error_code\": \"7002001\",
              \"error\": \"no open 24-hour window\", \"count\": 28}]},
@@ -443,7 +444,7 @@ pub(crate) enum OptoutCommand {
     /// (`optout import`), or - for numbers added before sources were kept; when, and the
     /// campaign and row it answered. Read in batches, in no particular order; with --format
     /// json, one object per line: {"number": "4917012345678", "source": "reply", "at":
-    /// "2026-05-01T07:12:00Z", "campaign": "spring", "row": 12}.
+    /// "2027-05-01T07:12:00Z", "campaign": "spring", "row": 12}.
     List,
 }
 
@@ -454,7 +455,7 @@ retry) and keeps the newest 1,000 in Redis for this command.
 
 Columns: when it arrived, provider, kind (status or inbound), our reference ({campaign}.{row}),
 the provider's message id, the status it reported, and who wrote (inbound).
-With --format json: {\"callbacks\": [{\"at\": \"2026-05-01T07:12:00Z\", \"provider\": \"seven\",
+With --format json: {\"callbacks\": [{\"at\": \"2027-05-01T07:12:00Z\", \"provider\": \"seven\",
 \"kind\": \"status\", \"reference\": \"spring.12\", \"provider_id\": \"77001\", \"status\":
 \"delivered\", \"from\": null}], \"total\": 1}";
 
@@ -653,7 +654,7 @@ JSON output (--format json), one object on stdout:
      \"empty_value\": 0, \"invalid_parameter\": 0, \"invalid_value\": 0, \"invalid_override\": 0,
      \"duplicate\": 7, \"opted_out\": 0, \"outside_window\": 0, \"control_character\": 0,
      \"too_long\": 0, \"row_too_large\": 0},
-   \"rejects_file\": \"customers.rejects.csv\", \"first_send_at\": \"2026-05-01T07:00:00Z\",
+   \"rejects_file\": \"customers.rejects.csv\", \"first_send_at\": \"2027-05-01T07:00:00Z\",
    \"opt_outs_checked\": true, \"duration_s\": 0.52, \"rows_per_s\": 1923, \"preview\": []}
   `preview` holds the first three message bodies in a dry run; `first_send_at` is null when
   nothing was accepted.";

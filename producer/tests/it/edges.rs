@@ -340,3 +340,56 @@ async fn cancel_and_purge_ask_on_a_terminal_and_not_in_scripts() {
     );
     assert_eq!(state(&env, &other).await, CampaignState::Cancelled);
 }
+
+/// `wacast SUBCOMMAND… --help`.
+fn help(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_wacast"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .expect("run wacast");
+    assert!(output.status.success(), "{args:?} --help");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn help_promises_only_what_exists_with_examples_in_the_future() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["enqueue"],
+        &["list"],
+        &["status"],
+        &["wait"],
+        &["report"],
+        &["pause"],
+        &["resume"],
+        &["cancel"],
+        &["retry"],
+        &["optout"],
+        &["optout", "list"],
+        &["purge"],
+        &["rate"],
+        &["rate", "list"],
+        &["tier"],
+        &["tier", "set"],
+        &["tier", "unset"],
+        &["hooks"],
+        &["workers"],
+    ];
+    let today = chrono::Utc::now().date_naive();
+    let date = regex::Regex::new(r"\b(20\d\d-\d\d-\d\d)").expect("a regex");
+    for args in commands {
+        let text = help(args);
+        for found in date.captures_iter(&text) {
+            let at: chrono::NaiveDate = found[1].parse().expect("a date");
+            assert!(
+                at > today,
+                "`wacast {args:?} --help` shows {at}, in the past"
+            );
+        }
+    }
+    assert!(help(&["tier"]).contains("unset"));
+    let report = help(&["report"]);
+    assert!(!report.contains("aligned"), "{report}");
+    assert!(report.contains("CSV"), "{report}");
+}
