@@ -273,7 +273,8 @@ read_at, replied_at, delivery_error_code, delivery_error, opted_out_at, deferred
     failure, with WhatsApp's code and whole reason); replied_at when the recipient answered.
   opted_out_at: when the recipient opted out through this message. deferred: how often a late
     131049 (marketing limit) put it back in the queue.
-With --format json, one JSON object per line with the same fields.
+With --format json, one JSON object per line with the same fields: row, attempts, deferred and
+price as numbers, fields without a value null.
 
 Exit status: 0 written; 2 error.";
 

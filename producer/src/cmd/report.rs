@@ -177,6 +177,9 @@ impl<W: Write> Output<W> {
                                 .parse::<u64>()
                                 .map_or_else(|_| Value::from(value.as_str()), Value::from),
                             _ if value.is_empty() => Value::Null,
+                            "price" => value
+                                .parse::<f64>()
+                                .map_or_else(|_| Value::from(value.as_str()), Value::from),
                             _ => Value::from(value.as_str()),
                         };
                         (name.to_string(), value)
