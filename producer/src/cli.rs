@@ -63,7 +63,8 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = env::PREFIX, hide_env_values = true, default_value = "wacast")]
     pub(crate) prefix: String,
 
-    /// Print results as text for people or as one JSON object for scripts.
+    /// Print results as text for people or as one JSON object for scripts; with json, an
+    /// error is a JSON object on stderr too: {"error": …, "hint": …}.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
 
@@ -79,7 +80,8 @@ pub(crate) struct GlobalArgs {
 /// How results are printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Text for people: aligned columns (`wacast report`: CSV with a header line).
+    /// Text for people: tables and labelled lines; `wacast report` writes CSV with a header
+    /// line instead.
     Text,
     /// JSON with stable field names (`wacast report`: one object per line).
     Json,
@@ -127,14 +129,16 @@ pub(crate) const EXIT_TIMEOUT: u8 = 124;
 
 const CAMPAIGN_JSON: &str = "\
 JSON output (--format json): one object per campaign, with stable field names (fields may be
-added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
+added, never renamed). Times are RFC 3339 in UTC, null when not known yet (text shows them in
+the campaign's --tz, the zone named):
   {\"campaign\": \"spring-sale\", \"label\": \"spring\", \"state\": \"running\",
-   \"kind\": \"template\", \"template\": \"order_confirmation\", \"language\": \"de\",
-   \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2026-05-01T06:58:12Z\",
-   \"send_at\": \"2026-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
-   \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2026-05-01T07:00:00Z\",
+   \"kind\": \"template\", \"template\": \"order_confirmation\", \"template_version\": null,
+   \"language\": \"de\",
+   \"from\": \"4915112345678\", \"provider\": \"seven\", \"created_at\": \"2027-05-01T06:58:12Z\",
+   \"send_at\": \"2027-05-01T07:00:00Z\", \"ttl_minutes\": 2880, \"handoff_ahead_minutes\": 0,
+   \"ingest\": \"done\", \"rows\": 1000, \"started_at\": \"2027-05-01T07:00:00Z\",
    \"finished_at\": null, \"pause_reason\": null, \"window\": \"09:00-20:00 Europe/Berlin\",
-   \"waiting\": {\"reason\": \"rate\", \"until\": \"2026-05-01T07:12:00.250Z\"},
+   \"waiting\": {\"reason\": \"rate\", \"until\": \"2027-05-01T07:12:00.250Z\"},
    \"progress\": 0.95, \"cost\": 6.75,
    \"counters\": {\"total\": 990, \"rejected\": 10, \"queued\": 40, \"claimed\": 5,
      \"sending\": 5, \"sent\": 890, \"failed\": 30, \"expired\": 0, \"cancelled\": 0,
@@ -142,6 +146,8 @@ added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
    \"delivered\": 850, \"read\": 610, \"replied\": 42, \"delivery_failed\": 12,
    \"opted_out\": 3, \"deferred\": 4}
   state: scheduled | running | paused | cancelled | completed. progress: final messages / total.
+  template: seven's template name or Bird's project id; template_version: Bird's version (null
+  for seven); language: seven's language or Bird's locale.
   window: the send window (--window), or null. waiting: why queued messages wait now, or null:
   rate (the sender's rate), pair (one message per recipient per interval), tier (the sender's
   unique recipients per 24 hours), window (outside the send window).
@@ -156,10 +162,10 @@ added, never renamed). Times are RFC 3339 in UTC, null when not known yet:
 
 const STATUS_JSON: &str = "\
 `wacast status --format json` adds to that object:
-  \"observed_at\": \"2026-05-01T07:12:00Z\",
-  \"first_sent_at\": \"2026-05-01T07:00:01Z\", \"last_sent_at\": \"2026-05-01T07:11:59Z\",
+  \"observed_at\": \"2027-05-01T07:12:00Z\",
+  \"first_sent_at\": \"2027-05-01T07:00:01Z\", \"last_sent_at\": \"2027-05-01T07:11:59Z\",
   \"send_times\": {\"rows_examined\": 1000, \"exact\": true},
-  \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2026-05-01T07:12:01Z\",
+  \"rate_per_s\": 79.8, \"rate_window_s\": 1.0, \"estimated_completion\": \"2027-05-01T07:12:01Z\",
   \"failures\": {\"in_failed_set\": 50, \"examined\": 50, \"exact\": true,
     \"top\": [{\"status\": \"failed\", \"error_code\": \"7002001\",
              \"error\": \"no open 24-hour window\", \"count\": 28}]},
@@ -267,7 +273,8 @@ read_at, replied_at, delivery_error_code, delivery_error, opted_out_at, deferred
     failure, with WhatsApp's code and whole reason); replied_at when the recipient answered.
   opted_out_at: when the recipient opted out through this message. deferred: how often a late
     131049 (marketing limit) put it back in the queue.
-With --format json, one JSON object per line with the same fields.
+With --format json, one JSON object per line with the same fields: row, attempts, deferred and
+price as numbers, fields without a value null.
 
 Exit status: 0 written; 2 error.";
 
@@ -354,6 +361,11 @@ pub(crate) struct CancelArgs {
     /// Base URL of seven's API.
     #[arg(long, env = env::SEVEN_BASE_URL, hide_env_values = true, default_value = "https://gateway.seven.io", value_name = "URL")]
     pub(crate) seven_base_url: String,
+
+    /// Do not ask for confirmation. It is asked only when stdin is a terminal (naming the
+    /// campaign and how many messages it would cancel); scripts are never asked.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
 }
 
 /// `wacast retry`.
@@ -433,7 +445,7 @@ pub(crate) enum OptoutCommand {
     /// (`optout import`), or - for numbers added before sources were kept; when, and the
     /// campaign and row it answered. Read in batches, in no particular order; with --format
     /// json, one object per line: {"number": "4917012345678", "source": "reply", "at":
-    /// "2026-05-01T07:12:00Z", "campaign": "spring", "row": 12}.
+    /// "2027-05-01T07:12:00Z", "campaign": "spring", "row": 12}.
     List,
 }
 
@@ -444,7 +456,7 @@ retry) and keeps the newest 1,000 in Redis for this command.
 
 Columns: when it arrived, provider, kind (status or inbound), our reference ({campaign}.{row}),
 the provider's message id, the status it reported, and who wrote (inbound).
-With --format json: {\"callbacks\": [{\"at\": \"2026-05-01T07:12:00Z\", \"provider\": \"seven\",
+With --format json: {\"callbacks\": [{\"at\": \"2027-05-01T07:12:00Z\", \"provider\": \"seven\",
 \"kind\": \"status\", \"reference\": \"spring.12\", \"provider_id\": \"77001\", \"status\":
 \"delivered\", \"from\": null}], \"total\": 1}";
 
@@ -539,6 +551,16 @@ pub(crate) enum TierCommand {
         #[arg(long, value_enum, default_value_t = Provider::Seven)]
         provider: Provider,
     },
+    /// Remove a sender's tier cap (the same as `tier set SENDER unlimited`): messages to new
+    /// recipients no longer wait for the tier.
+    Unset {
+        /// The sender's number.
+        #[arg(value_name = "SENDER")]
+        sender: String,
+        /// The provider the sender sends through.
+        #[arg(long, value_enum, default_value_t = Provider::Seven)]
+        provider: Provider,
+    },
 }
 
 const PURGE_LONG_ABOUT: &str = "\
@@ -574,6 +596,11 @@ pub(crate) struct PurgeArgs {
     /// Show what would be purged, and delete nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Do not ask for confirmation. It is asked only when stdin is a terminal (naming the
+    /// campaigns and how many messages would be deleted); scripts and cron are never asked.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
 }
 
 const ENQUEUE_LONG_ABOUT: &str = "\
@@ -628,7 +655,7 @@ JSON output (--format json), one object on stdout:
      \"empty_value\": 0, \"invalid_parameter\": 0, \"invalid_value\": 0, \"invalid_override\": 0,
      \"duplicate\": 7, \"opted_out\": 0, \"outside_window\": 0, \"control_character\": 0,
      \"too_long\": 0, \"row_too_large\": 0},
-   \"rejects_file\": \"customers.rejects.csv\", \"first_send_at\": \"2026-05-01T07:00:00Z\",
+   \"rejects_file\": \"customers.rejects.csv\", \"first_send_at\": \"2027-05-01T07:00:00Z\",
    \"opt_outs_checked\": true, \"duration_s\": 0.52, \"rows_per_s\": 1923, \"preview\": []}
   `preview` holds the first three message bodies in a dry run; `first_send_at` is null when
   nothing was accepted.";

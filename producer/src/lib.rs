@@ -22,17 +22,18 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format};
 use crate::cmd::{
-    cancel, control, enqueue, hooks, list, optout, purge, rate, report, retry, status, tier, wait,
-    workers,
+    cancel, control, enqueue, hooks, list, optout, output, purge, rate, report, retry, status,
+    tier, wait, workers,
 };
 
 /// Exit status of an error: nothing (more) was done.
 const EXIT_ERROR: u8 = 2;
 
 /// The `wacast` binary: parses the command line, runs the command, and prints its error (if
-/// any) once, as `error: {err:#}` with exit status 2.
+/// any) once, as `error: {err:#}` (a JSON object with `--format json`) with exit status 2. A
+/// closed stdout ends the command quietly with status 0.
 pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
@@ -40,20 +41,44 @@ pub fn main() -> ExitCode {
         cli.global.redis_url_arg.as_deref(),
         cli.global.redis_url_file.as_deref(),
     );
+    let format = cli.global.format;
     match resolved {
         Ok(url) => cli.global.redis_url = url,
         Err(err) => {
-            eprintln!("error: {}", wacast_shared::error_chain::error_chain(&err));
+            report_error(
+                &wacast_shared::error_chain::error_chain(&err).to_string(),
+                format,
+            );
             return ExitCode::from(EXIT_ERROR);
         }
     }
     match run(cli) {
         Ok(code) => code,
+        // `wacast report ID | head`: the reader has what it wanted.
+        Err(err) if err.is::<output::StdoutClosed>() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            report_error(&format!("{err:#}"), format);
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Prints an error on stderr: `error: …` with its hint below it as text, or one JSON object
+/// `{"error": …, "hint": …}` (hint null when there is none) for scripts that asked for JSON.
+fn report_error(text: &str, format: Format) {
+    match format {
+        Format::Text => eprintln!("error: {text}"),
+        Format::Json => eprintln!("{}", error_json(text)),
+    }
+}
+
+/// An error's text as JSON: the hint an error ends with (`\n\nhint: …`) in a field of its own.
+fn error_json(text: &str) -> serde_json::Value {
+    let (error, hint) = match text.split_once("\n\nhint: ") {
+        Some((error, hint)) => (error, Some(hint)),
+        None => (text, None),
+    };
+    serde_json::json!({"error": error, "hint": hint})
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -98,4 +123,21 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_keep_their_hint_apart() {
+        assert_eq!(
+            error_json("campaign x not found\n\nhint: see `wacast list`"),
+            serde_json::json!({"error": "campaign x not found", "hint": "see `wacast list`"})
+        );
+        assert_eq!(
+            error_json("refused"),
+            serde_json::json!({"error": "refused", "hint": null})
+        );
+    }
 }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneNumber;
@@ -244,6 +245,10 @@ pub struct Campaign {
     /// without a request (`--only-open-window`, freetext and media). Stored as `only_window`.
     #[serde(default)]
     pub only_open_window: bool,
+    /// The zone its times were written in (`--tz`), which the operator's commands show its
+    /// times in; JSON keeps UTC. Stored as `tz`; campaigns stored before it have UTC.
+    #[serde(default)]
+    pub tz: Tz,
 }
 
 impl Campaign {

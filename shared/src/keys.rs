@@ -19,7 +19,8 @@
 //!   length the worker sets (`--pause-after-failures`, and 3 for WhatsApp's template-level
 //!   codes); `late_streak_code` and `late_streak` count the same for failures the callbacks
 //!   report after sending (a delivered or read report ends them). `handoff_ahead` (minutes, `--handoff-ahead`) is how long before its send time
-//!   a message may be handed to seven, which holds it until then; `purging` is set while
+//!   a message may be handed to seven, which holds it until then; `tz` the zone (`--tz`) the
+//!   operator's commands show its times in; `purging` is set while
 //!   `wacast purge` deletes the campaign (a purge interrupted is finished by running it again);
 //!   `put_off_to` is the highest row a sender's rate or tier has put off so far (the claim
 //!   counts each row it puts off once, in `wacast_messages_deferred_total`).

@@ -534,5 +534,6 @@ pub fn campaign(
         bird: None,
         window: None,
         only_open_window: false,
+        tz: chrono_tz::UTC,
     }
 }

@@ -80,7 +80,7 @@ async fn cancel_deletes_what_seven_holds_and_records_every_answer() {
         if row <= 18 {
             assert_eq!(
                 message["request"]["delay"],
-                send_at.timestamp(),
+                send_at.timestamp().to_string(),
                 "row {row}"
             );
             assert_eq!(message["status"], "scheduled", "row {row}");

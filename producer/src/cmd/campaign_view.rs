@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use wacast_shared::campaign::CampaignState;
+use wacast_shared::campaign::{Campaign, CampaignState};
 use wacast_shared::queue::{CampaignRecord, Counters, Ingest, Waiting};
 use wacast_shared::window::WindowZone;
 
@@ -60,34 +60,18 @@ pub(crate) fn counters_json(c: &Counters) -> Value {
 /// command that shows a campaign starts from this object and adds its own fields.
 pub(crate) fn campaign_json(record: &CampaignRecord) -> Map<String, Value> {
     let campaign = &record.campaign;
-    let content = &campaign.content;
-    let text = |name: &str| {
-        content
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
     let mut out = Map::new();
     out.insert("campaign".into(), campaign.id.as_str().into());
     out.insert("label".into(), campaign.label.clone().into());
     out.insert("state".into(), record.state.as_str().into());
     out.insert("kind".into(), campaign.kind().into());
+    // seven's template name and language; Bird's project id, version and locale.
+    out.insert("template".into(), campaign.template_name().into());
     out.insert(
-        "template".into(),
-        if campaign.kind() == "template" {
-            text("template").into()
-        } else {
-            Value::Null
-        },
+        "template_version".into(),
+        bird_template_version(campaign).into(),
     );
-    out.insert(
-        "language".into(),
-        if campaign.kind() == "template" {
-            text("language").into()
-        } else {
-            Value::Null
-        },
-    );
+    out.insert("language".into(), campaign.template_language().into());
     out.insert("from".into(), campaign.from.digits().into());
     out.insert("provider".into(), campaign.provider.as_str().into());
     out.insert("created_at".into(), time_json(Some(campaign.created_at)));
@@ -140,6 +124,29 @@ pub(crate) fn campaign_json(record: &CampaignRecord) -> Map<String, Value> {
     out
 }
 
+/// A Bird template's version; `None` for seven, which names templates without one.
+fn bird_template_version(campaign: &Campaign) -> Option<&str> {
+    campaign
+        .content
+        .get("template")
+        .and_then(|t| t.get("version"))
+        .and_then(Value::as_str)
+}
+
+/// What the campaign sends, for people: `template spring_sale (de)`, `template project 5b7…
+/// version 3f2… (de-DE)` (Bird), or the message kind (`text`, `image`, …).
+pub(crate) fn message_text(campaign: &Campaign) -> String {
+    let name = campaign.template_name();
+    let language = campaign.template_language().unwrap_or("-");
+    match (name, bird_template_version(campaign)) {
+        (Some(project), Some(version)) => {
+            format!("template project {project} version {version} ({language})")
+        }
+        (Some(name), None) => format!("template {name} ({language})"),
+        (None, _) => campaign.kind().to_string(),
+    }
+}
+
 /// Why the campaign's queued messages wait now, if they do: what a limit last recorded (while
 /// it lasts, and briefly after, as the rate limit renews it with every claim), or the
 /// campaign's own send window when it is closed.
@@ -168,8 +175,23 @@ pub(crate) fn waiting_now(record: &CampaignRecord, now: DateTime<Utc>) -> Option
     })
 }
 
-/// `95.0% (950 of 1000)`.
+/// `95.0% (950 of 1000)`; a cancelled campaign says what it sent and what it cancelled
+/// (`cancelled: 0 sent, 1000 cancelled of 1000`), as its share of final messages would read
+/// 100% when nothing was sent.
 pub(crate) fn progress_text(record: &CampaignRecord) -> String {
+    let c = &record.counters;
+    if record.state == CampaignState::Cancelled {
+        let other = c.failed + c.expired + c.unknown;
+        let other = if other > 0 {
+            format!(", {other} failed, expired or unknown")
+        } else {
+            String::new()
+        };
+        return format!(
+            "cancelled: {} sent, {} cancelled{other} of {}",
+            c.sent, c.cancelled, c.total
+        );
+    }
     format!(
         "{:.1}% ({} of {})",
         progress(record) * 100.0,

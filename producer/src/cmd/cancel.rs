@@ -28,6 +28,7 @@ use wacast_shared::queue::{
 use wacast_shared::secret::SEVEN_API_KEY;
 
 use crate::cli::{CancelArgs, Format, GlobalArgs};
+use crate::cmd::confirm::confirm;
 use crate::cmd::{campaign_view, connect, output, refusal::refusal};
 
 /// Delete requests in flight at once.
@@ -67,6 +68,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Resul
             );
         }
         let seven = seven_client(args, &id)?;
+        confirm(
+            &format!(
+                "Delete the {n_held} messages seven holds for campaign {}?",
+                named(&record)
+            ),
+            args.yes,
+        )?;
         return finish(global, &queue, &id, &seven, 0, 0).await;
     }
 
@@ -76,6 +84,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Resul
     } else {
         None
     };
+    confirm(&cancel_question(&record, handoff), args.yes)?;
     let report = queue.cancel(&id).await.map_err(refusal)?;
     let cancelled_now = report.cancelled;
     let Some(seven) = seven else {
@@ -95,6 +104,33 @@ pub(crate) async fn run(global: &GlobalArgs, args: &CancelArgs) -> anyhow::Resul
         .await?;
     let in_flight = settled.counters.claimed + settled.counters.sending;
     finish(global, &queue, &id, &seven, cancelled_now, in_flight).await
+}
+
+/// The campaign as the question names it: `spring-2027 (label spring)`.
+fn named(record: &CampaignRecord) -> String {
+    match &record.campaign.label {
+        Some(label) => format!("{} (label {label})", record.campaign.id),
+        None => record.campaign.id.to_string(),
+    }
+}
+
+/// `Cancel running campaign spring? 950 of its 1000 messages are not sent yet and will not be.`
+fn cancel_question(record: &CampaignRecord, handoff: bool) -> String {
+    let c = &record.counters;
+    let held = if handoff {
+        "; messages seven holds for a later send time are deleted there"
+    } else {
+        ""
+    };
+    format!(
+        "Cancel {} campaign {}? {} of its {} messages are not sent yet and will not \
+         be{held}.",
+        record.state.as_str(),
+        named(record),
+        // A message being sent ends as its request does; a claimed one is cancelled.
+        c.queued + c.claimed,
+        c.total
+    )
 }
 
 /// Deletes the held messages and prints the result.

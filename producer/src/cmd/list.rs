@@ -33,22 +33,21 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ListArgs) -> anyhow::Result<
             }))?;
         }
         Format::Text => {
-            let mut out = format!(
-                "{:<32}  {:<16}  {:<9}  {:<19}  {:<22}  {:>10}\n",
-                "ID", "LABEL", "STATE", "CREATED (UTC)", "PROGRESS", "COST"
+            let mut table = output::table(
+                &["ID", "LABEL", "STATE", "CREATED", "PROGRESS", "COST"],
+                &[5],
             );
             for r in &campaigns {
-                out.push_str(&format!(
-                    "{:<32}  {:<16}  {:<9}  {:<19}  {:<22}  {:>10.4}\n",
-                    r.campaign.id.as_str(),
-                    r.campaign.label.as_deref().unwrap_or("-"),
-                    r.state.as_str(),
-                    r.campaign.created_at.format("%Y-%m-%d %H:%M:%S"),
+                table.add_row(vec![
+                    r.campaign.id.as_str().to_string(),
+                    r.campaign.label.clone().unwrap_or_else(|| "-".into()),
+                    r.state.as_str().to_string(),
+                    output::time_in(Some(r.campaign.created_at), r.campaign.tz),
                     campaign_view::progress_text(r),
-                    r.counters.cost,
-                ));
+                    format!("{:.4}", r.counters.cost),
+                ]);
             }
-            output::print(&out)?;
+            output::print_table(&table)?;
             if !global.quiet && (campaigns.len() as u64) < total {
                 eprintln!(
                     "showing the newest {} of {total} campaigns (--limit 0 shows all)",

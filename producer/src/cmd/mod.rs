@@ -4,13 +4,15 @@
 //! `tier`, `hooks` (the callbacks that matched no message) and `workers` (the live workers and
 //! their providers' health).
 //!
-//! What they share: `connect` (Redis, and the campaign a command names), `campaign_view` (a
+//! What they share: `connect` (Redis, and the campaign a command names), `confirm` (the
+//! question `cancel` and `purge` ask on a terminal), `campaign_view` (a
 //! campaign's JSON and text forms), `output` (stdout; times, costs and durations),
 //! `refusal` (the queue's refusals with what to do instead) and `sender` (the sender argument
 //! of `rate` and `tier`).
 
 pub(crate) mod campaign_view;
 pub(crate) mod cancel;
+pub(crate) mod confirm;
 pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod enqueue;

@@ -11,6 +11,7 @@ use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::{CampaignRecord, PurgeReport, Queue};
 
 use crate::cli::{Format, GlobalArgs, PurgeArgs};
+use crate::cmd::confirm::confirm;
 use crate::cmd::{connect, output, refusal::refusal};
 
 /// Campaign ids read per page of the campaigns index.
@@ -27,6 +28,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> anyhow::Result
                 check_purgeable(&record, args.force)?;
                 purged.push((record, None));
             } else {
+                // Refused campaigns are refused before the question.
+                check_purgeable(&record, args.force)?;
+                confirm(
+                    &format!(
+                        "Purge campaign {id} ({}): delete its {} messages and their report \
+                         from Redis for good?",
+                        record.state.as_str(),
+                        record.counters.total
+                    ),
+                    args.yes,
+                )?;
                 let report = queue.purge(&id, args.force).await.map_err(refusal)?;
                 purged.push((record, Some(report)));
             }
@@ -34,7 +46,20 @@ pub(crate) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> anyhow::Result
         }
         (None, Some(age)) => {
             let cutoff = cutoff(queue.now(), age)?;
-            for record in finished_before(&queue, cutoff).await? {
+            let records = finished_before(&queue, cutoff).await?;
+            if !args.dry_run && !records.is_empty() {
+                let n_messages: u64 = records.iter().map(|r| r.counters.total).sum();
+                confirm(
+                    &format!(
+                        "Purge {} campaigns finished before {}: delete their {n_messages} \
+                         messages and reports from Redis for good?",
+                        records.len(),
+                        output::time_text(Some(cutoff))
+                    ),
+                    args.yes,
+                )?;
+            }
+            for record in records {
                 let report = if args.dry_run {
                     None
                 } else {

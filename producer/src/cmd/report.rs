@@ -13,6 +13,7 @@ use wacast_shared::queue::{MessageStatus, WALK_CHUNK};
 
 use crate::cli::{Format, GlobalArgs, ReportArgs, ReportStatus};
 use crate::cmd::connect;
+use crate::cmd::output::StdoutClosed;
 use crate::csv_out::{OutputFile, neutralise};
 
 /// The report's columns, in order (documented in `wacast report --help`); new ones go at the
@@ -73,19 +74,12 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ReportArgs) -> anyhow::Resul
                 continue;
             }
             let line = line(&record.campaign, row, &fields);
-            match out.write(&line) {
-                Ok(()) => written += 1,
-                // `wacast report ID | head` closes the pipe: stop quietly, as other tools do.
-                Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
-                Err(e) => return Err(e),
-            }
+            out.write(&line).map_err(closed)?;
+            written += 1;
         }
         from = to + 1;
     }
-    match out.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
-        other => other?,
-    }
+    out.finish().map_err(closed)?;
     if let (Some(file), Some(path)) = (file, &args.out) {
         file.persist()?;
         if !global.quiet && global.format == Format::Text {
@@ -183,13 +177,18 @@ impl<W: Write> Output<W> {
                                 .parse::<u64>()
                                 .map_or_else(|_| Value::from(value.as_str()), Value::from),
                             _ if value.is_empty() => Value::Null,
+                            "price" => value
+                                .parse::<f64>()
+                                .map_or_else(|_| Value::from(value.as_str()), Value::from),
                             _ => Value::from(value.as_str()),
                         };
                         (name.to_string(), value)
                     })
                     .collect();
-                serde_json::to_writer(&mut *sink, &object)?;
-                sink.write_all(b"\n")?;
+                // Written as bytes, so that a closed pipe is an `io::Error` to recognise.
+                let mut line = serde_json::to_vec(&object)?;
+                line.push(b'\n');
+                sink.write_all(&line)?;
             }
         }
         Ok(())
@@ -201,6 +200,16 @@ impl<W: Write> Output<W> {
             Output::Json(mut sink) => sink.flush()?,
         }
         Ok(())
+    }
+}
+
+/// A write error, as [`StdoutClosed`] when stdout's reader went away (`wacast report ID |
+/// head`), which ends the command quietly.
+fn closed(error: anyhow::Error) -> anyhow::Error {
+    if is_broken_pipe(&error) {
+        StdoutClosed.into()
+    } else {
+        error
     }
 }
 

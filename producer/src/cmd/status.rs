@@ -285,24 +285,20 @@ impl Snapshot {
                 format!(
                     "{} until {}",
                     waiting.describe(),
-                    output::time_text(Some(waiting.until))
+                    output::time_in(Some(waiting.until), campaign.tz)
                 ),
             );
         }
         if let Some(window) = &campaign.window {
             lines.line("window", window);
         }
-        let what = match campaign.kind() {
-            "template" => format!(
-                "template {} ({})",
-                text(&campaign.content, "template"),
-                text(&campaign.content, "language")
-            ),
-            kind => kind.to_string(),
-        };
         lines.line(
             "message",
-            format!("{what}, from {}", campaign.from.digits()),
+            format!(
+                "{}, from {}",
+                campaign_view::message_text(campaign),
+                campaign.from.digits()
+            ),
         );
         if self.sender_rate_factor < 1.0 {
             lines.line(
@@ -314,14 +310,20 @@ impl Snapshot {
                 ),
             );
         }
-        lines.line("created", output::time_text(Some(campaign.created_at)));
+        lines.line(
+            "created",
+            output::time_in(Some(campaign.created_at), campaign.tz),
+        );
         let handoff = match campaign.handoff_ahead_minutes {
             0 => String::new(),
             m => format!(" (handed to seven up to {m} min ahead)"),
         };
         lines.line(
             "send at",
-            format!("{}{handoff}", output::time_text(Some(campaign.send_at))),
+            format!(
+                "{}{handoff}",
+                output::time_in(Some(campaign.send_at), campaign.tz)
+            ),
         );
         if r.ingest == wacast_shared::queue::Ingest::Running {
             lines.line(
@@ -364,10 +366,16 @@ impl Snapshot {
         } else {
             format!(" (approximate: {} rows sampled)", self.send_times.examined)
         };
-        lines.line("first send", output::time_text(self.send_times.first));
+        lines.line(
+            "first send",
+            output::time_in(self.send_times.first, campaign.tz),
+        );
         lines.line(
             "last send",
-            format!("{}{approx}", output::time_text(self.send_times.last)),
+            format!(
+                "{}{approx}",
+                output::time_in(self.send_times.last, campaign.tz)
+            ),
         );
         if let Some(rate) = self.rate {
             lines.line("rate", format!("{:.1} messages/s", rate.per_s));
@@ -377,7 +385,7 @@ impl Snapshot {
                 "eta",
                 format!(
                     "{} (in {})",
-                    output::time_text(Some(eta)),
+                    output::time_in(Some(eta), campaign.tz),
                     output::duration_text(eta - self.observed_at)
                 ),
             );
@@ -388,8 +396,8 @@ impl Snapshot {
                 output::duration_text(campaign.send_at - self.observed_at),
             );
         }
-        lines.line("started", output::time_text(r.started_at));
-        lines.line("finished", output::time_text(r.finished_at));
+        lines.line("started", output::time_in(r.started_at, campaign.tz));
+        lines.line("finished", output::time_in(r.finished_at, campaign.tz));
         let f = &self.failures;
         if f.in_set > 0 {
             let scope = if f.exact() {
@@ -482,8 +490,4 @@ impl Snapshot {
             c.cost,
         )
     }
-}
-
-fn text<'a>(content: &'a Value, name: &str) -> &'a str {
-    content.get(name).and_then(Value::as_str).unwrap_or("-")
 }

@@ -1,4 +1,4 @@
-//! `wacast tier set`: the operator's caps on a sender's unique recipients per 24 hours, stored
+//! `wacast tier set|unset`: the operator's caps on a sender's unique recipients per 24 hours, stored
 //! in Redis and applied by every worker's next claim (see `wacast_shared::queue::limits`).
 
 use std::num::NonZeroU32;
@@ -13,13 +13,15 @@ use crate::cmd::connect;
 use crate::cmd::sender::{done, parse_sender};
 
 pub(crate) async fn run(global: &GlobalArgs, args: &TierArgs) -> anyhow::Result<ExitCode> {
-    let TierCommand::Set {
-        sender,
-        cap,
-        provider,
-    } = &args.command;
+    let (sender, cap, provider) = match &args.command {
+        TierCommand::Set {
+            sender,
+            cap,
+            provider,
+        } => (sender, parse_tier(cap)?, provider),
+        TierCommand::Unset { sender, provider } => (sender, None, provider),
+    };
     let sender = parse_sender(sender)?;
-    let cap = parse_tier(cap)?;
     let queue = connect::connect(global).await?;
     queue.set_tier(provider.kind(), &sender, cap).await?;
     let text = match cap {

@@ -22,6 +22,7 @@ use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::ingest::normalise::Normaliser;
 use crate::ingest::options::{self, Clock};
+use crate::ingest::source;
 
 /// Headers taken as the phone column when --phone-column is not given (normalised).
 pub(crate) const PHONE_HEADERS: [&str; 11] = [
@@ -154,6 +155,30 @@ impl Reason {
     }
 }
 
+/// What to do about a header without a phone column: a name holding a likely delimiter means
+/// the file was split on another one (`Telefon;Name` read as one column).
+fn no_phone_hint(names: &[String]) -> String {
+    let found = [b';', b',', b'\t', b'|']
+        .into_iter()
+        .find(|&d| names.iter().any(|n| n.as_bytes().contains(&d)));
+    match found {
+        Some(d) => {
+            let shown = source::show_delimiter(d);
+            let flag = match d {
+                b'\t' => "tab".to_string(),
+                d => format!("'{}'", d as char),
+            };
+            format!(
+                "a column name holds {shown}: if the file is separated by {shown}, run again \
+                 with --delimiter {flag}"
+            )
+        }
+        None => "name the column with --phone-column, or call it phone (the file needs a \
+                 header line)"
+            .to_string(),
+    }
+}
+
 /// A rejected row: where, why, and its fields as read.
 #[derive(Debug, Clone)]
 pub(crate) struct Rejected {
@@ -230,9 +255,9 @@ impl Layout {
                     [one] => *one,
                     [] => bail!(
                         "the header has no phone column; it has: {}\n\n\
-                         hint: name the column with --phone-column, or call it phone \
-                         (the file needs a header line)",
-                        listing()
+                         hint: {}",
+                        listing(),
+                        no_phone_hint(&names)
                     ),
                     several => bail!(
                         "the header has several phone columns ({}): choose one with --phone-column",
@@ -821,6 +846,13 @@ mod tests {
         assert!(
             err(layout(&["name", "x"], None, &[])).contains("no phone column; it has: name, x")
         );
+        let one_column = err(layout(&["Telefon;Name;Order ID"], None, &[]));
+        assert!(
+            one_column.contains("it has: Telefon;Name;Order ID")
+                && one_column.contains("--delimiter ';'"),
+            "{one_column}"
+        );
+        assert!(!err(layout(&["name", "x"], None, &[])).contains("--delimiter"));
         assert!(
             err(layout(&["phone", "mobile"], None, &[]))
                 .contains("several phone columns (phone, mobile)")

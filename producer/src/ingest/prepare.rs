@@ -158,14 +158,10 @@ pub fn prepare(
     let (scan, opened) = scanning
         .join()
         .map_err(|_| anyhow::anyhow!("the scan thread panicked"))??;
-    let mut input = source::open(opened, encoding, scan.bom)?;
-    let delimiter = match request.input.delimiter {
-        Some(d) => d,
-        None => source::sniff_delimiter(
-            input
-                .fill_buf()
-                .with_context(|| format!("cannot read {shown}"))?,
-        )?,
+    let input = source::open(opened, encoding, scan.bom)?;
+    let (delimiter, input) = match request.input.delimiter {
+        Some(d) => (d, input),
+        None => source::sniff_header(input, &shown)?,
     };
     let mut reader = Records::new(input, delimiter);
     let mut header = csv::ByteRecord::new();
@@ -223,6 +219,7 @@ pub fn prepare(
             bird,
             window,
             only_open_window: delivery.only_open_window,
+            tz: delivery.tz,
         },
         reader,
         layout,

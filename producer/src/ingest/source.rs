@@ -8,7 +8,7 @@
 //! validation run at several hundred MB/s).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -238,6 +238,30 @@ pub(crate) fn open(
     })
 }
 
+/// The longest header line read ahead to sniff the delimiter from (the row bound of `records`).
+const HEADER_AHEAD: usize = 64 * 1024;
+
+/// Sniffs the delimiter from the whole header line of `input` and hands back the input with
+/// that line still in front. The line is read ahead because a decoding reader (`--encoding`)
+/// hands out its first few bytes alone: a peek at its buffer saw `Tel` of `Telefon;Name` and
+/// took the file for one column.
+pub(crate) fn sniff_header(
+    mut input: Box<dyn BufRead + Send>,
+    shown: &str,
+) -> anyhow::Result<(u8, Box<dyn BufRead + Send>)> {
+    let mut head = Vec::new();
+    // A quoted header name may hold a line break: read on until the quotes are balanced.
+    while head.len() < HEADER_AHEAD
+        && input
+            .read_until(b'\n', &mut head)
+            .with_context(|| format!("cannot read {shown}"))?
+            > 0
+        && head.iter().filter(|&&b| b == b'"').count() % 2 == 1
+    {}
+    let delimiter = sniff_delimiter(&head)?;
+    Ok((delimiter, Box::new(Cursor::new(head).chain(input))))
+}
+
 /// Picks the delimiter from the header line at the start of `head`: the most frequent of `,`
 /// `;` and tab outside quotes. A header with none of them is one column.
 pub(crate) fn sniff_delimiter(head: &[u8]) -> anyhow::Result<u8> {
@@ -301,6 +325,23 @@ mod tests {
         check("phone\n+4915123456789\n", Ok(b','));
         check("phone", Ok(b','));
         check("phone,name;order\n", Err("as many ',' as ';'"));
+    }
+
+    #[test]
+    fn delimiter_is_sniffed_after_decoding() {
+        // German Excel: `;`-separated windows-1252 ("Straße" is 0xDF in it).
+        let bytes = b"Telefon;Name;Stra\xdfe\n+4915123456789;Max;Hauptstra\xdfe 1\n".to_vec();
+        let (_, opened) = scan(Source::reader("excel.csv", Cursor::new(bytes)), false).unwrap();
+        let encoding = resolve_encoding("windows-1252").unwrap();
+        let input = open(opened, encoding, Bom::None).unwrap();
+        let (delimiter, mut input) = sniff_header(input, "excel.csv").unwrap();
+        assert_eq!(delimiter, b';');
+        let mut text = String::new();
+        input.read_to_string(&mut text).unwrap();
+        assert_eq!(
+            text, "Telefon;Name;Straße\n+4915123456789;Max;Hauptstraße 1\n",
+            "the header line is read again after sniffing"
+        );
     }
 
     fn scan_bytes(bytes: &[u8]) -> anyhow::Result<Scan> {

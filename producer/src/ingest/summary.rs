@@ -119,6 +119,19 @@ impl Summary {
         })
     }
 
+    /// What the operator runs next: follow the campaign, or (a dry run) enqueue for real.
+    fn next_command(&self) -> String {
+        let id = &self.campaign;
+        match (self.dry_run, self.enqueued + self.already_enqueued) {
+            (true, _) => "run the same command without --dry-run to enqueue".into(),
+            (false, 0) => "nothing to send: fix the rejected rows and enqueue again".into(),
+            (false, _) => format!(
+                "`wacast wait {id}` waits until it is finished; `wacast status {id}` shows its \
+                 progress"
+            ),
+        }
+    }
+
     /// The text form, for people.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -177,6 +190,7 @@ impl Summary {
                 self.rows_per_s()
             ),
         );
+        line("next", self.next_command());
         for (i, message) in self.preview.iter().enumerate() {
             out.push_str(&format!(
                 "\nmessage {} of the first {}:\n",
@@ -270,5 +284,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("duplicate           2"), "{text}");
+        assert!(
+            text.contains("next          `wacast wait abc` waits until it is finished"),
+            "{text}"
+        );
     }
 }

@@ -296,10 +296,11 @@ async fn a_template_mismatch_fails_before_anything_is_written() {
         ],
     );
     assert_eq!(out.code, 2, "{out:#?}");
+    // With --format json the error is one JSON object on stderr.
     assert_eq!(
-        out.stderr,
-        "error: template order_confirmation (de) has 2 body parameters, --body maps 3 columns: \
-         name,order_id,city\n"
+        out.error()["error"],
+        "template order_confirmation (de) has 2 body parameters, --body maps 3 columns: \
+         name,order_id,city"
     );
     assert!(env.keys().await.is_empty(), "nothing may be written");
 
@@ -651,8 +652,9 @@ async fn only_open_window_is_stored_for_freetext_and_refused_for_templates() {
     );
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(
-        out.stderr
-            .starts_with("error: --only-open-window is for --text and --kind messages"),
+        out.error()["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("--only-open-window is for --text and --kind messages")),
         "{out:#?}"
     );
     assert!(

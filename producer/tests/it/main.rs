@@ -4,6 +4,7 @@
 
 mod control;
 mod delivery;
+mod edges;
 mod enqueue;
 mod hostile;
 mod ingest;

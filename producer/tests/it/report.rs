@@ -143,6 +143,7 @@ async fn report_filters_by_status_and_writes_its_file_whole() {
     assert_eq!(objects.len(), 4);
     assert_eq!(objects[0]["row"], 1);
     assert_eq!(objects[0]["attempts"], 1);
+    assert_eq!(objects[0]["price"], PRICE);
     assert_eq!(objects[0]["error"], serde_json::Value::Null);
     assert_eq!(objects[3]["row"], 6);
 

@@ -33,6 +33,12 @@ impl Outcome {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
     }
+
+    /// The error of a command run with `--format json`: one JSON object on stderr.
+    pub(crate) fn error(&self) -> Value {
+        serde_json::from_str(self.stderr.trim())
+            .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}): {self:#?}"))
+    }
 }
 
 impl Env {

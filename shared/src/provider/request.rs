@@ -302,6 +302,7 @@ mod tests {
             bird: None,
             window: None,
             only_open_window: false,
+            tz: chrono_tz::UTC,
         }
     }
 
@@ -486,7 +487,7 @@ mod tests {
             serde_json::to_value(&request).unwrap(),
             json!({"from": "4915112345678", "to": "4917612345678", "type": "template",
                    "template": "order", "language": "en", "components": {"body": ["Ann"]},
-                   "delay": 1_700_000_600, "ttl": 60, "label": "spring",
+                   "delay": "1700000600", "ttl": 60, "label": "spring",
                    "performance_tracking": true, "foreign_id": "c1.7"})
         );
         // At or after the send time there is nothing for seven to hold.

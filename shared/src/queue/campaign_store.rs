@@ -411,6 +411,7 @@ fn campaign_fields(campaign: &Campaign) -> Vec<(&'static str, String)> {
     if campaign.only_open_window {
         fields.push(("only_window", "1".to_string()));
     }
+    fields.push(("tz", campaign.tz.name().to_string()));
     fields.extend([
         (
             "performance_tracking",
@@ -523,6 +524,12 @@ pub(crate) fn parse_record(
             .transpose()?,
         // Absent unless set, like every optional field.
         only_open_window: fields.get("only_window").is_some_and(|v| v == "1"),
+        // Campaigns created before the zone was kept showed their times in UTC.
+        tz: fields
+            .get("tz")
+            .map(|tz| tz.parse().map_err(|e| corrupt(key, "tz", e)))
+            .transpose()?
+            .unwrap_or_default(),
     };
     // The delivery counters came with the providers' callbacks: a campaign created before
     // them, or one no callback reached yet, has none, which is zero.

@@ -293,6 +293,7 @@ mod tests {
             bird: None,
             window: None,
             only_open_window: false,
+            tz: chrono_tz::UTC,
         };
         queue.create_campaign(&campaign).await.unwrap();
         campaign.id

@@ -248,14 +248,14 @@ pub struct Deferrals {
 }
 
 /// One sender's settings, as `wacast rate list` shows them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SenderSettings {
     /// The provider the sender sends through.
     pub provider: String,
     /// The sender's number (E.164 digits).
     pub sender: String,
     /// The rate set by the operator, if any (`None`: the workers' flags apply).
-    pub rate: Option<String>,
+    pub rate: Option<Rate>,
     /// The most messages in any one-second window at that rate.
     pub max_per_second: Option<u32>,
     /// The tier cap, if any.
@@ -413,7 +413,7 @@ impl Queue {
                 provider: provider.to_string(),
                 sender: sender.to_string(),
                 max_per_second: rate.and_then(Rate::max_per_second),
-                rate: rate.map(|r| r.to_string()),
+                rate,
                 tier,
                 tier_used,
                 updated_at,

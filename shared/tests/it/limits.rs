@@ -269,7 +269,7 @@ async fn a_rate_set_in_redis_overrides_the_workers_flags_and_applies_at_once() {
     let listed = queue.list_settings().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].sender, from.digits());
-    assert_eq!(listed[0].rate.as_deref(), Some("unlimited"));
+    assert_eq!(listed[0].rate, Some(Rate::Unlimited));
     // Unset, the worker's own rate applies again.
     assert!(queue.unset_rate(ProviderKind::Seven, &from).await.unwrap());
     assert!(queue.list_settings().await.unwrap().is_empty());

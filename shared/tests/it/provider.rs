@@ -518,7 +518,7 @@ async fn sends_delivery_options_in_seven_s_types() {
         msg,
         json!({
             "from": FROM, "to": TO, "text": "Hi",
-            "delay": 1_771_000_000, "ttl": 60, "label": "spring-sale",
+            "delay": "1771000000", "ttl": 60, "label": "spring-sale",
             "performance_tracking": true, "foreign_id": "spring-sale.17"
         }),
     )

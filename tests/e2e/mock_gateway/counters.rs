@@ -24,13 +24,21 @@ async fn delete_removes_scheduled_messages_and_refuses_sent_ones() {
         "error_message": "Message already sent. WhatsApp does not support message revocation.",
     });
 
-    let later = id_of(&gateway.accepted(&scheduled(json!(unix_now() + 3600))).await);
+    let later = id_of(
+        &gateway
+            .accepted(&scheduled(json!((unix_now() + 3600).to_string())))
+            .await,
+    );
     let in_a_year = id_of(
         &gateway
             .accepted(&scheduled(json!("2099-01-01 08:00:00")))
             .await,
     );
-    let soon = id_of(&gateway.accepted(&scheduled(json!(unix_now() + 2))).await);
+    let soon = id_of(
+        &gateway
+            .accepted(&scheduled(json!((unix_now() + 2).to_string())))
+            .await,
+    );
     let now = id_of(&gateway.accepted(&template("hello_world")).await);
     let past = id_of(
         &gateway

@@ -320,6 +320,16 @@ async fn invalid_messages_are_refused_with_400_naming_the_problem() {
             "must be YYYY-MM-DD hh:mm:ss",
         ),
         (
+            "delay as a number (the schema types it as a string)",
+            change(template("hello_world"), "delay", json!(unix_now() + 60)),
+            "delay must be a string",
+        ),
+        (
+            "latitude as text",
+            change(find("location"), "latitude", json!("52.5")),
+            "latitude must be a number",
+        ),
+        (
             "ttl of 0",
             change(template("hello_world"), "ttl", json!(0)),
             "ttl must be a whole number",
@@ -327,7 +337,7 @@ async fn invalid_messages_are_refused_with_400_naming_the_problem() {
         (
             "ttl as a string",
             change(template("hello_world"), "ttl", json!("60")),
-            "ttl must be a whole number",
+            "ttl must be an integer",
         ),
         (
             "performance_tracking as a string",
@@ -336,7 +346,7 @@ async fn invalid_messages_are_refused_with_400_naming_the_problem() {
                 "performance_tracking",
                 json!("yes"),
             ),
-            "performance_tracking must be true or false",
+            "performance_tracking must be a boolean",
         ),
         (
             "misspelt field",
@@ -402,7 +412,6 @@ async fn invalid_messages_are_refused_with_400_naming_the_problem() {
         ),
         buttons(2),
         change(template("hello_world"), "ttl", json!(1)),
-        change(template("hello_world"), "delay", json!(unix_now())),
         change(
             template("hello_world"),
             "delay",

@@ -10,6 +10,7 @@
 //! treats an explicit `null` as an absent field.
 
 mod content;
+mod schema;
 mod template;
 
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::gateway::config::Config;
 use crate::gateway::validate::content::check_content;
+use crate::gateway::validate::schema::check_types;
 use crate::gateway::validate::template::check_template;
 
 /// seven's code for a bad request (validation errors, bad numbers, template errors).
@@ -34,7 +36,7 @@ pub(crate) struct Rejection {
     pub(crate) message: String,
 }
 
-fn bad(message: impl Into<String>) -> Rejection {
+pub(crate) fn bad(message: impl Into<String>) -> Rejection {
     Rejection {
         code: CODE_BAD_REQUEST,
         message: message.into(),
@@ -215,6 +217,7 @@ pub(crate) fn validate_message<'a>(
     let obj = body
         .as_object()
         .ok_or_else(|| bad("the request body must be a JSON object"))?;
+    check_types(obj)?;
     let from = check_sender(obj, &config.senders)?;
     let to = opt_str(obj, "to", "")?;
     check_recipient(to)?;
@@ -323,7 +326,8 @@ fn check_tag<'a>(
     Ok(Some(tag))
 }
 
-/// `YYYY-MM-DD hh:mm:ss` in the configured time zone, or unix seconds (number or digits).
+/// `YYYY-MM-DD hh:mm:ss` in the configured time zone, or unix seconds as text (the schema
+/// types `delay` as a string; `check_types` refused a number).
 fn parse_delay(delay: &Value, timezone: chrono_tz::Tz) -> Result<DateTime<Utc>, Rejection> {
     let invalid = || {
         bad(format!(
@@ -332,7 +336,6 @@ fn parse_delay(delay: &Value, timezone: chrono_tz::Tz) -> Result<DateTime<Utc>, 
     };
     let unix = |seconds: i64| DateTime::from_timestamp(seconds, 0).ok_or_else(invalid);
     match delay {
-        Value::Number(number) => unix(number.as_i64().filter(|s| *s >= 0).ok_or_else(invalid)?),
         Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
             unix(text.parse().map_err(|_| invalid())?)
         }

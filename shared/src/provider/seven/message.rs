@@ -108,10 +108,12 @@ pub struct SendOptions {
 }
 
 /// seven's `delay`: a unix timestamp, or `YYYY-MM-DD hh:mm:ss` (in seven's time zone; the seed
-/// does not say which, so wacast itself only ever sends unix timestamps).
+/// does not say which, so wacast itself only ever sends unix timestamps). Both are JSON strings,
+/// as seven's `WabaMessageRequest` schema types `delay`; a number is still read (campaign
+/// content written before).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delay {
-    /// Seconds since the epoch, written as a JSON number.
+    /// Seconds since the epoch, written as text (`"1796430651"`).
     Unix(i64),
     /// A wall-clock time, written as `YYYY-MM-DD hh:mm:ss`.
     At(NaiveDateTime),
@@ -122,7 +124,7 @@ const DELAY_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 impl Serialize for Delay {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Delay::Unix(secs) => serializer.serialize_i64(*secs),
+            Delay::Unix(secs) => serializer.collect_str(secs),
             Delay::At(at) => serializer.collect_str(&at.format(DELAY_FORMAT)),
         }
     }
@@ -145,11 +147,16 @@ impl<'de> Deserialize<'de> for Delay {
                     .map_err(|_| E::custom(format!("delay {v} is too large for a unix timestamp")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Delay, E> {
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    return v.parse().map(Delay::Unix).map_err(|_| {
+                        E::custom(format!("delay {v} is too large for a unix timestamp"))
+                    });
+                }
                 NaiveDateTime::parse_from_str(v, DELAY_FORMAT)
                     .map(Delay::At)
                     .map_err(|_| {
                         E::custom(format!(
-                            "delay {v:?} is not a time: write YYYY-MM-DD hh:mm:ss or a unix timestamp as a number"
+                            "delay {v:?} is not a time: write YYYY-MM-DD hh:mm:ss or a unix timestamp"
                         ))
                     })
             }
