@@ -1,8 +1,9 @@
 //! The operator's commands, one module each: `enqueue` (the flags → an ingest request, the
 //! progress bar), `list`, `status` (`--watch` too), `wait`, `report`, `control` (pause and
 //! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`,
-//! `tier`, `hooks` (the callbacks that matched no message) and `workers` (the live workers and
-//! their providers' health).
+//! `tier`, `hooks` (the callbacks that matched no message), `workers` (the live workers and
+//! their providers' health), `config` (`config show`: the settings in force) and `shell`
+//! (completions and man pages).
 //!
 //! What they share: `connect` (Redis, and the campaign a command names), `campaign_view` (a
 //! campaign's JSON and text forms), `output` (stdout; times, costs and durations),
@@ -11,6 +12,7 @@
 
 pub(crate) mod campaign_view;
 pub(crate) mod cancel;
+pub(crate) mod config;
 pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod enqueue;
@@ -24,6 +26,7 @@ pub(crate) mod refusal;
 pub(crate) mod report;
 pub(crate) mod retry;
 pub(crate) mod sender;
+pub(crate) mod shell;
 pub(crate) mod status;
 pub(crate) mod tier;
 pub(crate) mod wait;
