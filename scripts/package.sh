@@ -35,6 +35,8 @@ mkdir -p "$stage/man" "$stage/completions"
 export WACAST_CONFIG=/dev/null
 "$release/wacast" manpages --out "$stage/man" >/dev/null
 "$release/wacast-worker" manpages --out "$stage/man"
+# Compressed, as Debian's policy asks of man pages (-n: no time stamp, the same bytes each build).
+gzip -9n "$stage"/man/*.1
 "$release/wacast" completions bash > "$stage/completions/wacast.bash"
 "$release/wacast" completions zsh > "$stage/completions/_wacast"
 "$release/wacast" completions fish > "$stage/completions/wacast.fish"
