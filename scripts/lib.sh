@@ -97,3 +97,26 @@ unit_exposure() {
   systemd-analyze security --offline=true --no-pager "$1" 2>&1 \
     | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p'
 }
+
+# Installs cargo-deb from crates.io when `cargo deb` is missing (scripts/package.sh builds the
+# Debian package with it).
+ensure_cargo_deb() {
+  if cargo deb --version >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "cargo-deb is missing: installing it with cargo install cargo-deb --locked" >&2
+  cargo install --quiet cargo-deb --locked >&2
+}
+
+# Installs groff with apt when it is missing: the end-to-end tests check that the man pages
+# are roff that groff renders without a warning.
+ensure_groff() {
+  if command -v groff >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "groff is missing: installing groff-base with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends groff-base >&2
+}

@@ -23,6 +23,7 @@ pub(crate) mod env {
     /// The seven API key file, for `wacast cancel` (read as the worker reads it).
     pub(crate) const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
     pub(crate) const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
+    pub(crate) const CONFIG: &str = "WACAST_CONFIG";
 }
 
 /// wacast: scheduled WhatsApp campaigns from a CSV file, sent through seven by wacast-worker.
@@ -62,6 +63,13 @@ pub(crate) struct GlobalArgs {
     /// Prefix of every Redis key wacast writes (`PREFIX:campaign:ID`, …).
     #[arg(long, global = true, env = env::PREFIX, hide_env_values = true, default_value = "wacast")]
     pub(crate) prefix: String,
+
+    /// Read only this configuration file, instead of /etc/wacast/wacast.toml and then
+    /// ~/.config/wacast/wacast.toml ($XDG_CONFIG_HOME honoured). Their keys (redis_url or
+    /// redis_url_file, prefix, templates, region, tz) are the defaults of the flags of those
+    /// names; a flag or its variable wins. See `wacast config show`.
+    #[arg(long = "config", global = true, env = env::CONFIG, value_name = "FILE")]
+    pub(crate) config_file: Option<PathBuf>,
 
     /// Print results as text for people or as one JSON object for scripts; with json, an
     /// error is a JSON object on stderr too: {"error": …, "hint": …}.
@@ -122,6 +130,14 @@ pub(crate) enum Command {
     /// The live workers: host, id, each provider's health (ok, no_key, key_refused,
     /// unreachable, breaker_open), requests in flight, last seen.
     Workers,
+    /// Print the completion script of a shell: bash, zsh or fish.
+    #[command(long_about = COMPLETIONS_LONG_ABOUT)]
+    Completions(CompletionsArgs),
+    /// The configuration files: `config show` prints each setting in force and its source.
+    Config(ConfigArgs),
+    /// Write the man pages (wacast.1, wacast-enqueue.1, …) into a folder; for packaging.
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
 }
 
 /// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).
@@ -1058,6 +1074,53 @@ pub(crate) struct DeliveryArgs {
 pub(crate) enum Delimiter {
     Auto,
     Byte(u8),
+}
+
+// Packages and shell: completions, man pages and the configuration files.
+
+const COMPLETIONS_LONG_ABOUT: &str = "\
+Print the completion script of a shell on stdout. The Debian package installs them; by hand:
+  bash: wacast completions bash > ~/.local/share/bash-completion/completions/wacast
+  zsh:  wacast completions zsh > ~/.zfunc/_wacast   (with fpath+=(~/.zfunc) in ~/.zshrc)
+  fish: wacast completions fish > ~/.config/fish/completions/wacast.fish";
+
+/// `wacast completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: CompletionShell,
+}
+
+/// The shells `wacast completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// `wacast config`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    pub(crate) command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print each setting in force (redis_url, prefix, templates, region, tz), its value and
+    /// where it came from: a flag, a variable, a configuration file or the built-in default;
+    /// then the files looked for. Passwords in the Redis URL are shown as ***.
+    Show,
+}
+
+/// `wacast manpages`.
+#[derive(Debug, Args)]
+pub(crate) struct ManpagesArgs {
+    /// The folder to write them into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 fn parse_delimiter(text: &str) -> Result<Delimiter, String> {

@@ -6,6 +6,7 @@
 //!
 //! - `cli`: the clap definitions; `--help` is the reference.
 //! - `cmd`: the commands, one module each, and what they share.
+//! - `config_file`: /etc/wacast/wacast.toml and the user's file, the defaults of the flags.
 //! - `csv_out`: how every CSV file wacast writes is written (formulas neutralised, never the
 //!   input or through a link, renamed into place).
 //! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`, with an API of plain data
@@ -13,20 +14,24 @@
 
 mod cli;
 mod cmd;
+mod config_file;
 mod csv_out;
 pub mod ingest;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, Format};
+use crate::cli::{Cli, Command, ConfigCommand, Format};
 use crate::cmd::{
-    cancel, control, enqueue, hooks, list, optout, output, purge, rate, report, retry, status,
-    tier, wait, workers,
+    cancel, config, control, enqueue, hooks, list, optout, output, purge, rate, report, retry,
+    shell, status, tier, wait, workers,
 };
+use crate::config_file::{InForce, Origin, Settings};
 
 /// Exit status of an error: nothing (more) was done.
 const EXIT_ERROR: u8 = 2;
@@ -35,15 +40,33 @@ const EXIT_ERROR: u8 = 2;
 /// any) once, as `error: {err:#}` (a JSON object with `--format json`) with exit status 2. A
 /// closed stdout ends the command quietly with status 0.
 pub fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A first, lenient pass finds --config (or WACAST_CONFIG): the files give the flags their
+    // defaults, so they are read before the command line is parsed for real.
+    let named = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(&args)
+        .ok()
+        .and_then(|matches| matches.get_one::<PathBuf>("config_file").cloned());
+    let settings = match Settings::load(named.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let matches = settings.apply(Cli::command()).get_matches_from(&args);
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     init_logging(cli.global.verbose, cli.global.quiet);
-    let resolved = wacast_shared::redis_url::resolve(
-        cli.global.redis_url_arg.as_deref(),
-        cli.global.redis_url_file.as_deref(),
-    );
     let format = cli.global.format;
-    match resolved {
-        Ok(url) => cli.global.redis_url = url,
+    let redis_from = match config_file::redis_url(&cli.global, &matches, &settings) {
+        Ok((url, origin)) => {
+            cli.global.redis_url = url;
+            origin
+        }
         Err(err) => {
             report_error(
                 &wacast_shared::error_chain::error_chain(&err).to_string(),
@@ -51,8 +74,20 @@ pub fn main() -> ExitCode {
             );
             return ExitCode::from(EXIT_ERROR);
         }
-    }
-    match run(cli) {
+    };
+    let prefix_from = Origin::of_arg(
+        &matches,
+        "prefix",
+        "--prefix",
+        cli::env::PREFIX,
+        settings.prefix.as_ref(),
+    );
+    let in_force = InForce {
+        settings,
+        redis_from,
+        prefix_from,
+    };
+    match run(cli, &in_force) {
         Ok(code) => code,
         // `wacast report ID | head`: the reader has what it wanted.
         Err(err) if err.is::<output::StdoutClosed>() => ExitCode::SUCCESS,
@@ -81,7 +116,7 @@ fn error_json(text: &str) -> serde_json::Value {
     serde_json::json!({"error": error, "hint": hint})
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, in_force: &InForce) -> anyhow::Result<ExitCode> {
     // One thread does the Redis I/O; the CSV is parsed on a thread of its own (see `enqueue`).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,6 +138,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Tier(args) => tier::run(&cli.global, args).await,
             Command::Hooks(args) => hooks::run(&cli.global, args).await,
             Command::Workers => workers::run(&cli.global).await,
+            Command::Completions(args) => shell::completions(args.shell),
+            Command::Manpages(args) => shell::manpages(&args.out),
+            Command::Config(args) => match args.command {
+                ConfigCommand::Show => config::show(&cli.global, in_force),
+            },
         }
     })
 }

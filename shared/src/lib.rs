@@ -21,6 +21,7 @@
 //!   both binaries: the duration grammar of every flag, errors as one line, URLs without
 //!   passwords, the Redis URL from its flag, a file or a systemd credential, provider keys from
 //!   the environment, a file or a systemd credential.
+//! - [`manual`]: the man pages of both binaries, from their clap definitions.
 //! - `testing` (feature `testing`): private Redis servers for tests and queue invariant checks.
 //!
 //! `phone`, `campaign`, `message`, `delivery`, `schedule`, `render`, `window`, `streak` and `keys` do no I/O; Redis lives only in `queue`
@@ -31,6 +32,7 @@ pub mod delivery;
 pub mod duration;
 pub mod error_chain;
 pub mod keys;
+pub mod manual;
 pub mod message;
 pub mod phone;
 pub mod provider;

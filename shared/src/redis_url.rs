@@ -51,17 +51,7 @@ pub enum RedisUrlError {
 /// `SetCredential=` default is for a host that names its Redis another way.
 pub fn resolve(url: Option<&str>, file: Option<&Path>) -> Result<String, RedisUrlError> {
     let url = url.map(str::trim).filter(|u| !u.is_empty());
-    let credential = match std::env::var_os(CREDENTIALS_DIRECTORY) {
-        Some(dir) => {
-            let path = PathBuf::from(dir).join(CREDENTIAL);
-            if path.exists() {
-                Some(read(&path)?).filter(|u| !u.is_empty())
-            } else {
-                None
-            }
-        }
-        None => None,
-    };
+    let credential = credential()?;
     const FLAG: &str = "--redis-url (WACAST_REDIS_URL)";
     const FILE: &str = "--redis-url-file (WACAST_REDIS_URL_FILE)";
     let credential_name = || format!("the systemd credential {CREDENTIAL}");
@@ -91,6 +81,18 @@ pub fn resolve(url: Option<&str>, file: Option<&Path>) -> Result<String, RedisUr
         (None, None, Some(url)) => Ok(url),
         (None, None, None) => Ok(DEFAULT_REDIS_URL.to_string()),
     }
+}
+
+/// The URL of the systemd credential `redis-url`, if the process has a non-empty one.
+pub fn credential() -> Result<Option<String>, RedisUrlError> {
+    let Some(dir) = std::env::var_os(CREDENTIALS_DIRECTORY) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(dir).join(CREDENTIAL);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(read(&path)?).filter(|u| !u.is_empty()))
 }
 
 /// The file's first line, trimmed.

@@ -13,6 +13,7 @@ mod mock_gateway;
 mod operator;
 mod redis_cli;
 mod sender;
+mod shell;
 mod support;
 mod watch;
 mod worker;

@@ -282,6 +282,13 @@ pub enum Command {
     /// Validate the configuration (flags, environment, provider keys, Redis reachable) and
     /// exit: 0 when it is sound, 2 otherwise. The systemd unit runs it as ExecStartPre.
     CheckConfig,
+    /// Write the man pages (wacast-worker.1, …) into --out and exit; for packaging.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory to write them into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Log output format.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use wacast_worker::config::{Args, Command, Config};
 use wacast_worker::{shutdown, telemetry};
 
@@ -13,6 +13,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let check_only = match &args.command {
+        // Before the configuration is read: packaging runs this with none.
+        Some(Command::Manpages { out }) => return manpages(out),
+        Some(Command::CheckConfig) => true,
+        None => false,
+    };
     telemetry::init(args.log_format);
     let config = match Config::from_args(&args) {
         Ok(config) => config,
@@ -28,14 +34,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match args.command {
-        Some(Command::CheckConfig) => runtime.block_on(wacast_worker::check_config(&config)),
-        None => runtime.block_on(wacast_worker::run(config, shutdown::signal())),
+    let result = if check_only {
+        runtime.block_on(wacast_worker::check_config(&config))
+    } else {
+        runtime.block_on(wacast_worker::run(config, shutdown::signal()))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `wacast-worker manpages --out DIR`.
+fn manpages(out: &std::path::Path) -> ExitCode {
+    match wacast_shared::manual::write_man_pages(Args::command(), out) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!(
+                "error: failed to write the man pages into {}: {err}",
+                out.display()
+            );
             ExitCode::from(2)
         }
     }
