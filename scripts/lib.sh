@@ -84,3 +84,16 @@ unit_exposure() {
   systemd-analyze security --offline=true --no-pager "$1" 2>&1 \
     | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p'
 }
+
+# Installs the openssl CLI with apt when it is missing: the end-to-end TLS test makes its
+# throwaway CA and certificates with it.
+ensure_openssl() {
+  if command -v openssl >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "openssl is missing: installing it with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >&2
+}

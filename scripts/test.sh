@@ -9,6 +9,7 @@ source scripts/lib.sh
 ensure_redis_server
 ensure_systemd_analyze
 ensure_faketime
+ensure_openssl
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

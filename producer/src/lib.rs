@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use wacast_shared::queue::{RedisTls, TlsFiles};
 
 use crate::cli::{Cli, Command};
 use crate::cmd::{
@@ -42,6 +43,18 @@ pub fn main() -> ExitCode {
     );
     match resolved {
         Ok(url) => cli.global.redis_url = url,
+        Err(err) => {
+            eprintln!("error: {}", wacast_shared::error_chain::error_chain(&err));
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    let tls = RedisTls::load(&TlsFiles {
+        ca_file: cli.global.redis_ca_file.clone(),
+        client_cert: cli.global.redis_client_cert.clone(),
+        client_key: cli.global.redis_client_key.clone(),
+    });
+    match tls {
+        Ok(tls) => cli.global.redis_tls = tls,
         Err(err) => {
             eprintln!("error: {}", wacast_shared::error_chain::error_chain(&err));
             return ExitCode::from(EXIT_ERROR);

@@ -2,6 +2,7 @@
 
 mod bird;
 mod callbacks;
+mod check_config;
 mod clock;
 mod failover;
 mod fleet;
@@ -14,5 +15,6 @@ mod operator;
 mod redis_cli;
 mod sender;
 mod support;
+mod tls;
 mod worker;
 mod zombie;

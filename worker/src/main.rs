@@ -29,7 +29,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match args.command {
-        Some(Command::CheckConfig) => runtime.block_on(wacast_worker::check_config(&config)),
+        Some(Command::CheckConfig(check)) => {
+            runtime.block_on(wacast_worker::check_config(&config, &check))
+        }
         None => runtime.block_on(wacast_worker::run(config, shutdown::signal())),
     };
     match result {
