@@ -37,7 +37,9 @@ pub struct RedisConn(Kind);
 enum Kind {
     Direct {
         conn: ConnectionManager,
-        client: Client,
+        /// Boxed: a TLS client's connection info is large, and every clone of the connection
+        /// carries it.
+        client: Box<Client>,
     },
     Followed(Arc<Followed>),
 }
@@ -87,7 +89,10 @@ impl RedisConn {
                     None => Client::open(url.as_str())?,
                 };
                 let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
-                Ok(RedisConn(Kind::Direct { conn, client }))
+                Ok(RedisConn(Kind::Direct {
+                    conn,
+                    client: Box::new(client),
+                }))
             }
             Endpoint::Sentinel(sentinel) => {
                 // A call on a dead primary must fail soon, so that the Sentinels are asked:
@@ -125,8 +130,8 @@ impl RedisConn {
     pub(crate) async fn separate(&self) -> RedisResult<RedisConn> {
         match &self.0 {
             Kind::Direct { client, .. } => {
-                let conn =
-                    ConnectionManager::new_with_config(client.clone(), default_config()).await?;
+                let conn = ConnectionManager::new_with_config((**client).clone(), default_config())
+                    .await?;
                 Ok(RedisConn(Kind::Direct {
                     conn,
                     client: client.clone(),
