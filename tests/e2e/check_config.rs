@@ -18,6 +18,13 @@ fn probe(redis: &TestRedis, gateway: &str, keys: Keys<'_>) -> Output {
         .expect("wacast-worker runs")
 }
 
+/// The stderr of a `check-config` that exited 2.
+fn refused(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_proves_good_keys_and_names_a_refused_one() {
     let redis = TestRedis::shared().await;
@@ -39,9 +46,7 @@ async fn probe_proves_good_keys_and_names_a_refused_one() {
         seven: Some("not-the-key"),
         ..Keys::BOTH
     };
-    let refused = probe(&redis, &gateway.url(), wrong_seven);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&probe(&redis, &gateway.url(), wrong_seven));
     assert!(
         stderr.contains("key probe failed: seven: key_refused")
             && stderr.contains("SEVEN_API_KEY")
@@ -53,9 +58,7 @@ async fn probe_proves_good_keys_and_names_a_refused_one() {
         bird: Some("not-the-key"),
         ..Keys::BOTH
     };
-    let refused = probe(&redis, &gateway.url(), wrong_bird);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&probe(&redis, &gateway.url(), wrong_bird));
     assert!(
         stderr.contains("bird: key_refused") && stderr.contains("BIRD_ACCESS_KEY"),
         "{stderr}"
@@ -66,8 +69,7 @@ async fn probe_proves_good_keys_and_names_a_refused_one() {
         .args(["check-config", "--probe"])
         .output()
         .expect("wacast-worker runs");
-    let stderr = String::from_utf8_lossy(&unprobed.stderr);
-    assert_eq!(unprobed.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&unprobed);
     assert!(stderr.contains("--probe-bird-channel"), "{stderr}");
 }
 
@@ -85,8 +87,7 @@ async fn check_config_refuses_a_redis_that_evicts_keys() {
         .arg("check-config")
         .output()
         .expect("wacast-worker runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&output);
     assert!(
         stderr.contains("maxmemory-policy allkeys-lru")
             && stderr.contains("maxmemory-policy noeviction"),

@@ -151,6 +151,20 @@ async fn locked_down_redis(pki: &Pki) -> RedisServer {
     .await
 }
 
+/// The server's URL as the documented user.
+fn user_url(server: &RedisServer) -> String {
+    server
+        .url()
+        .replace("rediss://", &format!("rediss://wacast:{PASSWORD}@"))
+}
+
+/// The stderr of a command refused with exit status 2.
+fn refused(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 /// The TLS flags of every command, with `ca` as the CA file.
 fn tls_flags(pki: &Pki, ca: &str) -> Vec<String> {
     vec![
@@ -189,9 +203,7 @@ async fn the_demo_campaign_runs_as_the_documented_acl_user_over_tls() {
     let dir = TempDir::new().unwrap();
     let pki = Pki::new(dir.path());
     let server = locked_down_redis(&pki).await;
-    let url = server
-        .url()
-        .replace("rediss://", &format!("rediss://wacast:{PASSWORD}@"));
+    let url = user_url(&server);
     let flags = tls_flags(&pki, "ca.crt");
     let gateway = spawn_gateway(&[]);
     let csv = write_csv(dir.path(), 20);
@@ -258,12 +270,8 @@ async fn a_wrong_ca_and_the_default_user_are_refused_with_errors_that_say_so() {
     let server = locked_down_redis(&pki).await;
 
     // A CA that did not sign Redis's certificate.
-    let url = server
-        .url()
-        .replace("rediss://", &format!("rediss://wacast:{PASSWORD}@"));
-    let refused = wacast(&url, &tls_flags(&pki, "other-ca.crt"), &["list"]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let url = user_url(&server);
+    let stderr = refused(&wacast(&url, &tls_flags(&pki, "other-ca.crt"), &["list"]));
     assert!(
         stderr.contains("not signed by the CA in --redis-ca-file")
             && stderr.contains("other-ca.crt"),
@@ -274,22 +282,21 @@ async fn a_wrong_ca_and_the_default_user_are_refused_with_errors_that_say_so() {
     let not_pem = dir.path().join("not-pem.crt");
     std::fs::write(&not_pem, "not a certificate").unwrap();
     let flags = ["--redis-ca-file".to_string(), not_pem.display().to_string()];
-    let refused = wacast(&url, &flags, &["list"]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&wacast(&url, &flags, &["list"]));
     assert!(
         stderr.contains("not-pem.crt") && stderr.contains("holds no PEM certificate"),
         "{stderr}"
     );
 
     // The default user is off: no command runs without the wacast user.
-    let refused = wacast(&server.url(), &tls_flags(&pki, "ca.crt"), &["list"]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&wacast(
+        &server.url(),
+        &tls_flags(&pki, "ca.crt"),
+        &["list"],
+    ));
     assert!(stderr.contains("NOAUTH"), "{stderr}");
 
     // A plain redis:// URL does not reach a TLS-only server.
     let plain = url.replace("rediss://", "redis://");
-    let refused = wacast(&plain, &[], &["list"]);
-    assert_eq!(refused.status.code(), Some(2));
+    refused(&wacast(&plain, &[], &["list"]));
 }
