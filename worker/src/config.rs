@@ -411,6 +411,8 @@ impl Config {
             && !redis_url.starts_with("rediss://")
             && !redis_url.starts_with("unix://")
             && !redis_url.starts_with("redis+sentinel://")
+            // Refused below, saying why.
+            && !redis_url.starts_with("rediss+sentinel://")
         {
             bail!(
                 "--redis-url must start with redis://, rediss://, unix:// or redis+sentinel:// (got {:?})",
