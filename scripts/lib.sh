@@ -120,3 +120,16 @@ ensure_groff() {
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends groff-base >&2
 }
+
+# Installs the openssl CLI with apt when it is missing: the end-to-end TLS test makes its
+# throwaway CA and certificates with it.
+ensure_openssl() {
+  if command -v openssl >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "openssl is missing: installing it with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >&2
+}

@@ -12,6 +12,7 @@ ensure_systemd_analyze
 ensure_faketime
 ensure_promtool
 ensure_groff
+ensure_openssl
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono_tz::Tz;
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use wacast_shared::duration::parse_duration;
+use wacast_shared::queue::RedisTls;
 
 use crate::ingest::options;
 
@@ -15,6 +16,9 @@ use crate::ingest::options;
 pub(crate) mod env {
     pub(crate) const REDIS_URL: &str = "WACAST_REDIS_URL";
     pub(crate) const REDIS_URL_FILE: &str = "WACAST_REDIS_URL_FILE";
+    pub(crate) const REDIS_CA_FILE: &str = "WACAST_REDIS_CA_FILE";
+    pub(crate) const REDIS_CLIENT_CERT: &str = "WACAST_REDIS_CLIENT_CERT";
+    pub(crate) const REDIS_CLIENT_KEY: &str = "WACAST_REDIS_CLIENT_KEY";
     pub(crate) const PREFIX: &str = "WACAST_PREFIX";
     pub(crate) const FROM: &str = "WACAST_FROM";
     pub(crate) const REGION: &str = "WACAST_REGION";
@@ -39,7 +43,8 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// Redis holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]` [default: the file of
+    /// Redis holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, over TLS
+    /// `rediss://USER:PASSWORD@HOST:PORT` (see --redis-ca-file) [default: the file of
     /// --redis-url-file, else the systemd credential `redis-url`, else redis://127.0.0.1:6379].
     #[arg(
         long = "redis-url",
@@ -59,6 +64,24 @@ pub(crate) struct GlobalArgs {
     /// (`wacast_shared::redis_url::resolve`, called once after parsing).
     #[arg(skip)]
     pub(crate) redis_url: String,
+
+    /// CA certificates (PEM) that Redis's certificate must be signed by, for a rediss:// URL
+    /// [default: the system's roots].
+    #[arg(long, global = true, env = env::REDIS_CA_FILE, value_name = "FILE")]
+    pub(crate) redis_ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM), for a Redis with `tls-auth-clients yes`; with
+    /// --redis-client-key.
+    #[arg(long, global = true, env = env::REDIS_CLIENT_CERT, value_name = "FILE")]
+    pub(crate) redis_client_cert: Option<PathBuf>,
+
+    /// The unencrypted private key (PEM) of --redis-client-cert.
+    #[arg(long, global = true, env = env::REDIS_CLIENT_KEY, value_name = "FILE")]
+    pub(crate) redis_client_key: Option<PathBuf>,
+
+    /// The TLS files read and checked (`RedisTls::load`, called once after parsing).
+    #[arg(skip)]
+    pub(crate) redis_tls: RedisTls,
 
     /// Prefix of every Redis key wacast writes (`PREFIX:campaign:ID`, …).
     #[arg(long, global = true, env = env::PREFIX, hide_env_values = true, default_value = "wacast")]

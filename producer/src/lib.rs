@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
+use wacast_shared::queue::{RedisTls, TlsFiles};
 
 use crate::cli::{Cli, Command, ConfigCommand, Format};
 use crate::cmd::{
@@ -75,6 +76,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let tls = RedisTls::load(&TlsFiles {
+        ca_file: cli.global.redis_ca_file.clone(),
+        client_cert: cli.global.redis_client_cert.clone(),
+        client_key: cli.global.redis_client_key.clone(),
+    });
+    match tls {
+        Ok(tls) => cli.global.redis_tls = tls,
+        Err(err) => {
+            report_error(
+                &wacast_shared::error_chain::error_chain(&err).to_string(),
+                format,
+            );
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
     let prefix_from = Origin::of_arg(
         &matches,
         "prefix",

@@ -11,6 +11,8 @@
 //! that workers in tests pass `--durability strict`. [`TestRedis::volatile`] is one that is
 //! not, for the test of the refusal. [`RedisServer::replica`] and [`RedisServer::sentinel`]
 //! start a replica and Sentinels (`redis-server --sentinel`) with short failover timings.
+//! [`TestRedis::dedicated_with`] starts one with [`ServerSettings`]: over TLS only, with more
+//! configuration (ACL users) on its command line.
 //!
 //! Servers are stopped when their handle is dropped, and in any case by a small watchdog shell
 //! loop once the test process is gone (statics are never dropped, and a test binary may be
@@ -84,6 +86,11 @@ impl TestRedis {
         RedisServer::start(Role::Primary { durable: true }).await
     }
 
+    /// A durable server of its own with `settings` (TLS only, more configuration lines).
+    pub async fn dedicated_with(settings: ServerSettings) -> RedisServer {
+        RedisServer::start_with(Role::Primary { durable: true }, settings).await
+    }
+
     /// A server of its own that keeps nothing on disk (`appendonly no`), as the development
     /// Redis on port 6379 is: a strict worker refuses it.
     pub async fn volatile() -> RedisServer {
@@ -119,7 +126,30 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     role: Role,
+    settings: ServerSettings,
     child: Option<Child>,
+}
+
+/// What a dedicated server has beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    /// Listen over TLS only (`--port 0 --tls-port PORT`) with these files.
+    pub tls: Option<ServerTls>,
+    /// More configuration, as `redis-server` takes it on its command line: each `--name`
+    /// starts a line, e.g. `["--user", "wacast", "on", ">pw", "~wacast:*", "+get"]`.
+    pub args: Vec<String>,
+}
+
+/// The files of a TLS-only server (PEM).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate (`tls-cert-file`).
+    pub cert_file: PathBuf,
+    /// Its key (`tls-key-file`).
+    pub key_file: PathBuf,
+    /// The CA its clients' certificates must be signed by (`tls-ca-cert-file`); clients must
+    /// present one (`tls-auth-clients yes`, Redis's default).
+    pub ca_file: PathBuf,
 }
 
 /// What a [`RedisServer`] is.
@@ -140,6 +170,10 @@ const SENTINEL_FAILOVER_TIMEOUT_MS: u64 = 3000;
 
 impl RedisServer {
     async fn start(role: Role) -> RedisServer {
+        RedisServer::start_with(role, ServerSettings::default()).await
+    }
+
+    async fn start_with(role: Role, settings: ServerSettings) -> RedisServer {
         // Another process may take the free port between our check and the server's bind:
         // try a few ports.
         let mut last_error = String::new();
@@ -160,6 +194,7 @@ impl RedisServer {
                 port,
                 dir,
                 role: role.clone(),
+                settings: settings.clone(),
                 child: None,
             };
             match server.spawn().await {
@@ -170,9 +205,14 @@ impl RedisServer {
         panic!("cannot start redis-server for tests: {last_error}");
     }
 
-    /// The URL to connect to.
+    /// The URL to connect to (`rediss://` for a TLS-only server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.settings.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The port it listens on.
@@ -257,8 +297,19 @@ impl RedisServer {
             }
             role => {
                 let durable = !matches!(role, Role::Primary { durable: false });
+                match &self.settings.tls {
+                    None => command.args(["--port", &self.port.to_string()]),
+                    Some(tls) => command
+                        .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                        .arg("--tls-cert-file")
+                        .arg(&tls.cert_file)
+                        .arg("--tls-key-file")
+                        .arg(&tls.key_file)
+                        .arg("--tls-ca-cert-file")
+                        .arg(&tls.ca_file),
+                };
                 command
-                    .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--bind", "127.0.0.1"])
                     .args([
                         "--save",
                         "",
@@ -273,6 +324,7 @@ impl RedisServer {
                 if let Role::Replica { of } = role {
                     command.args(["--replicaof", "127.0.0.1", &of.to_string()]);
                 }
+                command.args(&self.settings.args);
             }
         }
         let mut child = command
@@ -297,7 +349,16 @@ impl RedisServer {
                     self.port
                 ));
             }
-            if ping(self.port).await {
+            // A TLS-only server (whose clients need a certificate and a user) counts as up
+            // once it listens: it binds only after loading its data.
+            let up = if self.settings.tls.is_some() {
+                tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .is_ok()
+            } else {
+                ping(self.port).await
+            };
+            if up {
                 self.child = Some(child);
                 return Ok(());
             }

@@ -2,6 +2,7 @@
 
 mod bird;
 mod callbacks;
+mod check_config;
 mod clock;
 mod failover;
 mod fleet;
@@ -16,5 +17,6 @@ mod sender;
 mod shell;
 mod support;
 mod watch;
+mod tls;
 mod worker;
 mod zombie;

@@ -14,8 +14,8 @@ use wacast_shared::phone::PhoneNumber;
 use wacast_shared::provider::ProvidersConfig;
 use wacast_shared::provider::bird::BirdCredentials;
 use wacast_shared::provider::seven::SevenConfig;
-use wacast_shared::queue::Endpoint;
 use wacast_shared::queue::limits::{ClaimLimits, Rate};
+use wacast_shared::queue::{Endpoint, RedisTls, TlsFiles};
 use wacast_shared::redact::redact_url;
 use wacast_shared::secret::{BIRD_ACCESS_KEY, KeySource, SEVEN_API_KEY};
 
@@ -26,6 +26,9 @@ use crate::provider_health::{BreakerArgs, BreakerSettings};
 pub mod env {
     pub const REDIS_URL: &str = "WACAST_REDIS_URL";
     pub const REDIS_URL_FILE: &str = "WACAST_REDIS_URL_FILE";
+    pub const REDIS_CA_FILE: &str = "WACAST_REDIS_CA_FILE";
+    pub const REDIS_CLIENT_CERT: &str = "WACAST_REDIS_CLIENT_CERT";
+    pub const REDIS_CLIENT_KEY: &str = "WACAST_REDIS_CLIENT_KEY";
     pub const PREFIX: &str = "WACAST_PREFIX";
     pub const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
     pub const SEVEN_API_KEY: &str = wacast_shared::secret::SEVEN_API_KEY.env;
@@ -96,7 +99,8 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Redis server holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]`, or the
+    /// Redis server holding the queue: `redis://[:PASSWORD@]HOST[:PORT][/DB]` (over TLS:
+    /// `rediss://USER:PASSWORD@HOST:PORT`, see --redis-ca-file), or the
     /// primary Redis Sentinel names, followed through failovers:
     /// `redis+sentinel://[:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB]` [default: the
     /// file of --redis-url-file, else the systemd credential `redis-url`, else
@@ -108,6 +112,20 @@ pub struct Args {
     /// command line and the environment (the unit passes it as the credential `redis-url`).
     #[arg(long, env = env::REDIS_URL_FILE, global = true, value_name = "FILE")]
     pub redis_url_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) that Redis's certificate must be signed by, for a rediss:// URL
+    /// [default: the system's roots].
+    #[arg(long, env = env::REDIS_CA_FILE, global = true, value_name = "FILE")]
+    pub redis_ca_file: Option<PathBuf>,
+
+    /// This worker's certificate (PEM), for a Redis with `tls-auth-clients yes`; with
+    /// --redis-client-key.
+    #[arg(long, env = env::REDIS_CLIENT_CERT, global = true, value_name = "FILE")]
+    pub redis_client_cert: Option<PathBuf>,
+
+    /// The unencrypted private key (PEM) of --redis-client-cert.
+    #[arg(long, env = env::REDIS_CLIENT_KEY, global = true, value_name = "FILE")]
+    pub redis_client_key: Option<PathBuf>,
 
     /// Key prefix of every wacast key in Redis.
     #[arg(long, env = env::PREFIX, default_value = wacast_shared::keys::DEFAULT_PREFIX, global = true)]
@@ -279,9 +297,10 @@ pub enum Durability {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate the configuration (flags, environment, provider keys, Redis reachable) and
-    /// exit: 0 when it is sound, 2 otherwise. The systemd unit runs it as ExecStartPre.
-    CheckConfig,
+    /// Validate the configuration (flags, environment, provider keys, Redis reachable and
+    /// durable) and exit: 0 when it is sound, 2 otherwise. The systemd unit runs it as
+    /// ExecStartPre. With --probe it also proves each provider key with a harmless request.
+    CheckConfig(CheckConfigArgs),
     /// Write the man pages (wacast-worker.1, …) into --out and exit; for packaging.
     #[command(hide = true)]
     Manpages {
@@ -289,6 +308,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
     },
+}
+
+/// `check-config`'s own flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Prove each configured provider key with a harmless authenticated request: seven's
+    /// `GET /api/balance`, Bird's `GET /workspaces/{ws}/channels/{ch}` (give
+    /// --probe-bird-workspace and --probe-bird-channel). Exit 0 only when every key is
+    /// accepted; otherwise 2, naming the provider, its answer and the fix.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// The Bird workspace (UUID) whose channel the Bird probe reads.
+    #[arg(long, value_name = "UUID", requires = "probe_bird_channel")]
+    pub probe_bird_workspace: Option<String>,
+
+    /// The Bird WhatsApp channel (UUID) the Bird probe reads: one the campaigns send on.
+    #[arg(long, value_name = "UUID", requires = "probe_bird_workspace")]
+    pub probe_bird_channel: Option<String>,
 }
 
 /// Log output format.
@@ -304,6 +342,8 @@ pub enum LogFormat {
 #[derive(Debug)]
 pub struct Config {
     pub redis_url: String,
+    /// The CA and client certificate of a rediss:// URL, read and checked.
+    pub redis_tls: RedisTls,
     pub prefix: String,
     /// The providers this worker has a key for, with their endpoints.
     pub providers: ProvidersConfig,
@@ -390,18 +430,27 @@ impl Config {
             && !redis_url.starts_with("rediss://")
             && !redis_url.starts_with("unix://")
             && !redis_url.starts_with("redis+sentinel://")
+            // Refused below, saying why.
+            && !redis_url.starts_with("rediss+sentinel://")
         {
             bail!(
                 "--redis-url must start with redis://, rediss://, unix:// or redis+sentinel:// (got {:?})",
                 redact_url(&redis_url)
             );
         }
+        let redis_tls = RedisTls::load(&TlsFiles {
+            ca_file: args.redis_ca_file.clone(),
+            client_cert: args.redis_client_cert.clone(),
+            client_key: args.redis_client_key.clone(),
+        })?;
         Endpoint::parse(&redis_url)
+            .and_then(|endpoint| endpoint.check_tls(&redis_tls))
             .map_err(|e| anyhow::anyhow!("--redis-url {:?}: {e}", redact_url(&redis_url)))?;
         let providers = providers(args)?;
         let hooks = hooks(args)?;
         Ok(Config {
             redis_url,
+            redis_tls,
             prefix: args.prefix.clone(),
             providers,
             limits,

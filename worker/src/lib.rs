@@ -21,6 +21,7 @@ pub mod config;
 pub mod handler;
 pub mod hooks;
 pub mod metrics;
+mod probe;
 pub mod provider_health;
 pub mod record;
 pub mod registry;
@@ -48,7 +49,7 @@ use wacast_shared::queue::mark_sync::{MARK_SYNC_TIMEOUT, MarkSync};
 use wacast_shared::redact::redact_url;
 
 use crate::campaigns::CampaignCache;
-use crate::config::{Config, Durability};
+use crate::config::{CheckConfigArgs, Config, Durability};
 use crate::handler::Context;
 use crate::metrics::Health;
 use crate::provider_health::ProviderHealth;
@@ -187,7 +188,7 @@ pub async fn run(
 async fn connect(config: &Config, health: &Health) -> Queue {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match Queue::connect(&config.redis_url, &config.prefix).await {
+        match Queue::connect_tls(&config.redis_url, &config.redis_tls, &config.prefix).await {
             Ok(queue) => {
                 health.set(true);
                 return queue;
@@ -286,12 +287,12 @@ async fn watch_memory(queue: Queue, health: Health) {
 
 /// `wacast-worker check-config`: the flags and keys were validated already; this also checks
 /// that Redis answers and keeps `sending` marks as `--durability` requires, and that the keys
-/// can be sent, and prints the effective configuration (without secrets), with the providers
-/// this worker can send through.
-pub async fn check_config(config: &Config) -> anyhow::Result<()> {
+/// can be sent (and with `--probe`, that each provider accepts its key), and prints the
+/// effective configuration (without secrets), with the providers this worker can send through.
+pub async fn check_config(config: &Config, check: &CheckConfigArgs) -> anyhow::Result<()> {
     let queue = tokio::time::timeout(
         Duration::from_secs(10),
-        Queue::connect(&config.redis_url, &config.prefix),
+        Queue::connect_tls(&config.redis_url, &config.redis_tls, &config.prefix),
     )
     .await
     .map_err(|_| {
@@ -311,7 +312,11 @@ pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     judge(config, &verdict)?;
     drop(queue);
     // Checks each key and base URL as the worker will use them; makes no request.
-    Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
+    let providers =
+        Providers::new(&config.providers).context("failed to build the providers' HTTP clients")?;
+    if check.probe {
+        probe::probe_keys(&providers, check).await?;
+    }
     let mut rates: Vec<String> = config
         .limits
         .sender_rates

@@ -13,12 +13,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let check_only = match &args.command {
-        // Before the configuration is read: packaging runs this with none.
-        Some(Command::Manpages { out }) => return manpages(out),
-        Some(Command::CheckConfig) => true,
-        None => false,
-    };
+    // Before the configuration is read: packaging runs this with none.
+    if let Some(Command::Manpages { out }) = &args.command {
+        return manpages(out);
+    }
     telemetry::init(args.log_format);
     let config = match Config::from_args(&args) {
         Ok(config) => config,
@@ -34,10 +32,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if check_only {
-        runtime.block_on(wacast_worker::check_config(&config))
-    } else {
-        runtime.block_on(wacast_worker::run(config, shutdown::signal()))
+    let result = match args.command {
+        Some(Command::Manpages { .. }) => unreachable!("answered before the configuration"),
+        Some(Command::CheckConfig(check)) => {
+            runtime.block_on(wacast_worker::check_config(&config, &check))
+        }
+        None => runtime.block_on(wacast_worker::run(config, shutdown::signal())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

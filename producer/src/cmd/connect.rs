@@ -11,7 +11,7 @@ use crate::cli::GlobalArgs;
 
 /// Connects to Redis for one command, failing within seconds when it does not answer.
 pub(crate) async fn connect(global: &GlobalArgs) -> anyhow::Result<Queue> {
-    Queue::connect_once(&global.redis_url, &global.prefix)
+    Queue::connect_once(&global.redis_url, &global.redis_tls, &global.prefix)
         .await
         .with_context(|| {
             format!(

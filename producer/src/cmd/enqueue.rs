@@ -53,7 +53,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &EnqueueArgs) -> anyhow::Resu
     let queue = if args.dry_run {
         None
     } else {
-        let queue = Queue::connect(&global.redis_url, &global.prefix)
+        let queue = Queue::connect_tls(&global.redis_url, &global.redis_tls, &global.prefix)
             .await
             .with_context(|| {
                 format!(

@@ -78,6 +78,7 @@ pub mod client;
 pub mod exchange;
 pub mod http;
 pub mod outcome;
+pub mod probe;
 pub mod providers;
 pub mod request;
 pub mod seven;

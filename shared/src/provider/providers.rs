@@ -3,12 +3,13 @@
 
 use std::fmt;
 
-use crate::campaign::ProviderKind;
+use crate::campaign::{BirdTarget, ProviderKind};
 use crate::provider::bird::client::BirdClients;
 use crate::provider::bird::config::{BirdConfigError, BirdCredentials};
 use crate::provider::client::Provider;
 use crate::provider::http::ClientError;
 use crate::provider::outcome::{HaltScope, Outcome, Sent, WorkerFault};
+use crate::provider::probe::KeyProbe;
 use crate::provider::request::Rendered;
 use crate::provider::seven::client::SevenClient;
 use crate::provider::seven::config::SevenConfig;
@@ -94,6 +95,17 @@ impl Providers {
             ProviderKind::Seven => self.seven.is_some(),
             ProviderKind::Bird => self.bird.is_some(),
         }
+    }
+
+    /// Proves `kind`'s key with a harmless read (seven's balance; Bird's channel `bird`, which
+    /// only a Bird probe needs): `None` when this process has no key for it, or no channel
+    /// was given for Bird's.
+    pub async fn probe(&self, kind: ProviderKind, bird: Option<&BirdTarget>) -> Option<KeyProbe> {
+        let outcome = match kind {
+            ProviderKind::Seven => Provider::probe(self.seven.as_ref()?, &()).await,
+            ProviderKind::Bird => Provider::probe(self.bird.as_ref()?, bird?).await,
+        };
+        Some(KeyProbe::from_outcome(outcome))
     }
 
     /// Sends a request through its provider's client and classifies what happened. A provider

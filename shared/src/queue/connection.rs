@@ -13,6 +13,7 @@ use crate::queue::endpoint::Endpoint;
 use crate::queue::error::QueueError;
 use crate::queue::mark_sync::MarkSync;
 use crate::queue::primary::RedisConn;
+use crate::queue::tls::RedisTls;
 
 /// How long one Redis call may take before it fails. The largest scripts (an enqueue chunk of a
 /// few thousand rows, a walk chunk of 1,000 rows) take milliseconds; the default of the `redis`
@@ -61,40 +62,65 @@ impl Queue {
     /// connected, a lost connection is re-established on the next call (to the new primary,
     /// after a failover, with a Sentinel URL).
     pub async fn connect(url: &str, prefix: &str) -> Result<Queue, QueueError> {
+        Queue::connect_tls(url, &RedisTls::default(), prefix).await
+    }
+
+    /// [`Queue::connect`], with the CA and client certificate files of a `rediss://` URL.
+    pub async fn connect_tls(url: &str, tls: &RedisTls, prefix: &str) -> Result<Queue, QueueError> {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_max_delay(MAX_RECONNECT_DELAY);
-        Queue::connect_with(url, prefix, config).await
+        Queue::connect_with(url, tls, prefix, config).await
     }
 
     /// Connects to Redis at `url` with keys under `prefix`, failing at once (within a few
     /// seconds at most) when Redis cannot be reached: for commands a person or a script waits
     /// on. [`Queue::connect`] retries for the worker's sake; a CLI should say "Redis is down"
     /// instead. Once connected, a lost connection is re-established on the next call.
-    pub async fn connect_once(url: &str, prefix: &str) -> Result<Queue, QueueError> {
+    pub async fn connect_once(
+        url: &str,
+        tls: &RedisTls,
+        prefix: &str,
+    ) -> Result<Queue, QueueError> {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_ONCE_TIMEOUT))
             .set_number_of_retries(0);
-        Queue::connect_with(url, prefix, config).await
+        Queue::connect_with(url, tls, prefix, config).await
     }
 
     async fn connect_with(
         url: &str,
+        tls: &RedisTls,
         prefix: &str,
         config: ConnectionManagerConfig,
     ) -> Result<Queue, QueueError> {
-        let endpoint = Endpoint::parse(url).map_err(|detail| {
+        let invalid = |detail: String| {
             QueueError::redis("url parsing")(redis::RedisError::from((
                 redis::ErrorKind::InvalidClientConfig,
                 "invalid Redis URL",
                 detail,
             )))
-        })?;
-        let mut conn = RedisConn::connect(&endpoint, config)
+        };
+        let endpoint = Endpoint::parse(url).map_err(invalid)?;
+        endpoint.check_tls(tls).map_err(invalid)?;
+        let mut conn = RedisConn::connect(&endpoint, tls, config)
             .await
-            .map_err(QueueError::redis("connect"))?;
+            .map_err(|error| {
+                // rustls says only "invalid peer certificate: UnknownIssuer"; the operator
+                // needs to know which file to change.
+                let error = if endpoint.is_tls() && error.to_string().contains("certificate") {
+                    redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "Redis's TLS certificate was refused",
+                        format!("{error}: {}", tls.untrusted_hint()),
+                    ))
+                } else {
+                    error
+                };
+                QueueError::redis("connect")(error)
+            })?;
         let clock = RedisClock::synced(&mut conn)
             .await
             .map_err(QueueError::redis("read the time"))?;

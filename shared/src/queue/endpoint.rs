@@ -11,14 +11,23 @@
 //! The hosts are the Sentinels (port 26379 unless given); `service_name` is the name they
 //! monitor the primary under (`sentinel monitor <name> ...`). The user and password are the
 //! primary's (`requirepass`); the Sentinels are asked without credentials.
+//!
+//! Sentinel over TLS (`rediss+sentinel://`) is refused: the Sentinels and every primary they
+//! may name would each need a certificate this client trusts, and no test here covers that
+//! setup. A `rediss://` URL names one server over TLS.
 
 use redis::ConnectionAddr;
+
+use crate::queue::tls::RedisTls;
 
 /// The default port of a Sentinel.
 const SENTINEL_PORT: u16 = 26379;
 
 /// The scheme of a Sentinel URL.
 const SENTINEL_SCHEME: &str = "redis+sentinel://";
+
+/// The scheme of a URL over TLS.
+const TLS_SCHEME: &str = "rediss://";
 
 /// Where the queue's Redis is.
 #[derive(Clone, PartialEq, Eq)]
@@ -72,6 +81,11 @@ impl Endpoint {
     /// Reads a Redis URL. Only a `redis+sentinel://` URL is checked here; any other is left
     /// to the `redis` crate, which says what is wrong with it when connecting.
     pub fn parse(url: &str) -> Result<Endpoint, String> {
+        if url.starts_with("rediss+sentinel://") {
+            return Err(
+                "Sentinel over TLS is not supported: give the primary's rediss://HOST:PORT URL, or reach the Sentinels with redis+sentinel:// on a private network".into(),
+            );
+        }
         let Some(rest) = url.strip_prefix(SENTINEL_SCHEME) else {
             return Ok(Endpoint::Direct(url.to_string()));
         };
@@ -119,6 +133,27 @@ impl Endpoint {
             password,
             db,
         }))
+    }
+
+    /// Checks that `tls` fits this endpoint: TLS files need a `rediss://` URL.
+    pub fn check_tls(&self, tls: &RedisTls) -> Result<(), String> {
+        if !tls.is_configured() {
+            return Ok(());
+        }
+        match self {
+            Endpoint::Direct(url) if url.starts_with(TLS_SCHEME) => Ok(()),
+            Endpoint::Direct(_) => Err(
+                "--redis-ca-file or --redis-client-cert is given but the URL is not rediss://: use rediss://HOST:PORT (Redis's tls-port), or drop the TLS flags".into(),
+            ),
+            Endpoint::Sentinel(_) => Err(
+                "--redis-ca-file or --redis-client-cert is given with a redis+sentinel:// URL: Sentinel over TLS is not supported; give the primary's rediss://HOST:PORT URL".into(),
+            ),
+        }
+    }
+
+    /// Whether the connection is made over TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Endpoint::Direct(url) if url.starts_with(TLS_SCHEME))
     }
 }
 
@@ -205,6 +240,10 @@ mod tests {
             ("redis+sentinel:///svc", "no Sentinel"),
             ("redis+sentinel://h1:port/svc", "no valid port"),
             ("redis+sentinel://h1/svc/x", "not a number"),
+            (
+                "rediss+sentinel://h1/svc",
+                "Sentinel over TLS is not supported",
+            ),
         ] {
             let error = Endpoint::parse(url).unwrap_err();
             assert!(error.contains(says), "{url}: {error}");

@@ -43,7 +43,8 @@
 //!
 //! - `connection`: [`Queue`], the handle: its Redis connection, both ways to connect, the keys.
 //! - `endpoint`: [`Endpoint`], a `redis://` or `redis+sentinel://` URL read; `primary`:
-//!   [`RedisConn`], the connection that follows the primary Sentinel names through a failover.
+//!   [`RedisConn`], the connection that follows the primary Sentinel names through a failover;
+//!   `tls`: [`RedisTls`], the CA and client certificate files of a `rediss://` URL.
 //! - [`durability`]: whether Redis keeps a `sending` mark through a crash (the worker's start
 //!   check); [`mark_sync`]: what marks wait for (`WAITAOF`, `WAIT` for `--replicas`).
 //! - `error`: [`QueueError`] (out of memory apart from other Redis trouble), and the error
@@ -101,6 +102,7 @@ mod read;
 mod requeue;
 mod scripts;
 mod slot;
+mod tls;
 mod wake;
 mod workers;
 
@@ -128,4 +130,5 @@ pub use primary::RedisConn;
 pub use purge::PurgeReport;
 pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
 pub use requeue::{RetryFilter, RetryReport};
+pub use tls::{RedisTls, TlsError, TlsFiles};
 pub use workers::{LiveWorker, ProviderHealthEntry, WorkerBeat};

@@ -22,6 +22,7 @@ use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType}
 use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 use crate::queue::endpoint::{Endpoint, SentinelEndpoint};
+use crate::queue::tls::RedisTls;
 
 /// The least time between two questions to the Sentinels: while a failover is under way every
 /// call fails, and one answer every so often is enough.
@@ -36,7 +37,9 @@ pub struct RedisConn(Kind);
 enum Kind {
     Direct {
         conn: ConnectionManager,
-        client: Client,
+        /// Boxed: a TLS client's connection info is large, and every clone of the connection
+        /// carries it.
+        client: Box<Client>,
     },
     Followed(Arc<Followed>),
 }
@@ -67,17 +70,29 @@ struct Current {
 }
 
 impl RedisConn {
-    /// Connects to `endpoint` with `config`. Fails if no Redis (or no Sentinel, or no primary
-    /// it names) answers now.
+    /// Connects to `endpoint` with `config`, over TLS with `tls`'s files for a `rediss://` URL
+    /// (every connection made from it later too: the marks', the subscriber's). Fails if no
+    /// Redis (or no Sentinel, or no primary it names) answers now.
     pub(crate) async fn connect(
         endpoint: &Endpoint,
+        tls: &RedisTls,
         config: ConnectionManagerConfig,
     ) -> RedisResult<RedisConn> {
         match endpoint {
             Endpoint::Direct(url) => {
-                let client = Client::open(url.as_str())?;
+                // The client keeps the certificates in its connection info, so every
+                // connection made from a clone of it is made over the same TLS.
+                let client = match tls.certificates() {
+                    Some(certificates) => {
+                        Client::build_with_tls(url.as_str(), certificates.clone())?
+                    }
+                    None => Client::open(url.as_str())?,
+                };
                 let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
-                Ok(RedisConn(Kind::Direct { conn, client }))
+                Ok(RedisConn(Kind::Direct {
+                    conn,
+                    client: Box::new(client),
+                }))
             }
             Endpoint::Sentinel(sentinel) => {
                 // A call on a dead primary must fail soon, so that the Sentinels are asked:
@@ -115,8 +130,8 @@ impl RedisConn {
     pub(crate) async fn separate(&self) -> RedisResult<RedisConn> {
         match &self.0 {
             Kind::Direct { client, .. } => {
-                let conn =
-                    ConnectionManager::new_with_config(client.clone(), default_config()).await?;
+                let conn = ConnectionManager::new_with_config((**client).clone(), default_config())
+                    .await?;
                 Ok(RedisConn(Kind::Direct {
                     conn,
                     client: client.clone(),

@@ -35,9 +35,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/waba/messages", post(send_message))
         .route("/api/waba/messages/{id}", delete(delete_message))
         .route("/api/waba/events", post(send_event))
+        .route("/api/balance", get(get_balance))
         .route(
             "/workspaces/{workspace}/channels/{channel}/messages",
             post(crate::gateway::bird::send_message),
+        )
+        .route(
+            "/workspaces/{workspace}/channels/{channel}",
+            get(crate::gateway::bird::get_channel),
         )
         .route("/stats", get(control::get_stats))
         .route("/stats/reset", post(control::reset_stats))
@@ -206,6 +211,17 @@ async fn admit(
         }
     }
     None
+}
+
+/// `GET /api/balance`: the account's balance, what `wacast-worker check-config --probe` reads
+/// to prove a key; the same faults and key checks as the send endpoints (a refused key is
+/// answered in the delete endpoint's shape, `{"error_code": 900, …}`).
+async fn get_balance(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(response) = admit(&state, Endpoint::Probe, Shape::Delete, &headers).await {
+        return response;
+    }
+    let balance = state.lock().balance;
+    Json(json!({"amount": round_price(balance), "currency": "EUR"})).into_response()
 }
 
 fn too_many_requests() -> Response {

@@ -32,6 +32,8 @@ pub(crate) enum Endpoint {
     Events,
     /// Bird's send endpoint.
     Bird,
+    /// The read-only endpoints a key probe asks: seven's balance, Bird's channel.
+    Probe,
 }
 
 /// Counters of one sender's accepted messages.
@@ -103,6 +105,7 @@ pub(crate) struct Stats {
     requests_messages: u64,
     requests_delete: u64,
     requests_events: u64,
+    requests_probe: u64,
     requests_bird: u64,
     accepted: u64,
     /// Of `accepted`, those sent through Bird's endpoint.
@@ -166,6 +169,7 @@ impl Stats {
             Endpoint::Delete => self.requests_delete += 1,
             Endpoint::Events => self.requests_events += 1,
             Endpoint::Bird => self.requests_bird += 1,
+            Endpoint::Probe => self.requests_probe += 1,
         }
     }
 
@@ -256,11 +260,12 @@ impl Stats {
         let mut out = json!({
             "requests": {
                 "total": self.requests_messages + self.requests_delete + self.requests_events
-                    + self.requests_bird,
+                    + self.requests_bird + self.requests_probe,
                 "messages": self.requests_messages,
                 "delete": self.requests_delete,
                 "events": self.requests_events,
                 "bird": self.requests_bird,
+                "probe": self.requests_probe,
             },
             "accepted": self.accepted,
             "scheduled": self.scheduled,

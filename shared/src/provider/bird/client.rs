@@ -9,7 +9,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::SecretString;
 
-use crate::campaign::ProviderKind;
+use crate::campaign::{BirdTarget, ProviderKind};
 use crate::provider::bird::config::{BirdConfig, BirdConfigError, BirdCredentials};
 use crate::provider::bird::message::BirdMessage;
 use crate::provider::bird::reply;
@@ -76,23 +76,29 @@ impl BirdClient {
 
 /// `{base}/workspaces/{workspaceId}/channels/{channelId}/messages`, the ids checked.
 fn messages_url(base: &Url, workspace_id: &str, channel_id: &str) -> Result<Url, BirdConfigError> {
+    channel_endpoint(base, workspace_id, channel_id, Some("messages"))
+}
+
+/// `{base}/workspaces/{workspaceId}/channels/{channelId}`, the ids checked.
+fn channel_url(base: &Url, workspace_id: &str, channel_id: &str) -> Result<Url, BirdConfigError> {
+    channel_endpoint(base, workspace_id, channel_id, None)
+}
+
+fn channel_endpoint(
+    base: &Url,
+    workspace_id: &str,
+    channel_id: &str,
+    below: Option<&str>,
+) -> Result<Url, BirdConfigError> {
     if !is_uuid(workspace_id) {
         return Err(BirdConfigError::WorkspaceId(workspace_id.to_string()));
     }
     if !is_uuid(channel_id) {
         return Err(BirdConfigError::ChannelId(channel_id.to_string()));
     }
-    endpoint(
-        base,
-        &[
-            "workspaces",
-            workspace_id,
-            "channels",
-            channel_id,
-            "messages",
-        ],
-    )
-    .ok_or_else(|| BirdConfigError::BaseUrl(base.to_string()))
+    let path = ["workspaces", workspace_id, "channels", channel_id];
+    let path: Vec<&str> = path.into_iter().chain(below).collect();
+    endpoint(base, &path).ok_or_else(|| BirdConfigError::BaseUrl(base.to_string()))
 }
 
 /// `AccessKey <key>`, marked sensitive.
@@ -174,11 +180,30 @@ impl BirdClients {
     pub fn base_url(&self) -> &Url {
         &self.base_url
     }
+
+    /// Proves the access key by reading a workspace's channel (`GET
+    /// /workspaces/{workspaceId}/channels/{channelId}`), which changes nothing; classified as a
+    /// send's answer is ([`reply::classify_probe`]).
+    pub async fn probe(&self, target: &BirdTarget) -> Outcome<()> {
+        let url = match channel_url(&self.base_url, &target.workspace_id, &target.channel_id) {
+            Ok(url) => url,
+            Err(error) => return Outcome::invalid(error.to_string()),
+        };
+        let request = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.authorization.clone());
+        match exchange(request, MAX_BODY).await {
+            Ok(answer) => reply::classify_probe(&answer),
+            Err(trouble) => trouble,
+        }
+    }
 }
 
 impl Provider for BirdClients {
     const KIND: ProviderKind = ProviderKind::Bird;
     type Request = BirdRequest;
+    type ProbeTarget = BirdTarget;
 
     async fn send(&self, request: &BirdRequest) -> Outcome<Sent> {
         let target = &request.target;
@@ -190,6 +215,10 @@ impl Provider for BirdClients {
         )
         .await
         .map(Sent::from)
+    }
+
+    async fn probe(&self, target: &BirdTarget) -> Outcome<()> {
+        BirdClients::probe(self, target).await
     }
 }
 

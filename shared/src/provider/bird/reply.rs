@@ -255,6 +255,27 @@ fn unreadable_success<T>(answer: &Answer) -> Outcome<T> {
     }
 }
 
+/// Classifies the answer to `GET /workspaces/{workspaceId}/channels/{channelId}`, a key probe:
+/// `Done` when Bird showed the channel (a JSON object), so it accepted the key; the refusals
+/// as for a send (401 and 403 the key's, 404 the workspace's or channel's).
+pub(crate) fn classify_probe(answer: &Answer) -> Outcome<()> {
+    let reply = answer.body.as_deref().ok().and_then(parse);
+    if !answer.status.is_success() {
+        return status_trouble(answer, reply.as_ref());
+    }
+    match reply {
+        Some(_) => Outcome::Done(()),
+        None => Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::Unreachable),
+            reason: format!(
+                "Bird answered the channel request (HTTP {}) with something that is not a channel: {}; check the base URL (WACAST_BIRD_BASE_URL)",
+                answer.status.as_u16(),
+                body_excerpt(answer)
+            ),
+        },
+    }
+}
+
 /// Classifies the answer to `POST /workspaces/{workspaceId}/channels/{channelId}/messages`.
 pub(crate) fn classify_send(answer: &Answer) -> Outcome<BirdSent> {
     let reply = answer.body.as_deref().ok().and_then(parse);

@@ -32,6 +32,8 @@ pub struct SevenClient {
     messages_url: Url,
     /// Parsed once: `{base}/api/waba/events`.
     events_url: Url,
+    /// Parsed once: `{base}/api/balance`, what a key probe reads.
+    balance_url: Url,
     /// Marked sensitive, so that even hyper's debug output hides it.
     api_key: HeaderValue,
 }
@@ -51,6 +53,7 @@ impl SevenClient {
             http: http_client(config.timeout, config.connect_timeout)?,
             messages_url: join(&["api", "waba", "messages"])?,
             events_url: join(&["api", "waba", "events"])?,
+            balance_url: join(&["api", "balance"])?,
             api_key,
         })
     }
@@ -95,6 +98,19 @@ impl SevenClient {
         }
     }
 
+    /// Proves the key by reading the account's balance (`GET /api/balance`), which changes
+    /// nothing; classified as a send's answer is ([`reply::classify_probe`]).
+    pub async fn probe(&self) -> Outcome<()> {
+        let request = self
+            .http
+            .get(self.balance_url.clone())
+            .header(X_API_KEY, self.api_key.clone());
+        match exchange(request, MAX_BODY).await {
+            Ok(answer) => reply::classify_probe(&answer),
+            Err(trouble) => trouble,
+        }
+    }
+
     /// Posts a validated JSON body and reads the answer. `Err` when it cannot be written or no
     /// response came.
     async fn post<B: serde::Serialize, T>(
@@ -116,9 +132,14 @@ impl SevenClient {
 impl Provider for SevenClient {
     const KIND: ProviderKind = ProviderKind::Seven;
     type Request = Valid<SevenMessage>;
+    type ProbeTarget = ();
 
     fn send(&self, message: &Valid<SevenMessage>) -> impl Future<Output = Outcome<Sent>> + Send {
         SevenClient::send(self, message)
+    }
+
+    fn probe(&self, _: &()) -> impl Future<Output = Outcome<()>> + Send {
+        SevenClient::probe(self)
     }
 }
 

@@ -390,6 +390,43 @@ pub(crate) fn classify_delete(answer: &Answer) -> Outcome<Deletion> {
     }
 }
 
+/// Classifies the answer to `GET /api/balance`, a key probe: `Done` when seven read the
+/// balance, so it accepted the key. seven states a refused key as a code (900, 902) in the body,
+/// whatever the HTTP status, as it does for every request; a bare code body is read too.
+pub(crate) fn classify_probe(answer: &Answer) -> Outcome<()> {
+    let body = answer.body.as_deref().ok();
+    let reply = body.and_then(Reply::parse);
+    if !answer.status.is_success() {
+        return status_trouble(answer, reply.as_ref());
+    }
+    if let Some((code, message)) = reply.as_ref().and_then(Reply::error) {
+        return code_trouble(&code, message);
+    }
+    let text = body.map(|b| String::from_utf8_lossy(b).trim().to_string());
+    if let Some(code) = text
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return code_trouble(code, None);
+    }
+    let amount = body
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .is_some_and(|v| v.get("amount").is_some_and(serde_json::Value::is_number));
+    if amount {
+        Outcome::Done(())
+    } else {
+        Outcome::Halt {
+            scope: HaltScope::Worker(WorkerFault::Unreachable),
+            reason: format!(
+                "seven answered the balance request (HTTP {}) with something that is not a balance: {}; check the base URL (WACAST_SEVEN_BASE_URL)",
+                answer.status.as_u16(),
+                text.as_deref()
+                    .map_or_else(String::new, |t| excerpt(t.as_bytes()))
+            ),
+        }
+    }
+}
+
 /// Classifies the answer to `POST /api/waba/events`.
 pub(crate) fn classify_event(answer: &Answer) -> Outcome<()> {
     let reply = answer.body.as_deref().ok().and_then(Reply::parse);
@@ -419,6 +456,37 @@ mod tests {
             retry_after: None,
             body: Ok(body.as_bytes().to_vec()),
         }
+    }
+
+    #[test]
+    fn a_probe_is_done_only_when_seven_reads_the_balance() {
+        assert!(matches!(
+            classify_probe(&answer(200, r#"{"amount": 12.5, "currency": "EUR"}"#)),
+            Outcome::Done(())
+        ));
+        for (status, body) in [
+            (200, "900"),
+            (200, r#"{"error_code": 900, "error_message": "auth"}"#),
+            (401, "Unauthorized"),
+        ] {
+            assert!(
+                matches!(
+                    classify_probe(&answer(status, body)),
+                    Outcome::Halt {
+                        scope: KEY_REFUSED,
+                        ..
+                    }
+                ),
+                "{status} {body}"
+            );
+        }
+        assert!(matches!(
+            classify_probe(&answer(200, "<html>")),
+            Outcome::Halt {
+                scope: HaltScope::Worker(WorkerFault::Unreachable),
+                ..
+            }
+        ));
     }
 
     #[test]

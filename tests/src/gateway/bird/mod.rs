@@ -152,11 +152,11 @@ fn too_many_requests() -> Response {
 
 /// Latency, hang and 5xx, as for seven's endpoints; counts the request. `Some` is the answer
 /// to give instead.
-async fn inject_faults(state: &AppState) -> Option<Response> {
+async fn inject_faults(state: &AppState, endpoint: Endpoint) -> Option<Response> {
     let faults = state.faults();
     let (latency, hang, fail_status) = {
         let mut inner = state.lock();
-        inner.stats.request(Endpoint::Bird);
+        inner.stats.request(endpoint);
         let latency = faults.latency.map(|latency| {
             if latency.min == latency.max {
                 latency.min
@@ -208,6 +208,64 @@ fn message_uuid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
 
+/// The 401 of a missing or wrong access key, every endpoint's first check after the faults.
+fn refused_key(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    (!authorised(headers, &state.bird_access_key())).then(|| {
+        reject(
+            state,
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The access key is missing or invalid: send Authorization: AccessKey <key>",
+            None,
+        )
+    })
+}
+
+/// The 404 of a workspace or channel (lowercase) the mock does not know.
+fn unknown_channel(state: &AppState, workspace: &str, channel: &str) -> Option<Response> {
+    let settings = &state.config.bird;
+    let missing = if !settings.workspaces.contains(workspace) {
+        "workspace not found"
+    } else if !settings.channels.contains(channel) {
+        "channel not found"
+    } else {
+        return None;
+    };
+    Some(reject(
+        state,
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        missing,
+        None,
+    ))
+}
+
+/// `GET /workspaces/{workspaceId}/channels/{channelId}`: the channel, what `wacast-worker
+/// check-config --probe` reads to prove an access key; the same faults and checks as sending.
+pub(crate) async fn get_channel(
+    State(state): State<Arc<AppState>>,
+    UrlPath((workspace, channel)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = inject_faults(&state, Endpoint::Probe).await {
+        return response;
+    }
+    if let Some(response) = refused_key(&state, &headers) {
+        return response;
+    }
+    let (workspace, channel) = (workspace.to_ascii_lowercase(), channel.to_ascii_lowercase());
+    if let Some(response) = unknown_channel(&state, &workspace, &channel) {
+        return response;
+    }
+    Json(json!({
+        "id": channel,
+        "workspaceId": workspace,
+        "platformId": "whatsapp",
+        "status": "active",
+    }))
+    .into_response()
+}
+
 /// `POST /workspaces/{workspaceId}/channels/{channelId}/messages`.
 pub(crate) async fn send_message(
     State(state): State<Arc<AppState>>,
@@ -218,18 +276,12 @@ pub(crate) async fn send_message(
     if let Some(journal) = &state.journal {
         journal.bird_request(&channel, &body);
     }
-    if let Some(response) = inject_faults(&state).await {
+    if let Some(response) = inject_faults(&state, Endpoint::Bird).await {
         return response;
     }
     let settings = &state.config.bird;
-    if !authorised(&headers, &state.bird_access_key()) {
-        return reject(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "The access key is missing or invalid: send Authorization: AccessKey <key>",
-            None,
-        );
+    if let Some(response) = refused_key(&state, &headers) {
+        return response;
     }
     let faults = state.faults();
     if let Some(limit) = faults.rate_limit {
@@ -243,23 +295,8 @@ pub(crate) async fn send_message(
     // Callbacks name the channel as the client wrote it, the way wacast stored it.
     let channel_as_sent = channel.clone();
     let channel = channel.to_ascii_lowercase();
-    if !settings.workspaces.contains(&workspace) {
-        return reject(
-            &state,
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "workspace not found",
-            None,
-        );
-    }
-    if !settings.channels.contains(&channel) {
-        return reject(
-            &state,
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "channel not found",
-            None,
-        );
+    if let Some(response) = unknown_channel(&state, &workspace, &channel) {
+        return response;
     }
     if let Some(limit) = faults.rate_limit_per_sender {
         let mut inner = state.lock();
