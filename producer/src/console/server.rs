@@ -32,7 +32,9 @@ use wacast_shared::redact::redact_url;
 
 use crate::cmd::serve::ServeConfig;
 use crate::console::sessions::{LoginLimiter, SessionStore, Tokens};
-use crate::console::{assets, auth, campaigns, new_campaign};
+use crate::console::{
+    assets, auth, campaign, campaigns, message, new_campaign, optouts, senders, workers,
+};
 
 /// The state every handler shares; cloning it is cheap.
 #[derive(Clone)]
@@ -46,6 +48,10 @@ struct Inner {
     sessions: SessionStore,
     login_limiter: LoginLimiter,
     https: bool,
+    #[allow(
+        dead_code,
+        reason = "the new campaign page (branch console-ui) reads it"
+    )]
     templates: Option<PathBuf>,
 }
 
@@ -56,6 +62,10 @@ impl Console {
     }
 
     /// The approved templates file, if `--templates` named one.
+    #[allow(
+        dead_code,
+        reason = "the new campaign page (branch console-ui) reads it"
+    )]
     pub(crate) fn templates(&self) -> Option<&Path> {
         self.inner.templates.as_deref()
     }
@@ -87,6 +97,11 @@ pub(crate) fn router(console: Console) -> Router {
         .merge(auth::routes())
         .merge(assets::routes())
         .merge(campaigns::routes())
+        .merge(campaign::routes())
+        .merge(message::routes())
+        .merge(senders::routes())
+        .merge(optouts::routes())
+        .merge(workers::routes())
         .merge(new_campaign::routes())
         .layer(middleware::from_fn_with_state(
             console.clone(),
