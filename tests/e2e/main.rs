@@ -3,6 +3,8 @@
 mod bird;
 mod callbacks;
 mod clock;
+mod console;
+mod console_support;
 mod failover;
 mod fleet;
 mod health;
