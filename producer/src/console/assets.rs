@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::console::server::Console;
+use crate::console::state::Console;
 
 /// The stylesheet's address; the version makes a new binary's stylesheet a new URL, so it may
 /// be cached long.

@@ -20,33 +20,15 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::console::layout::{error_page, shell};
-use crate::console::server::Console;
-use crate::console::sessions::Role;
+use crate::console::sessions::{CSRF_FIELD, Login};
+use crate::console::state::Console;
 
 /// The session cookie's name.
 const COOKIE: &str = "wacast_session";
-/// The form field (or `X-CSRF-Token` header, or `csrf` query parameter for multipart forms)
-/// that carries the session's CSRF token.
-pub(crate) const CSRF_FIELD: &str = "csrf";
 const CSRF_HEADER: &str = "x-csrf-token";
 /// A urlencoded form larger than this is refused before its CSRF token is looked for; uploads
 /// are multipart and carry their token in the query.
 const FORM_LIMIT: usize = 1024 * 1024;
-
-/// A logged-in session: its role and its CSRF token. Taking it as a handler argument makes a
-/// page require a login (without one the browser is sent to the login form).
-#[derive(Debug, Clone)]
-pub(crate) struct Login {
-    pub(crate) role: Role,
-    pub(crate) csrf: String,
-}
-
-impl Login {
-    /// Whether this session may change anything (pause, retry, rate, opt-outs, uploads).
-    pub(crate) fn may_act(&self) -> bool {
-        self.role == Role::Operator
-    }
-}
 
 /// Why a request has no [`Login`].
 pub(crate) enum NoLogin {

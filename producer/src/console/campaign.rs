@@ -29,10 +29,11 @@ use crate::cli::Format;
 use crate::cmd::campaign_view;
 use crate::cmd::refusal::refusal;
 use crate::cmd::report::{self, Output};
-use crate::console::auth::{Login, Operator};
+use crate::console::auth::Operator;
 use crate::console::charts;
 use crate::console::layout::{Nav, PageError, csrf_field, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 use crate::console::view::{self, Pace};
 
 /// Rows of the failed set sampled for the failure reasons, as `wacast status` samples them.

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use wacast_shared::campaign::CampaignState;
 use wacast_shared::queue::{CampaignFilter, CampaignPage, CampaignRecord};
 
-use crate::console::auth::Login;
 use crate::console::layout::{Nav, PageError, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 use crate::console::view::{self, Pace};
 
 /// Campaigns per page: a page's read stays a few milliseconds however many there are.

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::console::assets::{SCRIPT_PATH, STYLESHEET_PATH};
-use crate::console::auth::{CSRF_FIELD, Login};
+use crate::console::sessions::{CSRF_FIELD, Login};
 
 /// The navigation's entries; a page names its own so that it is marked current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,9 +19,9 @@ use wacast_shared::message::Row;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{CampaignRecord, Queue, WALK_CHUNK};
 
-use crate::console::auth::Login;
 use crate::console::layout::{Nav, PageError, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 use crate::console::view;
 
 /// Rows a search by number reads at most.

@@ -1,7 +1,7 @@
 //! `wacast serve`: the console, campaigns in the browser. Server-rendered pages (maud) on
 //! axum, reading and writing Redis only through `shared::queue`.
 //!
-//! - `server`: the shared state (`Console`), the router, listening and shutting down; how a
+//! - `state`: the shared state (`Console`); `server`: the router, listening and shutting down; how a
 //!   page module adds its routes.
 //! - `auth` and `sessions`: login, the session cookie, roles, CSRF, the login throttle.
 //! - `layout` (the page shell, navigation, the error page) and `assets` (the stylesheet and
@@ -23,5 +23,6 @@ pub(crate) mod optouts;
 pub(crate) mod senders;
 pub(crate) mod server;
 pub(crate) mod sessions;
+pub(crate) mod state;
 pub(crate) mod view;
 pub(crate) mod workers;

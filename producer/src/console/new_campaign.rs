@@ -5,9 +5,9 @@ use axum::Router;
 use axum::routing::get;
 use maud::{Markup, html};
 
-use crate::console::auth::Login;
 use crate::console::layout::{Nav, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 
 /// The routes of the new campaign page, merged into the console's router.
 pub(crate) fn routes() -> Router<Console> {

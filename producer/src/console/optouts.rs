@@ -12,9 +12,10 @@ use serde::Deserialize;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::{Optout, OptoutSource};
 
-use crate::console::auth::{Login, Operator};
+use crate::console::auth::Operator;
 use crate::console::layout::{Nav, PageError, csrf_field, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 
 /// Numbers shown per page of the list.
 const PAGE_SIZE: usize = 100;

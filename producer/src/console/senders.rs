@@ -13,9 +13,10 @@ use wacast_shared::campaign::ProviderKind;
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::limits::Rate;
 
-use crate::console::auth::{Login, Operator};
+use crate::console::auth::Operator;
 use crate::console::layout::{Nav, PageError, csrf_field, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 
 pub(crate) fn routes() -> Router<Console> {
     Router::new()

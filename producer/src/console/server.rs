@@ -6,9 +6,9 @@
 //!
 //! A page module exposes `pub(crate) fn routes() -> Router<Console>`, merged in [`router`].
 //! Its handlers take, as axum extractors:
-//! - `State(console): State<Console>` for the queue (`console.queue()`, every Redis read and
+//! - `State(console): State<Console>` (`console::state`) for the queue (`console.queue()`, every Redis read and
 //!   write goes through `shared::queue`) and the configuration (`console.templates()`);
-//! - [`Login`](crate::console::auth::Login) to require a login (a page without one is sent to
+//! - [`Login`](crate::console::sessions::Login) to require a login (a page without one is sent to
 //!   the login form): `login.role`, `login.may_act()`, `login.csrf`;
 //! - [`Operator`](crate::console::auth::Operator) instead, for an action: a viewer gets 403.
 //!
@@ -20,7 +20,6 @@
 //! `QueueError` or an `anyhow::Error`) or any `IntoResponse`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -32,61 +31,10 @@ use wacast_shared::redact::redact_url;
 
 use crate::cmd::serve::ServeConfig;
 use crate::console::sessions::{LoginLimiter, SessionStore, Tokens};
+use crate::console::state::{Console, Inner};
 use crate::console::{
     assets, auth, campaign, campaigns, message, new_campaign, optouts, senders, workers,
 };
-
-/// The state every handler shares; cloning it is cheap.
-#[derive(Clone)]
-pub(crate) struct Console {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    queue: Queue,
-    tokens: Tokens,
-    sessions: SessionStore,
-    login_limiter: LoginLimiter,
-    https: bool,
-    #[allow(
-        dead_code,
-        reason = "the new campaign page (branch console-ui) reads it"
-    )]
-    templates: Option<PathBuf>,
-}
-
-impl Console {
-    /// The queue: every read and write of Redis.
-    pub(crate) fn queue(&self) -> &Queue {
-        &self.inner.queue
-    }
-
-    /// The approved templates file, if `--templates` named one.
-    #[allow(
-        dead_code,
-        reason = "the new campaign page (branch console-ui) reads it"
-    )]
-    pub(crate) fn templates(&self) -> Option<&Path> {
-        self.inner.templates.as_deref()
-    }
-
-    pub(crate) fn tokens(&self) -> &Tokens {
-        &self.inner.tokens
-    }
-
-    pub(crate) fn sessions(&self) -> &SessionStore {
-        &self.inner.sessions
-    }
-
-    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
-        &self.inner.login_limiter
-    }
-
-    /// Whether cookies are `Secure` whatever the request says (`--https`).
-    pub(crate) fn https(&self) -> bool {
-        self.inner.https
-    }
-}
 
 /// Bodies larger than this are refused unless a route raises it (the upload does).
 const BODY_LIMIT: usize = 1024 * 1024;

@@ -68,6 +68,24 @@ impl Tokens {
     }
 }
 
+/// The form field (or `X-CSRF-Token` header, or `csrf` query parameter for multipart forms)
+/// that carries the session's CSRF token.
+pub(crate) const CSRF_FIELD: &str = "csrf";
+/// A logged-in session: its role and its CSRF token. Taking it as a handler argument makes a
+/// page require a login (without one the browser is sent to the login form).
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub(crate) role: Role,
+    pub(crate) csrf: String,
+}
+
+impl Login {
+    /// Whether this session may change anything (pause, retry, rate, opt-outs, uploads).
+    pub(crate) fn may_act(&self) -> bool {
+        self.role == Role::Operator
+    }
+}
+
 /// One login.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {

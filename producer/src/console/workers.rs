@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::routing::get;
 use maud::{Markup, html};
 
-use crate::console::auth::Login;
 use crate::console::layout::{Nav, PageError, page};
-use crate::console::server::Console;
+use crate::console::sessions::Login;
+use crate::console::state::Console;
 
 pub(crate) fn routes() -> Router<Console> {
     Router::new().route("/workers", get(list))
