@@ -7,6 +7,7 @@
 //! - `cli`: the clap definitions; `--help` is the reference.
 //! - `cmd`: the commands, one module each, and what they share.
 //! - `config_file`: /etc/wacast/wacast.toml and the user's file, the defaults of the flags.
+//! - `console`: `wacast serve`, the console in the browser (server, login, pages).
 //! - `csv_out`: how every CSV file wacast writes is written (formulas neutralised, never the
 //!   input or through a link, renamed into place).
 //! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`, with an API of plain data
@@ -15,6 +16,7 @@
 mod cli;
 mod cmd;
 mod config_file;
+mod console;
 mod csv_out;
 pub mod ingest;
 
@@ -30,7 +32,7 @@ use wacast_shared::queue::{RedisTls, TlsFiles};
 use crate::cli::{Cli, Command, ConfigCommand, Format};
 use crate::cmd::{
     cancel, config, control, enqueue, hooks, list, optout, output, purge, rate, report, retry,
-    shell, status, tier, wait, workers,
+    serve, shell, status, tier, wait, workers,
 };
 use crate::config_file::{InForce, Origin, Settings};
 
@@ -159,6 +161,10 @@ fn run(cli: Cli, in_force: &InForce) -> anyhow::Result<ExitCode> {
             Command::Config(args) => match args.command {
                 ConfigCommand::Show => config::show(&cli.global, in_force),
             },
+            Command::Serve(args) => {
+                console::server::run(serve::config(&cli.global, args)?).await?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }

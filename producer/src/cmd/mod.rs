@@ -2,8 +2,8 @@
 //! progress bar), `list`, `status` (`--watch` too), `wait`, `report`, `control` (pause and
 //! resume), `cancel` (with deleting messages held at seven), `retry`, `optout`, `purge`, `rate`,
 //! `tier`, `hooks` (the callbacks that matched no message), `workers` (the live workers and
-//! their providers' health), `config` (`config show`: the settings in force) and `shell`
-//! (completions and man pages).
+//! their providers' health), `serve` (the console's flags → its configuration), `config`
+//! (`config show`: the settings in force) and `shell` (completions and man pages).
 //!
 //! What they share: `connect` (Redis, and the campaign a command names), `confirm` (the
 //! question `cancel` and `purge` ask on a terminal), `campaign_view` (a
@@ -13,8 +13,8 @@
 
 pub(crate) mod campaign_view;
 pub(crate) mod cancel;
-pub(crate) mod confirm;
 pub(crate) mod config;
+pub(crate) mod confirm;
 pub(crate) mod connect;
 pub(crate) mod control;
 pub(crate) mod enqueue;
@@ -28,6 +28,7 @@ pub(crate) mod refusal;
 pub(crate) mod report;
 pub(crate) mod retry;
 pub(crate) mod sender;
+pub(crate) mod serve;
 pub(crate) mod shell;
 pub(crate) mod status;
 pub(crate) mod tier;
