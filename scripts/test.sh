@@ -9,12 +9,13 @@ source scripts/lib.sh
 ensure_redis_server
 ensure_systemd_analyze
 ensure_faketime
+ensure_chromium
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+echo "== cargo test (the console's browser test saves its screenshots in target/console-screenshots/)"
 cargo test --workspace --locked
 echo "== systemd units"
 scripts/check-units.sh
