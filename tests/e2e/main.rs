@@ -1,6 +1,7 @@
 //! wacast's one end-to-end test binary: real binaries, real HTTP, real Redis.
 
 mod bird;
+mod browser;
 mod callbacks;
 mod clock;
 mod failover;
