@@ -23,6 +23,11 @@ pub(crate) mod env {
     /// The seven API key file, for `wacast cancel` (read as the worker reads it).
     pub(crate) const API_KEY_FILE: &str = "WACAST_API_KEY_FILE";
     pub(crate) const SEVEN_BASE_URL: &str = "WACAST_SEVEN_BASE_URL";
+    pub(crate) const LISTEN: &str = "WACAST_LISTEN";
+    pub(crate) const CONSOLE_TOKEN_FILE: &str = "WACAST_CONSOLE_TOKEN_FILE";
+    pub(crate) const CONSOLE_VIEWER_TOKEN_FILE: &str = "WACAST_CONSOLE_VIEWER_TOKEN_FILE";
+    pub(crate) const CONSOLE_HTTPS: &str = "WACAST_CONSOLE_HTTPS";
+    pub(crate) const CONSOLE_MAX_UPLOAD: &str = "WACAST_CONSOLE_MAX_UPLOAD";
 }
 
 /// wacast: scheduled WhatsApp campaigns from a CSV file, sent through seven by wacast-worker.
@@ -120,6 +125,60 @@ pub(crate) enum Command {
     /// The live workers: host, id, each provider's health (ok, no_key, key_refused,
     /// unreachable, breaker_open), requests in flight, last seen.
     Workers,
+    /// Serve the console: campaigns, messages, senders, opt-outs and workers in the browser.
+    #[command(long_about = SERVE_LONG_ABOUT)]
+    Serve(ServeArgs),
+}
+
+const SERVE_LONG_ABOUT: &str = "\
+Serve the console: the campaigns and their messages, senders, opt-outs and workers in a
+browser, with the actions of pause, resume, cancel, retry, rate and optout.
+
+Login takes a token: the operator token (WACAST_CONSOLE_TOKEN, --token-file, or the systemd
+credential `console-token`) may do everything; the viewer token (WACAST_CONSOLE_VIEWER_TOKEN,
+--viewer-token-file, or the credential `console-viewer-token`) may only look. Without an
+operator token the console refuses to listen anywhere but on loopback, where it lets anyone in
+as an operator.
+
+Example:
+  WACAST_CONSOLE_TOKEN=$(openssl rand -hex 24) wacast serve --listen 0.0.0.0:8425";
+
+/// `wacast serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address and port the console listens on.
+    #[arg(long, env = env::LISTEN, default_value = "127.0.0.1:8425", value_name = "ADDR:PORT")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// A file holding the operator token on its first line [default: WACAST_CONSOLE_TOKEN,
+    /// else this file, else the systemd credential `console-token`].
+    #[arg(long, env = env::CONSOLE_TOKEN_FILE, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// A file holding the read-only viewer token [default: WACAST_CONSOLE_VIEWER_TOKEN, else
+    /// this file, else the systemd credential `console-viewer-token`; none: no viewer login].
+    #[arg(long, env = env::CONSOLE_VIEWER_TOKEN_FILE, value_name = "FILE")]
+    pub(crate) viewer_token_file: Option<PathBuf>,
+
+    /// Mark the session cookie `Secure` on every response, for a console behind a proxy that
+    /// terminates TLS but does not send `X-Forwarded-Proto: https` (which does the same).
+    #[arg(long, env = env::CONSOLE_HTTPS)]
+    pub(crate) https: bool,
+
+    /// How long a login lasts without being used.
+    #[arg(long, default_value = "12h", value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) session_ttl: std::time::Duration,
+
+    /// A TOML or JSON file listing the approved templates and their parameter counts, which
+    /// the new campaign page offers (as `wacast enqueue --templates` reads it).
+    #[arg(long, env = env::TEMPLATES, hide_env_values = true, value_name = "FILE")]
+    pub(crate) templates: Option<PathBuf>,
+
+    /// The largest CSV the new campaign page accepts, in megabytes (10^6 bytes); larger files
+    /// are refused while they arrive. 256 MB hold about 3 million rows of a dozen columns.
+    #[arg(long, env = env::CONSOLE_MAX_UPLOAD, default_value_t = 256, value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) max_upload: u64,
 }
 
 /// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).

@@ -6,6 +6,7 @@
 //!
 //! - `cli`: the clap definitions; `--help` is the reference.
 //! - `cmd`: the commands, one module each, and what they share.
+//! - `console`: `wacast serve`, the console in the browser (server, login, pages).
 //! - `csv_out`: how every CSV file wacast writes is written (formulas neutralised, never the
 //!   input or through a link, renamed into place).
 //! - `ingest`: the CSV → queue pipeline behind `wacast enqueue`, with an API of plain data
@@ -13,6 +14,7 @@
 
 mod cli;
 mod cmd;
+mod console;
 mod csv_out;
 pub mod ingest;
 
@@ -24,8 +26,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 use crate::cmd::{
-    cancel, control, enqueue, hooks, list, optout, purge, rate, report, retry, status, tier, wait,
-    workers,
+    cancel, control, enqueue, hooks, list, optout, purge, rate, report, retry, serve, status, tier,
+    wait, workers,
 };
 
 /// Exit status of an error: nothing (more) was done.
@@ -78,6 +80,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Tier(args) => tier::run(&cli.global, args).await,
             Command::Hooks(args) => hooks::run(&cli.global, args).await,
             Command::Workers => workers::run(&cli.global).await,
+            Command::Serve(args) => {
+                console::server::run(serve::config(&cli.global, args)?).await?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }

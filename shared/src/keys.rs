@@ -52,6 +52,12 @@
 //!   hash would turn it from Redis's compact listpack into a hash table. At most 1,000 distinct
 //!   reasons per campaign; past that a reason keeps only its first 64 bytes. The reads
 //!   (`wacast status`, `report`) show the whole text.
+//! - `{prefix}:campaign:{id}:minutes:{hour}` (hash, the hour as whole hours since the Unix
+//!   epoch, expiring a day after its last write): the campaign's messages recorded `sent`
+//!   (`s{minute}`, the minute 0–59 of that hour) and counted `delivered` (`d{minute}`) in
+//!   each minute, by Redis's clock, for the console's chart and current rate. Every script
+//!   that moves the `sent` or `delivered` counter adds to them (`move` and `apply_deltas` in
+//!   `common.lua`); a campaign keeps at most 25, and `wacast purge` leaves them to expire.
 //! - `{prefix}:optout` (set): numbers (E.164 digits) never to message, and
 //!   `{prefix}:optout:source` (hash: digits → JSON `{"source": "reply" | "131050" | "manual" |
 //!   "import", "at": RFC 3339, "campaign": id, "row": n}`, campaign and row only when known):
@@ -186,6 +192,11 @@ impl Keys {
         format!("{}:campaign:{id}:reasons", self.prefix)
     }
 
+    /// Hash: a campaign's sends (`s{minute}`) and deliveries (`d{minute}`) per minute of
+    /// `hour` (whole hours since the Unix epoch).
+    pub fn minutes(&self, id: &CampaignId, hour: i64) -> String {
+        format!("{}:campaign:{id}:minutes:{hour}", self.prefix)
+    }
     /// Set: numbers never to message.
     pub fn optout(&self) -> String {
         format!("{}:optout", self.prefix)

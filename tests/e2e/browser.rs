@@ -92,7 +92,11 @@ impl Browser {
 
     /// The visible text of `css`.
     pub(crate) async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("an element's text")
+        self.find(css)
+            .await
+            .text()
+            .await
+            .expect("an element's text")
     }
 
     /// Waits until `check` holds for the page's visible text (the whole body); returns it.
@@ -103,7 +107,10 @@ impl Browser {
             if check(&text) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "waited for {what}; the page says:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}; the page says:\n{text}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -1,5 +1,6 @@
 //! `wacast report`: one CSV line (or JSON object) per message, streamed in row order from
 //! pipelined HGETALL batches of 1,000 rows: memory holds one batch, whatever the campaign's size.
+//! The console's report download writes the same lines ([`line`], [`Output`]).
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -17,7 +18,7 @@ use crate::csv_out::{OutputFile, neutralise};
 
 /// The report's columns, in order (documented in `wacast report --help`); new ones go at the
 /// end, so that a column keeps its place.
-const COLUMNS: [&str; 28] = [
+pub(crate) const COLUMNS: [&str; 28] = [
     "row",
     "to",
     "status",
@@ -119,7 +120,7 @@ fn selected(filters: &[ReportStatus], fields: &HashMap<String, String>) -> bool 
 
 /// One message's report line: the message hash's fields in [`COLUMNS`] order, with the derived
 /// `send_at` and `provider_scheduled_at`.
-fn line(campaign: &Campaign, row: Row, fields: &HashMap<String, String>) -> Vec<String> {
+pub(crate) fn line(campaign: &Campaign, row: Row, fields: &HashMap<String, String>) -> Vec<String> {
     let send_at = fields
         .get("send_at")
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -148,15 +149,15 @@ fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// CSV with a header line, or JSON lines.
-enum Output<W: Write> {
+/// CSV with a header line, or JSON lines (the console streams them to the browser too).
+pub(crate) enum Output<W: Write> {
     // One value lives for the whole command: its size does not matter.
     Csv(Box<csv::Writer<W>>),
     Json(W),
 }
 
 impl<W: Write> Output<W> {
-    fn new(sink: W, format: Format) -> anyhow::Result<Self> {
+    pub(crate) fn new(sink: W, format: Format) -> anyhow::Result<Self> {
         Ok(match format {
             Format::Text => {
                 let mut writer = csv::Writer::from_writer(sink);
@@ -167,7 +168,7 @@ impl<W: Write> Output<W> {
         })
     }
 
-    fn write(&mut self, line: &[String]) -> anyhow::Result<()> {
+    pub(crate) fn write(&mut self, line: &[String]) -> anyhow::Result<()> {
         match self {
             // Every cell as a spreadsheet may open it (`csv_out::neutralise`).
             Output::Csv(writer) => {
@@ -201,6 +202,31 @@ impl<W: Write> Output<W> {
             Output::Json(mut sink) => sink.flush()?,
         }
         Ok(())
+    }
+}
+
+impl Output<Vec<u8>> {
+    /// A report's continuation, without the header line: the console streams a report as a
+    /// chunk of lines per batch of rows.
+    pub(crate) fn continued(format: Format) -> Self {
+        match format {
+            Format::Text => Output::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(Vec::new()),
+            )),
+            Format::Json => Output::Json(Vec::new()),
+        }
+    }
+
+    /// The lines written, as bytes.
+    pub(crate) fn into_bytes(self) -> anyhow::Result<Vec<u8>> {
+        Ok(match self {
+            Output::Csv(writer) => writer
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("cannot write the report: {}", e.error()))?,
+            Output::Json(sink) => sink,
+        })
     }
 }
 

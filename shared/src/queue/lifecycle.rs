@@ -690,7 +690,7 @@ fn parse_claimed(worker: &str, item: Value) -> Result<Claimed, (Option<Lease>, S
 /// A message hash's fields, as HGETALL lists them (name, value, ...), as a [`QueuedMessage`].
 /// One pass over the reply, keeping only the fields a message is made of: this runs for every
 /// message a worker claims.
-fn message_from_fields(
+pub(crate) fn message_from_fields(
     campaign: CampaignId,
     row: Row,
     flat: &[Value],

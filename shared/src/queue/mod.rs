@@ -64,6 +64,8 @@
 //! - `backoff`: a sender slowed fleet-wide after its provider's rate limiting (429).
 //! - `read`: what the operator's commands read: campaigns, message hashes and fields, sampled
 //!   failure reasons, late (delivery) failures, send times.
+//! - `activity`: what the console reads besides: a filtered page of campaigns, a campaign's
+//!   sends and deliveries per minute.
 //! - `requeue`: `wacast retry` of failed rows; `purge`: `wacast purge`.
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
@@ -73,6 +75,7 @@
 //! - [`backend`]: the apalis `Backend` that feeds a `WorkerBuilder`; `slot`: its concurrency
 //!   slots.
 
+mod activity;
 pub mod backend;
 mod backoff;
 mod batch;
@@ -101,6 +104,7 @@ mod slot;
 mod wake;
 mod workers;
 
+pub use activity::{CampaignFilter, CampaignPage, MinuteCount};
 pub use backoff::Slowed;
 pub use batch::{MAX_BATCH, RetryEntry};
 pub use bounds::{

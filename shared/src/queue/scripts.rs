@@ -190,7 +190,7 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
   pid_key(limit_prefix, ARGV[5], 'abc-1'),
   last_key(limit_prefix, ARGV[5], delivery_sender(ARGV[5], ARGV[6], nil), '491701234567'),
   window_key(limit_prefix, 'bird', delivery_sender('bird', ARGV[6], 'chan-1'), '491701234567'),
-  unmatched_key(limit_prefix)}
+  unmatched_key(limit_prefix), minutes_key(camp, 493000)}
 ";
         let got: Vec<String> = redis::Script::new(&format!("{COMMON}\n{names}"))
             .arg(keys.campaign_prefix())
@@ -237,6 +237,7 @@ return {camp, message_key(camp, row), message_prefix(camp) .. row, paused_key(ca
                 "491701234567",
             ),
             keys.hooks_unmatched(),
+            keys.minutes(&id, 493000),
         ];
         assert_eq!(got, want);
     }

@@ -90,7 +90,7 @@ impl Options {
     pub(crate) fn from_fields(fields: &HashMap<String, String>) -> Options {
         let mut options = Options::default();
         let field = |name: &str| fields.get(name).map(|v| v.trim().to_string());
-        let mut set = |target: &mut String, name: &str| {
+        let set = |target: &mut String, name: &str| {
             if let Some(value) = field(name) {
                 *target = value;
             }
@@ -225,7 +225,10 @@ mod tests {
             ("label", "spring"),
         ]));
         let request = options.request(None, PathBuf::from("r.csv")).unwrap();
-        assert_eq!(request.content.template.as_deref(), Some("order_confirmation"));
+        assert_eq!(
+            request.content.template.as_deref(),
+            Some("order_confirmation")
+        );
         assert_eq!(request.content.language.as_deref(), Some("de"));
         assert_eq!(request.content.body, vec!["name", "order_id"]);
         assert_eq!(request.content.button, vec!["order_id"]);

@@ -58,7 +58,10 @@ pub(crate) enum JobState {
 }
 
 /// Checks every row of the upload against `request` without writing anything.
-pub(crate) async fn dry_run(request: IngestRequest, csv: std::path::PathBuf) -> Result<DryRun, String> {
+pub(crate) async fn dry_run(
+    request: IngestRequest,
+    csv: std::path::PathBuf,
+) -> Result<DryRun, String> {
     let handle = Handle::current();
     let ran = tokio::task::spawn_blocking(move || {
         let mut warnings = Vec::new();

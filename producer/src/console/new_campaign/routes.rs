@@ -30,11 +30,14 @@ const FORM_OVERHEAD: u64 = 1024 * 1024;
 /// The routes of the new campaign page; uploads larger than `max_upload` bytes are refused.
 pub(crate) fn routes(max_upload: u64) -> Router<Console> {
     let uploads = Arc::new(Uploads::new(max_upload));
-    let body_limit = usize::try_from(max_upload.saturating_add(FORM_OVERHEAD)).unwrap_or(usize::MAX);
+    let body_limit =
+        usize::try_from(max_upload.saturating_add(FORM_OVERHEAD)).unwrap_or(usize::MAX);
     Router::new()
         .route(
             "/campaigns/new",
-            get(form).post(upload).layer(DefaultBodyLimit::max(body_limit)),
+            get(form)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route(PROGRESS_SCRIPT_PATH, get(script))
         .route("/campaigns/new/{upload}", get(checked))
@@ -69,7 +72,12 @@ async fn upload(
         Ok(received) => received,
         Err(refused) => {
             let templates = approved(&console)?;
-            let body = upload_form(&login, &templates, uploads.max_bytes(), Some(&refused.message));
+            let body = upload_form(
+                &login,
+                &templates,
+                uploads.max_bytes(),
+                Some(&refused.message),
+            );
             return Ok((
                 refused.status,
                 page("New campaign", &login, Nav::NewCampaign, body),
@@ -197,14 +205,20 @@ async fn progress_json(
             "rejected": p.rejected,
             "percent": percent(p.bytes, p.total_bytes),
         }),
-        JobState::Done { campaign, enqueued, rejected } => json!({
+        JobState::Done {
+            campaign,
+            enqueued,
+            rejected,
+        } => json!({
             "state": "done",
             "campaign": campaign,
             "enqueued": enqueued,
             "rejected": rejected,
             "next": format!("/campaigns/{campaign}"),
         }),
-        JobState::Failed(error) => json!({"state": "failed", "error": error, "next": progress_page}),
+        JobState::Failed(error) => {
+            json!({"state": "failed", "error": error, "next": progress_page})
+        }
     }))
 }
 

@@ -99,7 +99,6 @@ impl Uploads {
         self.lock().get(id).cloned()
     }
 
-
     /// Reads the form: its text fields, and its file streamed to a new upload's directory.
     /// The file must be the form's last field, so that every option is known when it ends.
     pub(crate) async fn receive(
@@ -110,7 +109,10 @@ impl Uploads {
         let mut fields = HashMap::new();
         loop {
             let field = multipart.next_field().await.map_err(|e| {
-                Refused::new(e.status(), format!("the upload is malformed: {}", e.body_text()))
+                Refused::new(
+                    e.status(),
+                    format!("the upload is malformed: {}", e.body_text()),
+                )
             })?;
             let Some(mut field) = field else {
                 return Err(Refused::new(
@@ -148,7 +150,10 @@ impl Uploads {
             let mut size = 0u64;
             let written: Result<u64, Refused> = async {
                 while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    Refused::new(e.status(), format!("the upload broke off: {}", e.body_text()))
+                    Refused::new(
+                        e.status(),
+                        format!("the upload broke off: {}", e.body_text()),
+                    )
                 })? {
                     size += chunk.len() as u64;
                     if size > self.max_bytes {
@@ -200,7 +205,11 @@ impl Uploads {
                 Some(root) => root.clone(),
                 None => {
                     // tempfile makes the directory readable by its owner only (0700).
-                    let root = Arc::new(tempfile::Builder::new().prefix("wacast-uploads-").tempdir()?);
+                    let root = Arc::new(
+                        tempfile::Builder::new()
+                            .prefix("wacast-uploads-")
+                            .tempdir()?,
+                    );
                     *dir = Some(root.clone());
                     root
                 }

@@ -73,75 +73,6 @@ local function run_entry(ref_prefix, from, to)
 end
 
 
--- Counter changes per campaign hash, applied once at the end of a script so that a script
--- that moves many messages issues one HINCRBY per counter, not one per message.
-local deltas = {}
-
-local function move(camp, from, to)
-  local d = deltas[camp]
-  if not d then
-    d = {}
-    deltas[camp] = d
-  end
-  if from then d[from] = (d[from] or 0) - 1 end
-  if to then d[to] = (d[to] or 0) + 1 end
-end
-
--- Takes back a claimed message that was never sent, as its campaign's `state` says: cancelled
--- in a cancelled campaign; otherwise queued again, due at `due_ms`, in the due set `due` or,
--- for a paused campaign, aside in its paused set. `k` is the campaign's keys (campaign_keys).
--- Returns where the message went: 'cancelled', 'paused' or 'due'.
-local function unclaim(k, mkey, ref, state, due, due_ms, now)
-  if state == 'cancelled' then
-    redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
-    move(k.hash, 'claimed', 'cancelled')
-    return 'cancelled'
-  end
-  redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
-  redis.call('HDEL', mkey, 'worker')
-  local place = 'due'
-  if state == 'paused' then
-    redis.call('ZADD', k.paused, due_ms, ref)
-    place = 'paused'
-  else
-    redis.call('ZADD', due, due_ms, ref)
-  end
-  move(k.hash, 'claimed', 'queued')
-  return place
-end
-
--- A campaign is finished when its ingest is done and no message can change any more on its
--- own (nothing queued, claimed or sending). A cancelled campaign keeps its state; both get
--- `finished_at`.
-local function maybe_complete(camp, now)
-  local c = redis.call('HMGET', camp, 'ingest', 'queued', 'claimed', 'sending', 'state', 'finished_at')
-  if c[1] ~= 'done' or c[6] then return end
-  if (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) > 0 then return end
-  if c[5] ~= 'cancelled' then
-    redis.call('HSET', camp, 'state', 'completed', 'finished_at', now)
-  else
-    redis.call('HSET', camp, 'finished_at', now)
-  end
-end
-
-local function apply_deltas(now)
-  for camp, d in pairs(deltas) do
-    for field, n in pairs(d) do
-      if n ~= 0 then redis.call('HINCRBY', camp, field, n) end
-    end
-    maybe_complete(camp, now)
-  end
-  deltas = {}
-end
-
--- The owner check shared by every call a worker makes about a message it claimed: the
--- worker id and the claim number (the `claims` field, bumped by every claim) must both match,
--- so a worker whose lease was reaped and whose message was claimed again, even by itself,
--- cannot act on the new claim.
-local function owned(m, worker, token)
-  return m[2] == worker and m[3] == token
-end
-
 -- Unix milliseconds as RFC 3339 in UTC with milliseconds, as the Rust side writes hash times
 -- (the days-to-civil-date conversion of Howard Hinnant's `civil_from_days`).
 local function rfc3339(ms)
@@ -188,6 +119,107 @@ local function redis_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+
+-- Counter changes per campaign hash, applied once at the end of a script so that a script
+-- that moves many messages issues one HINCRBY per counter, not one per message.
+local deltas = {}
+
+-- Sends and deliveries per minute (keys.rs `{campaign}:minutes:{hour}`), for the console's
+-- chart and current rate: `move` notes each message that becomes `sent` and each that counts
+-- as `delivered`, and apply_deltas adds them to the hash of the hour it runs in, field
+-- `s{minute}` or `d{minute}`. An hour's hash expires a day after its last write, so a campaign
+-- keeps at most 25 of them however long it runs.
+local MINUTES_TTL = 90000
+local function minutes_key(camp, hour) return camp .. ':minutes:' .. hour end
+local minute_deltas = {}
+
+local function move(camp, from, to)
+  local d = deltas[camp]
+  if not d then
+    d = {}
+    deltas[camp] = d
+  end
+  if from then d[from] = (d[from] or 0) - 1 end
+  if to then d[to] = (d[to] or 0) + 1 end
+  if to == 'sent' or to == 'delivered' then
+    local m = minute_deltas[camp]
+    if not m then
+      m = {}
+      minute_deltas[camp] = m
+    end
+    m[to] = (m[to] or 0) + 1
+  end
+end
+
+-- Takes back a claimed message that was never sent, as its campaign's `state` says: cancelled
+-- in a cancelled campaign; otherwise queued again, due at `due_ms`, in the due set `due` or,
+-- for a paused campaign, aside in its paused set. `k` is the campaign's keys (campaign_keys).
+-- Returns where the message went: 'cancelled', 'paused' or 'due'.
+local function unclaim(k, mkey, ref, state, due, due_ms, now)
+  if state == 'cancelled' then
+    redis.call('HSET', mkey, 'status', 'cancelled', 'updated_at', now)
+    move(k.hash, 'claimed', 'cancelled')
+    return 'cancelled'
+  end
+  redis.call('HSET', mkey, 'status', 'queued', 'updated_at', now)
+  redis.call('HDEL', mkey, 'worker')
+  local place = 'due'
+  if state == 'paused' then
+    redis.call('ZADD', k.paused, due_ms, ref)
+    place = 'paused'
+  else
+    redis.call('ZADD', due, due_ms, ref)
+  end
+  move(k.hash, 'claimed', 'queued')
+  return place
+end
+
+-- A campaign is finished when its ingest is done and no message can change any more on its
+-- own (nothing queued, claimed or sending). A cancelled campaign keeps its state; both get
+-- `finished_at`.
+local function maybe_complete(camp, now)
+  local c = redis.call('HMGET', camp, 'ingest', 'queued', 'claimed', 'sending', 'state', 'finished_at')
+  if c[1] ~= 'done' or c[6] then return end
+  if (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0) > 0 then return end
+  if c[5] ~= 'cancelled' then
+    redis.call('HSET', camp, 'state', 'completed', 'finished_at', now)
+  else
+    redis.call('HSET', camp, 'finished_at', now)
+  end
+end
+
+local function apply_minutes(now)
+  if next(minute_deltas) == nil then return end
+  local minute = math.floor((parse_rfc3339(now) or redis_ms()) / 60000)
+  for camp, m in pairs(minute_deltas) do
+    local key = minutes_key(camp, math.floor(minute / 60))
+    local mm = minute % 60
+    if m.sent then redis.call('HINCRBY', key, 's' .. mm, m.sent) end
+    if m.delivered then redis.call('HINCRBY', key, 'd' .. mm, m.delivered) end
+    redis.call('EXPIRE', key, MINUTES_TTL)
+  end
+  minute_deltas = {}
+end
+
+local function apply_deltas(now)
+  for camp, d in pairs(deltas) do
+    for field, n in pairs(d) do
+      if n ~= 0 then redis.call('HINCRBY', camp, field, n) end
+    end
+    maybe_complete(camp, now)
+  end
+  deltas = {}
+  apply_minutes(now)
+end
+
+-- The owner check shared by every call a worker makes about a message it claimed: the
+-- worker id and the claim number (the `claims` field, bumped by every claim) must both match,
+-- so a worker whose lease was reaped and whose message was claimed again, even by itself,
+-- cannot act on the new claim.
+local function owned(m, worker, token)
+  return m[2] == worker and m[3] == token
+end
+
 
 -- What the ack stores for a message recorded `sent`, so that its callbacks find it: the
 -- provider's id → the message, and the recipient → the last message from this sender (for

@@ -1,0 +1,143 @@
+//! How the pages show the queue's values: times in the campaign's time zone with UTC on
+//! hover, masked numbers, the state, the progress bar, the send rate and the estimated
+//! completion from the per-minute counters. Pure, but for [`Pace::read`].
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use maud::{Markup, html};
+use wacast_shared::campaign::Campaign;
+use wacast_shared::queue::{CampaignRecord, MinuteCount, Queue, QueueError};
+use wacast_shared::window::WindowZone;
+
+use crate::cmd::campaign_view;
+use crate::cmd::output::duration_text;
+
+/// The zone a campaign's times are shown in: its send window's, else UTC (a window on the
+/// recipients' own zones has no one zone).
+pub(crate) fn zone_of(campaign: &Campaign) -> Tz {
+    match campaign.window.as_ref().map(|w| &w.zone) {
+        Some(WindowZone::Fixed(zone)) => *zone,
+        _ => Tz::UTC,
+    }
+}
+
+/// A time in `zone`, with the UTC time on hover and in `datetime`; `-` for none.
+pub(crate) fn time(at: Option<DateTime<Utc>>, zone: Tz) -> Markup {
+    match at {
+        None => html! { span.muted { "-" } },
+        Some(at) => html! {
+            time datetime=(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+                title=(at.format("%Y-%m-%d %H:%M:%S UTC")) {
+                (at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z"))
+            }
+        },
+    }
+}
+
+/// The state, with its reason when paused.
+pub(crate) fn state(record: &CampaignRecord) -> Markup {
+    let state = record.state.as_str();
+    html! { span class={"state state-" (state)} { (state) } }
+}
+
+/// The share of final messages as a `<progress>` bar with its percentage.
+pub(crate) fn progress(record: &CampaignRecord) -> Markup {
+    let share = campaign_view::progress(record);
+    html! {
+        progress value=(format!("{share:.4}")) max="1" aria-label="progress" {
+            (format!("{:.1}%", share * 100.0))
+        }
+        " " span.muted { (format!("{:.1}%", share * 100.0)) }
+    }
+}
+
+/// A cost with four decimals.
+pub(crate) fn cost(value: f64) -> String {
+    format!("{value:.4}")
+}
+
+/// How fast a campaign sends now, and when it will be done at that pace.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Pace {
+    /// Messages recorded sent per second over the last minute.
+    pub(crate) per_s: f64,
+    /// Now + open messages / rate, when it sends and has work left.
+    pub(crate) eta: Option<DateTime<Utc>>,
+}
+
+impl Pace {
+    /// The pace from the last two minutes' counts: the current minute's sends, plus the
+    /// previous minute's for the part of the last 60 seconds that falls into it.
+    pub(crate) fn from_minutes(minutes: &[MinuteCount], now: DateTime<Utc>, open: u64) -> Pace {
+        let [.., previous, current] = minutes else {
+            return Pace::default();
+        };
+        let into_minute = (now - current.minute).num_milliseconds().clamp(0, 60_000) as f64;
+        let last_60s = current.sent as f64 + previous.sent as f64 * (1.0 - into_minute / 60_000.0);
+        let per_s = last_60s / 60.0;
+        let eta = (per_s > 0.0 && open > 0)
+            .then(|| Duration::try_milliseconds((open as f64 / per_s * 1000.0) as i64))
+            .flatten()
+            .map(|d| now + d);
+        Pace { per_s, eta }
+    }
+
+    /// The pace of a campaign that may be sending; none for others (no read).
+    pub(crate) async fn read(
+        queue: &Queue,
+        record: &CampaignRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Pace, QueueError> {
+        if record.started_at.is_none() || campaign_view::is_settled(record) {
+            return Ok(Pace::default());
+        }
+        let minutes = queue
+            .per_minute(&record.campaign.id, now - Duration::minutes(1), now)
+            .await?;
+        Ok(Pace::from_minutes(&minutes, now, record.counters.open()))
+    }
+
+    pub(crate) fn rate_text(&self) -> String {
+        if self.per_s == 0.0 {
+            "-".into()
+        } else {
+            format!("{:.1}/s", self.per_s)
+        }
+    }
+
+    /// The estimated completion in `zone`, with how long until then.
+    pub(crate) fn eta(&self, now: DateTime<Utc>, zone: Tz) -> Markup {
+        match self.eta {
+            None => html! { span.muted { "-" } },
+            Some(at) => html! { (time(Some(at), zone)) " (in " (duration_text(at - now)) ")" },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minute(at: &str, sent: u64) -> MinuteCount {
+        MinuteCount {
+            minute: at.parse().unwrap(),
+            sent,
+            delivered: 0,
+        }
+    }
+
+    #[test]
+    fn the_pace_weighs_the_previous_minute_by_what_is_left_of_it() {
+        let minutes = [
+            minute("2026-05-01T07:00:00Z", 600),
+            minute("2026-05-01T07:01:00Z", 300),
+        ];
+        // 30 s into the minute: 300 now and half of the previous 600 → 600 a minute, 10/s.
+        let now: DateTime<Utc> = "2026-05-01T07:01:30Z".parse().unwrap();
+        let pace = Pace::from_minutes(&minutes, now, 1000);
+        assert!((pace.per_s - 10.0).abs() < 1e-9);
+        assert_eq!(pace.eta, Some(now + Duration::seconds(100)));
+        assert_eq!(Pace::from_minutes(&minutes, now, 0).eta, None);
+        assert_eq!(Pace::from_minutes(&minutes[..1], now, 10), Pace::default());
+    }
+}
