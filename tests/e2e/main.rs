@@ -4,6 +4,8 @@ mod bird;
 mod browser;
 mod callbacks;
 mod clock;
+mod console;
+mod console_support;
 mod failover;
 mod fleet;
 mod health;

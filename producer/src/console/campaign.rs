@@ -487,6 +487,19 @@ async fn resume(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
+    let record = console.queue().load_campaign(&id).await?;
+    if matches!(
+        record.state,
+        CampaignState::Scheduled | CampaignState::Running
+    ) {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "campaign {id} is {}, not paused: there is nothing to resume",
+                record.state
+            ),
+        ));
+    }
     let moved = console.queue().resume(&id).await.map_err(refused)?;
     tracing::info!(campaign = %id, moved, "Campaign resumed in the console.");
     Ok(done(&id, "resumed", moved))

@@ -135,8 +135,9 @@ pub(crate) async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
-    // Tests and scripts read the address from this line (with --listen 127.0.0.1:0).
-    eprintln!("wacast console listening on http://{local}");
+    // The one line on stdout: tests and scripts read the address from it (with --listen
+    // 127.0.0.1:0, the port the system chose).
+    println!("wacast console listening on http://{local}");
     tracing::info!(%local, "Console listening.");
     axum::serve(
         listener,
