@@ -5,6 +5,7 @@ mod browser;
 mod callbacks;
 mod clock;
 mod console;
+mod console_browser;
 mod console_new_campaign;
 mod console_support;
 mod failover;

@@ -160,8 +160,8 @@ pub(crate) fn dry_run_page(
                         p.flash.warning { "warning: " (warning) }
                     }
                     @if run.accepted > 0 {
-                        form #enqueue method="post" action=(format!("{base}/enqueue"))
-                            data-confirm=(format!("Enqueue {} messages as campaign {}?", run.accepted, run.campaign)) {
+                        // The dry run is the confirmation: the button names what it does.
+                        form #enqueue method="post" action=(format!("{base}/enqueue")) {
                             (csrf_field(login))
                             button type="submit" { "Enqueue " (run.accepted) " messages" }
                         }
