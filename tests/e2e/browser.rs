@@ -44,6 +44,12 @@ impl Browser {
         // chromedriver prints one line on stdout once it listens.
         let driver = ChildGuard::spawn("chromedriver", &[format!("--port={port}")], &[])
             .expect("chromedriver starts (scripts/test.sh installs chromium-driver)");
+        // Its first line comes before it listens: wait until it accepts connections.
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver does not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
