@@ -47,7 +47,10 @@ impl Browser {
         // Its first line comes before it listens: wait until it accepts connections.
         let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver does not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver does not listen on {port}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut caps = serde_json::Map::new();

@@ -111,7 +111,10 @@ async fn run_check(console: &Console, upload: &Upload, options: Options) {
         Ok(request) => job::dry_run(request, upload.csv()).await,
         Err(error) => Err(error),
     };
-    *lock(upload) = Stage::Checked { options, dry_run };
+    *lock(upload) = Stage::Checked {
+        options: Box::new(options),
+        dry_run,
+    };
 }
 
 async fn checked(
@@ -149,7 +152,7 @@ async fn enqueue(
         Stage::Checked {
             options,
             dry_run: Ok(run),
-        } if run.accepted > 0 => options.clone(),
+        } if run.accepted > 0 => (**options).clone(),
         Stage::Checked { .. } => {
             return Err(PageError::new(
                 StatusCode::CONFLICT,

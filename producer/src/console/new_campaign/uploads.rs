@@ -47,7 +47,7 @@ pub(crate) struct Upload {
 /// Where an upload is: checked (its options and their dry run), or enqueueing.
 pub(crate) enum Stage {
     Checked {
-        options: Options,
+        options: Box<Options>,
         dry_run: Result<DryRun, String>,
     },
     Enqueueing(Arc<Job>),
@@ -227,7 +227,7 @@ impl Uploads {
             size: 0,
             created: Instant::now(),
             stage: Mutex::new(Stage::Checked {
-                options: Options::default(),
+                options: Box::default(),
                 dry_run: Err("not checked yet".into()),
             }),
         })

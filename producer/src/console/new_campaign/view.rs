@@ -240,11 +240,7 @@ pub(crate) fn progress_page(upload: &Upload, state: &JobState) -> Markup {
 
 /// How far through the file, 0 to 100.
 pub(crate) fn percent(bytes: u64, total: u64) -> u64 {
-    if total == 0 {
-        100
-    } else {
-        (bytes.min(total) * 100) / total
-    }
+    (bytes.min(total) * 100).checked_div(total).unwrap_or(100)
 }
 
 /// Polls the progress and goes to the campaign's page when the enqueue has ended.
