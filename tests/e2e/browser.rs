@@ -112,7 +112,11 @@ impl Browser {
     pub(crate) async fn wait_for_text(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let text = self.text("body").await;
+            // A page being replaced (a form sent, a redirect) leaves a stale body: try again.
+            let text = match self.client.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if check(&text) {
                 return text;
             }
