@@ -38,21 +38,7 @@ cleanup() {
 trap cleanup EXIT
 
 csv="$workdir/recipients.csv"
-python3 - "$csv" "$rows" <<'EOF'
-import sys
-path, rows = sys.argv[1], int(sys.argv[2])
-first = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas"]
-last = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"]
-cities = ["Berlin", "Hamburg", "München", "Köln", "Frankfurt am Main", "Stuttgart", "Leipzig"]
-products = ["Kaffeemaschine", "Wasserkocher", "Toaster", "Mixer", "Staubsauger"]
-with open(path, "w", encoding="utf-8", newline="") as f:
-    f.write("phone,name,order_id,email,city,zip,product,amount\n")
-    for i in range(rows):
-        name = f"{first[i % 10]} {last[(i // 10) % 8]}"
-        # German mobile numbers +49 151 xxxxxxxx: valid, and unique per row.
-        f.write(f"+49151{i:08d},{name},ORD-{1000000 + i},kunde{i}@example.com,"
-                f"{cities[i % 7]},{10000 + i % 89999},{products[i % 5]},{(i % 500) + 0.99:.2f}\n")
-EOF
+write_recipients_csv "$csv" "$rows"
 echo "bench-ingest: $(du -h "$csv" | cut -f1) CSV with $rows rows" >&2
 
 # Seconds of CPU the server on port $1 has used (all its threads, user and system).

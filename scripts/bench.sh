@@ -10,7 +10,8 @@
 # the ratio, a CPU or lateness goal divided by it. Both verdicts are printed.
 #
 # Usage: scripts/bench.sh [PIECE...]
-#   pieces: gateway ingest reference worker fleet hooks units (default: all; reference needs node)
+#   pieces: gateway ingest reference worker fleet hooks units console (default: all; reference
+#   needs node)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -38,6 +39,11 @@ declare -A GOALS=(
   [fleet_rate_precision]="le 1.017"
   [fleet_mean_rate_error_pct]="le 2"
   [hooks_per_s]="ge 10000"
+  # The console (issue 16): server time of a page, its memory, an upload through the browser.
+  [console_campaign_page_ms]="le 50"
+  [console_list_ms]="le 100"
+  [console_rss_mb]="le 50"
+  [console_upload_rows_per_s]="ge 100000"
 )
 
 # Figures proportional to the machine's speed (the issue ties them to BullMQ's).
@@ -82,7 +88,7 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 echo "# load average before the run: $load (benchmarks want a quiet machine)" >&2
 
 pieces=("$@")
-[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest reference worker fleet hooks units)
+[ ${#pieces[@]} -gt 0 ] || pieces=(gateway ingest reference worker fleet hooks units console)
 cargo build --release --workspace --quiet
 export BENCH_NO_BUILD=1
 for piece in "${pieces[@]}"; do

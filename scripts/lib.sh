@@ -38,6 +38,40 @@ ensure_promtool() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >&2
 }
 
+# Installs Debian's chromium and chromium-driver with apt when chromedriver is missing: the
+# console's real-browser test drives headless chromium through chromedriver (WebDriver).
+ensure_chromium() {
+  if command -v chromedriver >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "chromium or chromedriver is missing: installing chromium and chromium-driver with apt-get" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >&2
+}
+
+# Writes a CSV of ROWS recipients to PATH (phone in E.164, name, order_id and five more columns;
+# every row valid, numbers unique), as the ingest and console benchmarks upload it.
+# Usage: write_recipients_csv PATH ROWS
+write_recipients_csv() {
+  python3 - "$1" "$2" <<'EOF'
+import sys
+path, rows = sys.argv[1], int(sys.argv[2])
+first = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas"]
+last = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker"]
+cities = ["Berlin", "Hamburg", "München", "Köln", "Frankfurt am Main", "Stuttgart", "Leipzig"]
+products = ["Kaffeemaschine", "Wasserkocher", "Toaster", "Mixer", "Staubsauger"]
+with open(path, "w", encoding="utf-8", newline="") as f:
+    f.write("phone,name,order_id,email,city,zip,product,amount\n")
+    for i in range(rows):
+        name = f"{first[i % 10]} {last[(i // 10) % 8]}"
+        # German mobile numbers +49 151 xxxxxxxx: valid, and unique per row.
+        f.write(f"+49151{i:08d},{name},ORD-{1000000 + i},kunde{i}@example.com,"
+                f"{cities[i % 7]},{10000 + i % 89999},{products[i % 5]},{(i % 500) + 0.99:.2f}\n")
+EOF
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -13,12 +13,13 @@ ensure_faketime
 ensure_promtool
 ensure_groff
 ensure_openssl
+ensure_chromium
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+echo "== cargo test (the console's browser test saves its screenshots in target/console-screenshots/)"
 cargo test --workspace --locked
 echo "== systemd units"
 scripts/check-units.sh

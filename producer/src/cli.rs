@@ -32,6 +32,7 @@ pub(crate) mod env {
     pub(crate) const CONSOLE_TOKEN_FILE: &str = "WACAST_CONSOLE_TOKEN_FILE";
     pub(crate) const CONSOLE_VIEWER_TOKEN_FILE: &str = "WACAST_CONSOLE_VIEWER_TOKEN_FILE";
     pub(crate) const CONSOLE_HTTPS: &str = "WACAST_CONSOLE_HTTPS";
+    pub(crate) const CONSOLE_MAX_UPLOAD: &str = "WACAST_CONSOLE_MAX_UPLOAD";
 }
 
 /// wacast: scheduled WhatsApp campaigns from a CSV file, sent through seven by wacast-worker.
@@ -213,6 +214,12 @@ pub(crate) struct ServeArgs {
     /// the new campaign page offers (as `wacast enqueue --templates` reads it).
     #[arg(long, env = env::TEMPLATES, hide_env_values = true, value_name = "FILE")]
     pub(crate) templates: Option<PathBuf>,
+
+    /// The largest CSV the new campaign page accepts, in megabytes (10^6 bytes); larger files
+    /// are refused while they arrive. 256 MB hold about 3 million rows of a dozen columns.
+    #[arg(long, env = env::CONSOLE_MAX_UPLOAD, default_value_t = 256, value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) max_upload: u64,
 }
 
 /// Exit status of `wacast wait` when the campaign did not finish in time (as timeout(1) does).

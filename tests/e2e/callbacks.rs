@@ -20,7 +20,7 @@ const SLOW: Duration = Duration::from_secs(90);
 const SEVEN_SIGNING_KEY: &str = "e2e-seven-signing-key";
 
 /// A free loopback port for the worker's hooks listener.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 
 /// The worker's flags for its hooks listener on `port`, with seven's signing key in a file, and
 /// the mock's flags to send signed callbacks there.
-fn hooks(dir: &Path, port: u16) -> (Vec<String>, Vec<String>) {
+pub(crate) fn hooks(dir: &Path, port: u16) -> (Vec<String>, Vec<String>) {
     let key_file = dir.join("seven-signing-key");
     std::fs::write(&key_file, SEVEN_SIGNING_KEY).unwrap();
     let url = format!("http://127.0.0.1:{port}");
@@ -50,7 +50,7 @@ fn hooks(dir: &Path, port: u16) -> (Vec<String>, Vec<String>) {
     (worker, gateway)
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 

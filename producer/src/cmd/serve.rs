@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use wacast_shared::queue::RedisTls;
 use wacast_shared::secret::KeySource;
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -28,6 +29,8 @@ const VIEWER_TOKEN: KeySource = KeySource {
 pub(crate) struct ServeConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) redis_url: String,
+    /// The CA and client certificate of a `rediss://` URL.
+    pub(crate) redis_tls: RedisTls,
     pub(crate) prefix: String,
     /// Logs in as an operator; none: the console is open (on loopback only).
     pub(crate) operator_token: Option<SecretString>,
@@ -36,6 +39,8 @@ pub(crate) struct ServeConfig {
     pub(crate) https: bool,
     pub(crate) session_ttl: Duration,
     pub(crate) templates: Option<PathBuf>,
+    /// The largest upload, in bytes.
+    pub(crate) max_upload: u64,
 }
 
 /// The configuration of `wacast serve`, its tokens read.
@@ -59,11 +64,13 @@ pub(crate) fn config(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Se
     Ok(ServeConfig {
         listen: args.listen,
         redis_url: global.redis_url.clone(),
+        redis_tls: global.redis_tls.clone(),
         prefix: global.prefix.clone(),
         operator_token,
         viewer_token,
         https: args.https,
         session_ttl: args.session_ttl,
         templates: args.templates.clone(),
+        max_upload: args.max_upload.saturating_mul(1_000_000),
     })
 }

@@ -1,24 +1,16 @@
-//! The new campaign page: upload a CSV, map the template's parameters, dry run, enqueue.
-//! A placeholder until its page is built.
+//! The new campaign page: upload a CSV (streamed to disk, size-capped), pick the template and
+//! map columns to its parameters (or freetext, or an image), see the dry run, then enqueue it
+//! in the background with a progress bar; the same ingest pipeline, rules and messages as
+//! `wacast enqueue`.
+//!
+//! - `routes`: the routes and their handlers; `view`: the markup.
+//! - `form`: the form's fields → the upload request; `uploads`: the uploaded files;
+//!   `job`: the dry run and the background enqueue.
 
-use axum::Router;
-use axum::routing::get;
-use maud::{Markup, html};
+mod form;
+mod job;
+mod routes;
+mod uploads;
+mod view;
 
-use crate::console::layout::{Nav, page};
-use crate::console::sessions::Login;
-use crate::console::state::Console;
-
-/// The routes of the new campaign page, merged into the console's router.
-pub(crate) fn routes() -> Router<Console> {
-    Router::new().route("/campaigns/new", get(new_campaign))
-}
-
-async fn new_campaign(login: Login) -> Markup {
-    page(
-        "New campaign",
-        &login,
-        Nav::NewCampaign,
-        html! { p { "Uploading a campaign from the browser comes soon; use `wacast enqueue`." } },
-    )
-}
+pub(crate) use routes::routes;

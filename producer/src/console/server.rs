@@ -50,7 +50,7 @@ pub(crate) fn router(console: Console) -> Router {
         .merge(senders::routes())
         .merge(optouts::routes())
         .merge(workers::routes())
-        .merge(new_campaign::routes())
+        .merge(new_campaign::routes(console.inner.max_upload))
         .layer(middleware::from_fn_with_state(
             console.clone(),
             auth::check_csrf,
@@ -63,7 +63,7 @@ pub(crate) fn router(console: Console) -> Router {
 /// Serves the console until SIGINT or SIGTERM (`serve::config` refused a console beyond
 /// loopback without an operator token).
 pub(crate) async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let queue = Queue::connect(&config.redis_url, &config.prefix)
+    let queue = Queue::connect_tls(&config.redis_url, &config.redis_tls, &config.prefix)
         .await
         .with_context(|| {
             format!(
@@ -82,6 +82,7 @@ pub(crate) async fn run(config: ServeConfig) -> anyhow::Result<()> {
             login_limiter: LoginLimiter::new(),
             https: config.https,
             templates: config.templates,
+            max_upload: config.max_upload,
         }),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -20,11 +20,9 @@ pub(crate) struct Inner {
     pub(crate) sessions: SessionStore,
     pub(crate) login_limiter: LoginLimiter,
     pub(crate) https: bool,
-    #[allow(
-        dead_code,
-        reason = "the new campaign page (branch console-ui) reads it"
-    )]
     pub(crate) templates: Option<PathBuf>,
+    /// The largest upload the new campaign page accepts, in bytes.
+    pub(crate) max_upload: u64,
 }
 
 impl Console {
@@ -34,10 +32,6 @@ impl Console {
     }
 
     /// The approved templates file, if `--templates` named one.
-    #[allow(
-        dead_code,
-        reason = "the new campaign page (branch console-ui) reads it"
-    )]
     pub(crate) fn templates(&self) -> Option<&Path> {
         self.inner.templates.as_deref()
     }

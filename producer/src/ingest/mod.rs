@@ -41,7 +41,7 @@ mod request;
 mod run;
 mod source;
 mod summary;
-mod templates;
+pub(crate) mod templates;
 
 pub use csv_import::Reason;
 pub use event::{Event, Progress};

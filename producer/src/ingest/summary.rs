@@ -15,6 +15,9 @@ use crate::ingest::csv_import::{Reason, Rejected};
 /// How many rejected rows are shown on stderr; the rest are in the rejects file.
 const EXCERPT_ROWS: usize = 5;
 
+/// How many rejected rows of each reason the console's dry run lists; the rest are counted.
+const ROWS_PER_REASON: usize = 20;
+
 /// What a run did, and how to tell the operator.
 #[derive(Debug)]
 pub struct IngestReport {
@@ -209,6 +212,8 @@ impl Summary {
 pub struct Excerpt {
     rows: Vec<(u64, String)>,
     reasons: Vec<Reason>,
+    /// The first rows of each reason, with their line numbers (the console's dry run).
+    by_reason: BTreeMap<Reason, Vec<(u64, String)>>,
 }
 
 impl Excerpt {
@@ -219,6 +224,15 @@ impl Excerpt {
         if !self.reasons.contains(&rejected.reason) {
             self.reasons.push(rejected.reason);
         }
+        let rows = self.by_reason.entry(rejected.reason).or_default();
+        if rows.len() < ROWS_PER_REASON {
+            rows.push((rejected.line, rejected.message.clone()));
+        }
+    }
+
+    /// The first rejected rows of each reason as `(line, message)`, in line order.
+    pub fn by_reason(&self) -> &BTreeMap<Reason, Vec<(u64, String)>> {
+        &self.by_reason
     }
 
     /// `line 12: phone "0151 23" is not a valid number for DE`, …, then a blank line and one

@@ -24,17 +24,17 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Approved {
-    name: String,
-    language: String,
+    pub(crate) name: String,
+    pub(crate) language: String,
     /// Header parameters (0 or 1 in WhatsApp's rules; a media header counts as 1).
     #[serde(default)]
-    header: usize,
+    pub(crate) header: usize,
     /// Body parameters `{{1}}`…`{{n}}`.
     #[serde(default)]
-    body: usize,
+    pub(crate) body: usize,
     /// Buttons with a dynamic parameter.
     #[serde(default)]
-    buttons: usize,
+    pub(crate) buttons: usize,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +96,11 @@ impl Templates {
             path: path.to_path_buf(),
             approved,
         })
+    }
+
+    /// The approved templates, in the file's order (the console offers them).
+    pub(crate) fn approved(&self) -> &[Approved] {
+        &self.approved
     }
 
     /// Checks a template content against the approved list; other kinds pass. `from_flags` says

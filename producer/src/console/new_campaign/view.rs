@@ -1,0 +1,274 @@
+//! The new campaign page's markup: the upload form, the dry run (counts, rejected rows by
+//! reason with their line numbers, the first messages) with the options to change and check
+//! again, and the enqueue's progress. maud escapes every value, a CSV's `<script>` included.
+
+use maud::{Markup, html};
+
+use crate::console::layout::csrf_field;
+use crate::console::new_campaign::form::{MessageKind, Options};
+use crate::console::new_campaign::job::{DryRun, JobState};
+use crate::console::new_campaign::uploads::{FILE_FIELD, Upload};
+use crate::console::sessions::{CSRF_FIELD, Login};
+use crate::ingest::templates::Approved;
+
+/// The script that polls the progress (served by this page's routes: the CSP allows only the
+/// console's own scripts).
+pub(crate) const PROGRESS_SCRIPT_PATH: &str = "/campaigns/new/progress.js";
+
+/// The upload form: the file and every option; its action carries the CSRF token, as a
+/// multipart body is not read before the file is streamed.
+pub(crate) fn upload_form(
+    login: &Login,
+    templates: &[Approved],
+    max_upload: u64,
+    error: Option<&str>,
+) -> Markup {
+    let action = format!(
+        "/campaigns/new?{CSRF_FIELD}={}",
+        percent_encoding::utf8_percent_encode(&login.csrf, percent_encoding::NON_ALPHANUMERIC)
+    );
+    html! {
+        @if let Some(error) = error {
+            p.flash.error role="alert" { (error) }
+        }
+        p { "Upload a CSV of recipients (a phone column, and the columns your message uses). "
+            "Nothing is written until you have seen the dry run and chosen to enqueue." }
+        form #upload method="post" action=(action) enctype="multipart/form-data" {
+            (option_fields(&Options::default(), templates))
+            fieldset {
+                legend { "Recipients" }
+                label for="csv" { "CSV file (at most " (max_upload / 1_000_000) " MB)" }
+                input #csv type="file" name=(FILE_FIELD) accept=".csv,.txt,text/csv" required;
+            }
+            button type="submit" { "Upload and dry run" }
+        }
+    }
+}
+
+/// The form's options, filled with `options`; the same fields upload a file and check again.
+fn option_fields(options: &Options, templates: &[Approved]) -> Markup {
+    let kind = options.kind;
+    html! {
+        fieldset {
+            legend { "Sender" }
+            label for="from" { "Sender number (--from)" }
+            input #from name="from" value=(options.from) placeholder="4915112345678" required;
+        }
+        fieldset {
+            legend { "Message" }
+            (kind_radio(kind, MessageKind::Template, "Approved template"))
+            @if templates.is_empty() {
+                label for="template" { "Template as name|language (--template, --language)" }
+                input #template name="template" value=(options.template) placeholder="order_confirmation|de";
+            } @else {
+                label for="template" { "Template (--template, --language; from the templates file)" }
+                select #template name="template" {
+                    @for t in templates {
+                        @let value = format!("{}|{}", t.name, t.language);
+                        option value=(value) selected[value == options.template] {
+                            (t.name) " (" (t.language) "): header " (t.header)
+                            ", body " (t.body) ", buttons " (t.buttons)
+                        }
+                    }
+                }
+            }
+            label for="header" { "Header parameter columns, comma-separated (--header)" }
+            input #header name="header" value=(options.header);
+            label for="body" { "Body parameter columns, comma-separated, in order (--body)" }
+            input #body name="body" value=(options.body) placeholder="name,order_id";
+            label for="button" { "URL button columns (--button)" }
+            input #button name="button" value=(options.button);
+            (kind_radio(kind, MessageKind::Text, "Freetext"))
+            label for="text" { "Text with {{column}} placeholders (--text)" }
+            textarea #text name="text" rows="3" { (options.text) }
+            (kind_radio(kind, MessageKind::Image, "Image"))
+            label for="url" { "Image URL: https://… or {{column}} (--url)" }
+            input #url name="url" value=(options.url);
+            label for="caption" { "Caption (--caption)" }
+            input #caption name="caption" value=(options.caption);
+        }
+        fieldset {
+            legend { "When" }
+            label for="send_at" { "Send at, empty for now (--delay)" }
+            input #send_at type="datetime-local" name="send_at" value=(options.send_at);
+            label for="tz" { "Time zone of the send time (--tz)" }
+            input #tz name="tz" value=(options.tz) placeholder="Europe/Berlin";
+            label for="window" { "Send window HH:MM-HH:MM, empty for any time (--window)" }
+            input #window name="window" value=(options.window) placeholder="09:00-20:00";
+            label for="window_tz" { "Window's zone: an IANA zone or recipient (--window-tz)" }
+            input #window_tz name="window_tz" value=(options.window_tz);
+            label for="ttl" { "Valid for, in minutes after the send time (--ttl)" }
+            input #ttl name="ttl" value=(options.ttl) inputmode="numeric";
+            label for="label" { "Label (--label)" }
+            input #label name="label" value=(options.label);
+        }
+        fieldset {
+            legend { "Reading the file" }
+            label for="phone_column" { "Phone column, empty to find it by its header (--phone-column)" }
+            input #phone_column name="phone_column" value=(options.phone_column);
+            label for="region" { "Country of national numbers, e.g. DE (--region)" }
+            input #region name="region" value=(options.region);
+        }
+    }
+}
+
+fn kind_radio(current: MessageKind, kind: MessageKind, label: &str) -> Markup {
+    let id = format!("kind-{}", kind.as_str());
+    html! {
+        div.choice {
+            input id=(id) type="radio" name="kind" value=(kind.as_str()) checked[current == kind];
+            label for=(id) { (label) }
+        }
+    }
+}
+
+/// The dry run of an upload, the enqueue button, and the options to change and check again.
+pub(crate) fn dry_run_page(
+    login: &Login,
+    upload: &Upload,
+    options: &Options,
+    dry_run: &Result<DryRun, String>,
+    templates: &[Approved],
+) -> Markup {
+    let base = format!("/campaigns/new/{}", upload.id);
+    html! {
+        p { "File " strong { (upload.file_name) } " (" (upload.size) " bytes). Dry run: nothing has been written yet." }
+        @match dry_run {
+            Err(error) => {
+                section #dry-run {
+                    h2 { "The upload cannot be enqueued" }
+                    p.flash.error role="alert" { (error) }
+                    p { "Change the options below and check again." }
+                }
+            }
+            Ok(run) => {
+                section #dry-run {
+                    h2 { "Dry run" }
+                    dl.summary {
+                        dt { "campaign" } dd #dry-campaign { (run.campaign) }
+                        dt { "rows" } dd #dry-rows { (run.rows) }
+                        dt { "would enqueue" } dd #dry-accepted { (run.accepted) }
+                        dt { "rejected" } dd #dry-rejected { (run.rejected) }
+                        dt { "first send" } dd {
+                            @match run.first_send_at {
+                                Some(at) => time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M:%S UTC")) },
+                                None => "-",
+                            }
+                        }
+                    }
+                    @for warning in &run.warnings {
+                        p.flash.warning { "warning: " (warning) }
+                    }
+                    @if run.accepted > 0 {
+                        // The dry run is the confirmation: the button names what it does.
+                        form #enqueue method="post" action=(format!("{base}/enqueue")) {
+                            (csrf_field(login))
+                            button type="submit" { "Enqueue " (run.accepted) " messages" }
+                        }
+                    } @else {
+                        p.flash.error { "No row would be enqueued." }
+                    }
+                }
+                @if !run.by_reason.is_empty() {
+                    section #rejects {
+                        h2 { "Rejected rows (" (run.rejected) ")" }
+                        @for group in &run.by_reason {
+                            h3 { (group.code) " (" (group.count) ")" }
+                            p.hint { "hint: " (group.hint) }
+                            table {
+                                thead { tr { th scope="col" { "line" } th scope="col" { "reason" } } }
+                                tbody {
+                                    @for (line, message) in &group.rows {
+                                        tr { td { (line) } td { (message) } }
+                                    }
+                                }
+                            }
+                            @if group.count > group.rows.len() as u64 {
+                                p { "… and " (group.count - group.rows.len() as u64) " more." }
+                            }
+                        }
+                    }
+                }
+                @if !run.preview.is_empty() {
+                    section #preview {
+                        h2 { "The first messages, as the worker will send them" }
+                        @for message in &run.preview {
+                            pre.message { (serde_json::to_string_pretty(message).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        section #options {
+            h2 { "Options" }
+            form method="post" action=(format!("{base}/check")) {
+                (csrf_field(login))
+                (option_fields(options, templates))
+                button type="submit" { "Check again" }
+            }
+        }
+    }
+}
+
+/// The enqueue's progress: a bar, the counts, and where it ended.
+pub(crate) fn progress_page(upload: &Upload, state: &JobState) -> Markup {
+    let base = format!("/campaigns/new/{}", upload.id);
+    html! {
+        section #progress data-progress=(format!("{base}/progress.json")) {
+            @match state {
+                JobState::Running(p) => {
+                    @let percent = percent(p.bytes, p.total_bytes);
+                    p { "Enqueueing " strong { (upload.file_name) } "…" }
+                    progress #enqueue-progress max="100" value=(percent) aria-label="Enqueue progress" { (percent) "%" }
+                    p #progress-text { (p.rows) " rows read, " (p.enqueued + p.already_enqueued) " enqueued, " (p.rejected) " rejected" }
+                    // Without JavaScript the page reloads itself until the enqueue ends.
+                    noscript { meta http-equiv="refresh" content="2"; }
+                    script src=(PROGRESS_SCRIPT_PATH) defer {}
+                }
+                JobState::Done { campaign, enqueued, rejected } => {
+                    p { "Campaign " a href=(format!("/campaigns/{campaign}")) { (campaign) } " is enqueued: "
+                        (enqueued) " messages, " (rejected) " rejected rows." }
+                }
+                JobState::Failed(error) => {
+                    p.flash.error role="alert" { "The enqueue failed: " (error) }
+                    p { "Rows already enqueued are kept: upload the same file with the same options to finish it." }
+                }
+            }
+        }
+    }
+}
+
+/// How far through the file, 0 to 100.
+pub(crate) fn percent(bytes: u64, total: u64) -> u64 {
+    (bytes.min(total) * 100).checked_div(total).unwrap_or(100)
+}
+
+/// Polls the progress and goes to the campaign's page when the enqueue has ended.
+pub(crate) const PROGRESS_SCRIPT: &str = r#"// wacast console: the enqueue's progress bar, polled.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const section = document.querySelector("[data-progress]");
+  if (!section) return;
+  const bar = document.getElementById("enqueue-progress");
+  const text = document.getElementById("progress-text");
+  async function tick() {
+    try {
+      const response = await fetch(section.dataset.progress, { credentials: "same-origin", cache: "no-store" });
+      if (response.ok) {
+        const p = await response.json();
+        if (p.state !== "running") {
+          window.location.assign(p.next);
+          return;
+        }
+        bar.value = p.percent;
+        bar.textContent = p.percent + "%";
+        text.textContent = p.rows + " rows read, " + p.enqueued + " enqueued, " + p.rejected + " rejected";
+      }
+    } catch (_) {
+      // The next tick tries again.
+    }
+    setTimeout(tick, 500);
+  }
+  setTimeout(tick, 500);
+});
+"#;
