@@ -74,7 +74,7 @@ listen_port="$(free_port)"
 token="bench-$(date +%s%N)"
 WACAST_CONSOLE_TOKEN="$token" "$wacast" serve --listen "127.0.0.1:$listen_port" \
     --redis-url "$url" --prefix "$prefix" --templates "$workdir/templates.toml" \
-    2>"$workdir/serve.log" &
+    >"$workdir/serve.out" 2>"$workdir/serve.log" &
 serve_pid=$!
 for _ in $(seq 1 100); do
     curl -fs -o /dev/null "http://127.0.0.1:$listen_port/login" && break
