@@ -1,15 +1,21 @@
 # Shared shell helpers for wacast's scripts. Source it; it changes nothing by itself.
 
+# Installs Debian packages with apt-get (through sudo unless root), with apt-get install's
+# arguments: what every ensure_* below does when its tool is missing.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
+
 # Installs redis-server with apt when the binary is missing (fresh machines and CI).
 ensure_redis_server() {
   if command -v redis-server >/dev/null 2>&1; then
     return 0
   fi
   echo "redis-server is missing: installing it with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >&2
+  apt_install redis-server
 }
 
 # Installs libfaketime with apt when it is missing: the end-to-end clock tests run workers whose
@@ -19,10 +25,7 @@ ensure_faketime() {
     return 0
   fi
   echo "libfaketime is missing: installing faketime with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq faketime >&2
+  apt_install faketime
 }
 
 # Installs Prometheus's `promtool` with apt (Debian's `prometheus` package) when it is missing:
@@ -32,10 +35,7 @@ ensure_promtool() {
     return 0
   fi
   echo "promtool is missing: installing prometheus with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >&2
+  apt_install --no-install-recommends prometheus
 }
 
 # Installs Debian's chromium and chromium-driver with apt when chromedriver is missing: the
@@ -45,10 +45,7 @@ ensure_chromium() {
     return 0
   fi
   echo "chromium or chromedriver is missing: installing chromium and chromium-driver with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >&2
+  apt_install chromium chromium-driver
 }
 
 # Writes a CSV of ROWS recipients to PATH (phone in E.164, name, order_id and five more columns;
@@ -110,10 +107,7 @@ ensure_systemd_analyze() {
     return 0
   fi
   echo "systemd-analyze is missing: installing systemd with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends systemd >&2
+  apt_install --no-install-recommends systemd
 }
 
 # Copies deploy/'s units into DIR with /usr/local/bin/ replaced by BIN_DIR (absolute), so that
@@ -149,10 +143,7 @@ ensure_groff() {
     return 0
   fi
   echo "groff is missing: installing groff-base with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends groff-base >&2
+  apt_install --no-install-recommends groff-base
 }
 
 # Installs the openssl CLI with apt when it is missing: the end-to-end TLS test makes its
@@ -162,8 +153,5 @@ ensure_openssl() {
     return 0
   fi
   echo "openssl is missing: installing it with apt-get" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >&2
+  apt_install openssl
 }
