@@ -60,7 +60,7 @@
 //!   (`s{minute}`, the minute 0–59 of that hour) and counted `delivered` (`d{minute}`) in
 //!   each minute, by Redis's clock, for the console's chart and current rate. Every script
 //!   that moves the `sent` or `delivered` counter adds to them (`move` and `apply_deltas` in
-//!   `common.lua`); a campaign keeps at most 25, and `wacast purge` leaves them to expire.
+//!   `common.lua`); a campaign keeps at most 25, and `wacast purge` deletes them with the rest.
 //! - `{prefix}:optout` (set): numbers (E.164 digits) never to message, and
 //!   `{prefix}:optout:source` (hash: digits → JSON `{"source": "reply" | "131050" | "manual" |
 //!   "import", "at": RFC 3339, "campaign": id, "row": n}`, campaign and row only when known):

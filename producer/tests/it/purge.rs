@@ -62,8 +62,8 @@ async fn purge_removes_every_key_of_a_finished_campaign_and_nothing_else() {
     let (mine, _) = traces(&env, "gone").await;
     assert_eq!(
         mine.len(),
-        1502,
-        "1500 messages, the hash and the failed set"
+        1503,
+        "1500 messages, the hash, the failed set and the per-minute counters"
     );
 
     // A dry run deletes nothing.
@@ -74,14 +74,17 @@ async fn purge_removes_every_key_of_a_finished_campaign_and_nothing_else() {
             .starts_with("would purge campaign gone (completed"),
         "{out:#?}"
     );
-    assert_eq!(traces(&env, "gone").await.0.len(), 1502);
+    assert_eq!(traces(&env, "gone").await.0.len(), 1503);
 
     let out = wacast(&env, &["purge", "gone"]);
     assert_eq!(out.code, 0, "{out:#?}");
     let json = out.json();
     assert_eq!(json["purged"][0]["campaign"], "gone");
     assert_eq!(json["purged"][0]["messages"], 1500);
-    assert_eq!(json["purged"][0]["other_keys"], 2);
+    assert_eq!(
+        json["purged"][0]["other_keys"], 3,
+        "the hash, the failed set, the minutes"
+    );
     assert_eq!(traces(&env, "gone").await, (vec![], false));
     assert_refused(
         &wacast(&env, &["status", "gone"]),
