@@ -108,8 +108,9 @@ impl Queue {
         })
     }
 
-    /// Ids `offset..offset + limit` of the campaigns index, newest first, and its size.
-    async fn campaign_id_range(
+    /// Ids `offset..offset + limit` of the campaigns index, newest first, and its size (also
+    /// `read.rs`'s `campaign_ids`).
+    pub(super) async fn campaign_id_range(
         &self,
         offset: usize,
         limit: usize,

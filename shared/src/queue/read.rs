@@ -100,19 +100,7 @@ impl Queue {
         &self,
         limit: Option<usize>,
     ) -> Result<(Vec<CampaignId>, u64), QueueError> {
-        let stop = limit.map_or(-1, |n| isize::try_from(n).unwrap_or(isize::MAX) - 1);
-        let mut conn = self.conn();
-        let (ids, total): (Vec<String>, u64) = redis::pipe()
-            .zrevrange(self.keys.campaigns(), 0, stop)
-            .zcard(self.keys.campaigns())
-            .query_async(&mut conn)
-            .await
-            .map_err(QueueError::redis("list campaigns"))?;
-        let ids = ids
-            .iter()
-            .filter_map(|id| CampaignId::parse(id).ok())
-            .collect();
-        Ok((ids, total))
+        self.campaign_id_range(0, limit.unwrap_or(usize::MAX)).await
     }
 
     /// The ids of campaigns created before `before`, oldest first, at most `limit` of them
