@@ -142,39 +142,12 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
     browser.screenshot("sending").await;
 
     // Pause, then resume, through the confirmations.
-    browser
-        .client
-        .find(Locator::LinkText("Pause…"))
-        .await
-        .expect("a pause action")
-        .click()
-        .await
-        .unwrap();
-    browser.screenshot("confirm-pause").await;
-    browser
-        .find("main form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    confirm_action(&mut browser, "Pause…", Some("confirm-pause")).await;
     browser
         .wait_for_text("the pause", |t| t.contains("Paused"))
         .await;
     browser.screenshot("paused").await;
-    browser
-        .client
-        .find(Locator::LinkText("Resume…"))
-        .await
-        .expect("a resume action")
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find("main form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    confirm_action(&mut browser, "Resume…", None).await;
     browser
         .wait_for_text("the resume", |t| t.contains("Resumed"))
         .await;
@@ -226,4 +199,26 @@ fn sent(page: &str) -> Option<u64> {
     let mut lines = page.lines();
     lines.find(|l| l.trim() == "Sent")?;
     lines.next()?.trim().parse().ok()
+}
+
+/// Follows the campaign page's action link `link` and submits its confirmation page
+/// (screenshotted as `screenshot`, when given).
+async fn confirm_action(browser: &mut Browser, link: &str, screenshot: Option<&str>) {
+    browser
+        .client
+        .find(Locator::LinkText(link))
+        .await
+        .unwrap_or_else(|e| panic!("no {link} action: {e}"))
+        .click()
+        .await
+        .unwrap();
+    if let Some(name) = screenshot {
+        browser.screenshot(name).await;
+    }
+    browser
+        .find("main form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
 }

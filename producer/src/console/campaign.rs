@@ -95,7 +95,7 @@ async fn show(
             dt { "Send at" } dd { (view::time(Some(campaign.send_at), zone)) }
             dt { "Started" } dd { (view::time(record.started_at, zone)) }
             dt { "Finished" } dd { (view::time(record.finished_at, zone)) }
-            dt { "Rejected at upload" } dd { (record.counters.rejected) " rows (listed in the upload's rejects file)" }
+            dt { "Rejected at upload" } dd { (record.counters.rejected) " of the file's rows" }
         }
         @if login.may_act() { (actions(&record)) }
         div #live data-refresh={"/campaigns/" (id) "/live"} { (live) }

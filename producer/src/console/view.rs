@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
-use wacast_shared::campaign::Campaign;
+use wacast_shared::campaign::{Campaign, CampaignState};
 use wacast_shared::queue::{CampaignRecord, MinuteCount, Queue, QueueError};
 use wacast_shared::window::WindowZone;
 
@@ -82,13 +82,17 @@ impl Pace {
         Pace { per_s, eta }
     }
 
-    /// The pace of a campaign that may be sending; none for others (no read).
+    /// The pace of a campaign that may be sending; none for others (no read): a paused
+    /// campaign has no rate to show and no completion to project.
     pub(crate) async fn read(
         queue: &Queue,
         record: &CampaignRecord,
         now: DateTime<Utc>,
     ) -> Result<Pace, QueueError> {
-        if record.started_at.is_none() || campaign_view::is_settled(record) {
+        if record.started_at.is_none()
+            || record.state == CampaignState::Paused
+            || campaign_view::is_settled(record)
+        {
             return Ok(Pace::default());
         }
         let minutes = queue
