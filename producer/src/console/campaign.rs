@@ -179,7 +179,7 @@ async fn live(queue: &Queue, record: &CampaignRecord) -> Result<Markup, PageErro
             now,
         )
         .await?;
-    let pace = if record.started_at.is_some() && !campaign_view::is_settled(record) {
+    let pace = if Pace::applies(record) {
         Pace::from_minutes(&minutes, now, record.counters.open())
     } else {
         Pace::default()

@@ -82,17 +82,21 @@ impl Pace {
         Pace { per_s, eta }
     }
 
-    /// The pace of a campaign that may be sending; none for others (no read): a paused
-    /// campaign has no rate to show and no completion to project.
+    /// Whether `record` may be sending, so that it has a pace: started, and neither paused
+    /// (no rate to show, no completion to project) nor settled.
+    pub(crate) fn applies(record: &CampaignRecord) -> bool {
+        record.started_at.is_some()
+            && record.state != CampaignState::Paused
+            && !campaign_view::is_settled(record)
+    }
+
+    /// The pace of a campaign that may be sending; none for others (no read).
     pub(crate) async fn read(
         queue: &Queue,
         record: &CampaignRecord,
         now: DateTime<Utc>,
     ) -> Result<Pace, QueueError> {
-        if record.started_at.is_none()
-            || record.state == CampaignState::Paused
-            || campaign_view::is_settled(record)
-        {
+        if !Pace::applies(record) {
             return Ok(Pace::default());
         }
         let minutes = queue
