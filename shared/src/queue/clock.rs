@@ -37,6 +37,9 @@ struct Anchor {
     origin: Instant,
     /// Redis's time in unix microseconds minus the microseconds elapsed since `origin`.
     offset_us: AtomicI64,
+    /// A test's stopped time (unix milliseconds), `i64::MIN` while the clock runs.
+    #[cfg(feature = "testing")]
+    stopped_ms: AtomicI64,
 }
 
 impl RedisClock {
@@ -46,6 +49,8 @@ impl RedisClock {
             inner: Arc::new(Anchor {
                 origin: Instant::now(),
                 offset_us: AtomicI64::new(0),
+                #[cfg(feature = "testing")]
+                stopped_ms: AtomicI64::new(i64::MIN),
             }),
         };
         // The first reading is taken whatever its round trip: there is no other yet.
@@ -84,6 +89,10 @@ impl RedisClock {
 
     /// Redis's time now, in unix milliseconds.
     pub fn now_ms(&self) -> i64 {
+        #[cfg(feature = "testing")]
+        if let stopped @ 0.. = self.inner.stopped_ms.load(Ordering::Relaxed) {
+            return stopped;
+        }
         (self.inner.offset_us.load(Ordering::Relaxed) + self.elapsed_us()).div_euclid(1000)
     }
 
@@ -95,6 +104,14 @@ impl RedisClock {
     /// How long until `at_ms` (Redis's unix milliseconds); zero if it has passed.
     pub fn until(&self, at_ms: i64) -> Duration {
         Duration::from_millis(u64::try_from(at_ms.saturating_sub(self.now_ms())).unwrap_or(0))
+    }
+
+    /// Stops the clock at `at_ms` for a test that compares two queues call by call: a running
+    /// clock would give their calls times a millisecond apart, and the order of entries set
+    /// aside at "now" with them.
+    #[cfg(feature = "testing")]
+    pub fn stop_at(&self, at_ms: i64) {
+        self.inner.stopped_ms.store(at_ms, Ordering::Relaxed);
     }
 
     fn elapsed_us(&self) -> i64 {
