@@ -3,8 +3,8 @@
 //!
 //! Each task hands its call to the recorder and waits for the answer. For each kind of call,
 //! the recorder sends what has gathered as one batch call (`Queue::mark_sending_many`,
-//! `ack_many`, `retry_many`) and, when that returns, everything that gathered meanwhile: at
-//! low load a call goes out at once, alone; under load a Redis round trip carries dozens. Each
+//! `ack_many`, `retry_many`) and, when that returns, everything that gathered meanwhile (marks
+//! keep a few batches out at once, see [`Recorder::start`]): at low load a call goes out at once, alone; under load a Redis round trip carries dozens. Each
 //! message of a batch is fenced on its own in Redis exactly as by its own call (see
 //! `wacast_shared::queue`'s `batch` module), so a task gets the same answer either way: a
 //! `SendPermit::Send` still means "this message is `sending` under this task's lease, now".
@@ -17,7 +17,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use wacast_shared::queue::mark_sync::MARK_ROUNDS;
 use wacast_shared::queue::{
     Lease, MAX_BATCH, MessageStatus, Queue, QueueError, RetryEntry, RetryKind, SendPermit, Terminal,
 };
@@ -83,9 +84,13 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the recorder on the current runtime: one task per kind of call, so that a batch
     /// of one kind never waits for a batch of another (marking `sending` is on the way to
-    /// every request). `lease` is how long a message marked `sending` keeps its lease.
+    /// every request). Marks go out [`MARK_ROUNDS`] rounds at once: a durable round waits for
+    /// the fsync and the replicas (`mark_sync.rs`), and the marks that arrive meanwhile need
+    /// not wait for it. Acks and retries are not on the way to a request: one round at a time
+    /// gathers them into fewer calls. `lease` is how long a message marked `sending` keeps its
+    /// lease.
     pub fn start(queue: Queue, lease: Duration) -> Recorder {
-        let marks = lane({
+        let marks = lane(MARK_ROUNDS, {
             let queue = queue.clone();
             move |leases: Vec<Lease>| {
                 let queue = queue.clone();
@@ -95,7 +100,7 @@ impl Recorder {
                 }
             }
         });
-        let acks = lane({
+        let acks = lane(1, {
             let queue = queue.clone();
             move |acks: Vec<(Lease, Terminal)>| {
                 let queue = queue.clone();
@@ -108,7 +113,7 @@ impl Recorder {
                 }
             }
         });
-        let retries = lane(move |retries: Vec<RetryCall>| {
+        let retries = lane(1, move |retries: Vec<RetryCall>| {
             let queue = queue.clone();
             async move {
                 let entries: Vec<RetryEntry> = retries
@@ -170,37 +175,55 @@ async fn call<R, T>(lane: &Lane<R, T>, request: R) -> Result<T, RecordError> {
     answer.await.unwrap_or(Err(RecordError::Stopped))
 }
 
-/// Starts the task of one kind of call: it sends what has gathered as one batch (`send`), and
-/// when that returns, what gathered meanwhile, until every handle is dropped.
-fn lane<R, T, F, Fut>(mut send: F) -> Lane<R, T>
+/// Starts the task of one kind of call: it sends what has gathered as one batch (`send`), up
+/// to `rounds` batches at once; when a batch returns, what gathered meanwhile goes out as the
+/// next; until every handle is dropped. A round waits for a free slot before it gathers, so
+/// that under load each round carries what gathered while the others were out.
+fn lane<R, T, F, Fut>(rounds: usize, mut send: F) -> Lane<R, T>
 where
     R: Send + 'static,
     T: Send + 'static,
     F: FnMut(Vec<R>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<T>, QueueError>> + Send,
+    Fut: Future<Output = Result<Vec<T>, QueueError>> + Send + 'static,
 {
     let (lane, mut pending) = mpsc::unbounded_channel::<(R, Reply<T>)>();
     tokio::spawn(async move {
-        let mut round = Vec::with_capacity(MAX_ROUND);
-        while pending.recv_many(&mut round, MAX_ROUND).await > 0 {
-            let (requests, replies): (Vec<R>, Vec<Reply<T>>) = round.drain(..).unzip();
-            match send(requests).await {
-                Ok(answers) => {
-                    for (answer, reply) in answers.into_iter().zip(replies) {
-                        // A task that stopped waiting (its worker is stopping) needs no answer.
-                        let _ = reply.send(Ok(answer));
-                    }
-                }
-                Err(error) => {
-                    let error = RecordError::Queue(Arc::new(error));
-                    for reply in replies {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                }
+        let slots = Arc::new(Semaphore::new(rounds));
+        loop {
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            let mut round = Vec::with_capacity(MAX_ROUND);
+            if pending.recv_many(&mut round, MAX_ROUND).await == 0 {
+                return;
             }
+            let (requests, replies): (Vec<R>, Vec<Reply<T>>) = round.into_iter().unzip();
+            let batch = send(requests);
+            tokio::spawn(async move {
+                answer(batch.await, replies);
+                drop(slot);
+            });
         }
     });
     lane
+}
+
+/// Hands each caller of a batch its answer, or the batch's error.
+fn answer<T>(answers: Result<Vec<T>, QueueError>, replies: Vec<Reply<T>>) {
+    match answers {
+        Ok(answers) => {
+            for (answer, reply) in answers.into_iter().zip(replies) {
+                // A task that stopped waiting (its worker is stopping) needs no answer.
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(error) => {
+            let error = RecordError::Queue(Arc::new(error));
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

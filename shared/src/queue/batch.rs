@@ -34,7 +34,7 @@ use crate::queue::lease::Lease;
 use crate::queue::lifecycle::{
     MessageStatus, RetryKind, SendPermit, Terminal, ack_fields, streak_arg,
 };
-use crate::queue::mark_sync::{MarkSync, sync_marks};
+use crate::queue::mark_sync::MarkSync;
 use crate::queue::scripts::{self, SCRIPTS};
 
 /// Entries per script call: about a millisecond of Redis time. Smaller calls cost Redis and
@@ -88,7 +88,7 @@ impl Queue {
             .chunks(MAX_BATCH)
             .map(|chunk| self.mark_sending_cmd(chunk, duration, now))
             .collect();
-        let Some((conn, sync)) = &self.marks else {
+        let Some((conns, sync)) = &self.marks else {
             let calls = cmds
                 .iter()
                 .zip(leases.chunks(MAX_BATCH))
@@ -102,13 +102,14 @@ impl Queue {
                 });
             return concat(calls).await;
         };
-        // Marks that wait (durability.rs) go on their own connection, because WAIT blocks the
-        // connection it is sent on and counts what that connection wrote; and every chunk's
+        // Marks that wait (durability.rs) go on connections of their own, because WAIT blocks
+        // the connection it is sent on and counts what that connection wrote; and every chunk's
         // script goes out with the one wait in a single pipeline, so that the wait starts in
         // the same turn of Redis's event loop as the marks instead of a round trip later, and
         // one replica acknowledgement covers the whole round (`mark_sync.rs`).
-        let (answers, confirmed) =
-            sync_marks(&mut conn.clone(), sync, &SCRIPTS.batch_mark_sending, &cmds).await?;
+        let (answers, confirmed) = conns
+            .sync_marks(sync, &SCRIPTS.batch_mark_sending, &cmds)
+            .await?;
         self.check_len("mark sending", answers.len(), leases.len())?;
         let mut permits = permits(&answers);
         if !confirmed && permits.contains(&SendPermit::Send) {

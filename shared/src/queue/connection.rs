@@ -11,7 +11,7 @@ use crate::keys::Keys;
 use crate::queue::clock::RedisClock;
 use crate::queue::endpoint::Endpoint;
 use crate::queue::error::QueueError;
-use crate::queue::mark_sync::MarkSync;
+use crate::queue::mark_sync::{MarkConns, MarkSync};
 use crate::queue::primary::RedisConn;
 use crate::queue::tls::RedisTls;
 
@@ -35,8 +35,8 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Queue {
     conn: RedisConn,
-    /// The marks' own connection and what they wait for, when they wait (`mark_sync.rs`).
-    pub(super) marks: Option<(RedisConn, MarkSync)>,
+    /// The marks' own connections and what they wait for, when they wait (`mark_sync.rs`).
+    pub(super) marks: Option<(MarkConns, MarkSync)>,
     /// Whether Redis last refused a call for being out of memory (see
     /// [`Queue::out_of_memory`]).
     out_of_memory: Arc<AtomicBool>,
@@ -133,17 +133,15 @@ impl Queue {
         })
     }
 
-    /// This queue with its `sending` marks made durable as `sync` says, on a connection of
+    /// This queue with its `sending` marks made durable as `sync` says, on connections of
     /// their own: `WAIT` and `WAITAOF` block the connection they are sent on, and count what
     /// it wrote. Without it (the CLI, tests) marks wait for nothing beyond Redis's reply.
     pub async fn with_mark_sync(mut self, sync: MarkSync) -> Result<Queue, QueueError> {
         if sync.waits() {
-            let conn = self
-                .conn
-                .separate()
+            let conns = MarkConns::separate(&self.conn)
                 .await
                 .map_err(QueueError::redis("connect"))?;
-            self.marks = Some((conn, sync));
+            self.marks = Some((conns, sync));
         } else {
             self.marks = None;
         }
