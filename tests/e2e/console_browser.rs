@@ -89,6 +89,7 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
         .select_by_value("order_id")
         .await
         .unwrap();
+    browser.screenshot("columns").await;
     browser
         .find("#options button[type=submit]")
         .await

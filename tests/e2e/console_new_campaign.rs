@@ -106,7 +106,14 @@ async fn upload_with(
     fields: &[(&str, &str)],
     csv: &str,
 ) -> (String, String) {
-    let answer = post_upload(console, session, Some(&session.csrf), fields, csv.as_bytes()).await;
+    let answer = post_upload(
+        console,
+        session,
+        Some(&session.csrf),
+        fields,
+        csv.as_bytes(),
+    )
+    .await;
     let status = answer.status();
     let location = answer
         .headers()
@@ -286,9 +293,9 @@ async fn the_template_s_parameters_are_chosen_among_the_file_s_columns() {
     assert!(!form.contains(r#"name="body""#), "{form}");
     assert!(form.contains("After the upload, choose the file"), "{form}");
 
-    let csv = "Telefon,Vorname,Bestellung,Stadt\n\
-               +4915100000001,Anna,A-1,Berlin\n\
-               +4915100000002,Ben,A-2,Köln\n";
+    let csv = "Telefon,Vorname,Bestellung,Stadt,<script>note</script>\n\
+               +4915100000001,Anna,A-1,Berlin,x\n\
+               +4915100000002,Ben,A-2,Köln,y\n";
     let template = [
         ("from", SENDER),
         ("kind", "template"),
@@ -322,7 +329,16 @@ async fn the_template_s_parameters_are_chosen_among_the_file_s_columns() {
             "{options}"
         );
     }
-    assert!(!page.contains("body_3") && !page.contains("header_1"), "{page}");
+    assert!(
+        !page.contains("body_3") && !page.contains("header_1"),
+        "{page}"
+    );
+    // A column's name is text in the options, never markup.
+    assert!(!page.contains("<script>note"), "{page}");
+    assert!(
+        select(&page, "body_1").contains("&lt;script&gt;note&lt;/script&gt;"),
+        "{page}"
+    );
     // The phone column is one of the file's columns too, found by its header unless chosen.
     let phone = select(&page, "phone_column");
     assert!(phone.contains(r#"<option value="" selected>"#), "{phone}");
@@ -396,7 +412,10 @@ async fn the_template_s_parameters_are_chosen_among_the_file_s_columns() {
         select(&page, "body_1").contains(r#"<option value="Vorname" selected>"#),
         "{page}"
     );
-    assert!(!page.contains("body_2") && !page.contains("button_1"), "{page}");
+    assert!(
+        !page.contains("body_2") && !page.contains("button_1"),
+        "{page}"
+    );
     let (_, n_campaigns) = redis.queue().await.campaign_ids(Some(1)).await.unwrap();
     assert_eq!(n_campaigns, 0, "nothing was written");
 }
@@ -457,7 +476,13 @@ async fn a_bird_campaign_is_created_through_the_form_and_sent_by_a_worker() {
     let (console, _dir) = start(&redis, &[]);
     let session = console.login(OPERATOR_TOKEN).await;
     let (_, form) = session.get("/campaigns/new").await;
-    for field in ["provider", "workspace", "channel", "tags", "template_project"] {
+    for field in [
+        "provider",
+        "workspace",
+        "channel",
+        "tags",
+        "template_project",
+    ] {
         assert!(form.contains(&format!(r#"name="{field}""#)), "{form}");
     }
     let mut csv = String::from("phone,name\n");
@@ -487,8 +512,7 @@ async fn a_bird_campaign_is_created_through_the_form_and_sent_by_a_worker() {
     let message = first_message(&page);
     assert_eq!(message["template"]["projectId"], project, "{message}");
     assert_eq!(
-        message["template"]["parameters"][0]["value"],
-        "Customer 0",
+        message["template"]["parameters"][0]["value"], "Customer 0",
         "{message}"
     );
     // The form shows Bird chosen, with its fields as typed.
@@ -496,13 +520,20 @@ async fn a_bird_campaign_is_created_through_the_form_and_sent_by_a_worker() {
         page.contains(r#"id="provider-bird" type="radio" name="provider" value="bird" checked"#),
         "{page}"
     );
-    assert!(page.contains(&format!(r#"value="{BIRD_CHANNEL}""#)), "{page}");
+    assert!(
+        page.contains(&format!(r#"value="{BIRD_CHANNEL}""#)),
+        "{page}"
+    );
 
     let (status, progress) = session.post(&format!("{location}/enqueue"), &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{progress}");
     let (_, record) = enqueued(&redis, &session, &progress).await;
     assert_eq!(record.campaign.provider, ProviderKind::Bird);
-    let target = record.campaign.bird.clone().expect("a Bird campaign keeps its target");
+    let target = record
+        .campaign
+        .bird
+        .clone()
+        .expect("a Bird campaign keeps its target");
     assert_eq!(target.workspace_id, BIRD_WORKSPACE);
     assert_eq!(target.channel_id, BIRD_CHANNEL);
     assert_eq!(target.tags, ["vip"]);

@@ -111,10 +111,12 @@ async fn run_check(console: &Console, upload: &Upload, options: Options) -> Resu
     let dry_run = if options.awaits_mapping(&approved(console)?) {
         None
     } else {
-        Some(match options.request(console.templates(), upload.rejects()) {
-            Ok(request) => job::dry_run(request, upload.csv()).await,
-            Err(error) => Err(error),
-        })
+        Some(
+            match options.request(console.templates(), upload.rejects()) {
+                Ok(request) => job::dry_run(request, upload.csv()).await,
+                Err(error) => Err(error),
+            },
+        )
     };
     *lock(upload) = Stage::Checked {
         options: Box::new(options),

@@ -9,8 +9,8 @@ use wacast_shared::render::normalise_column;
 
 use crate::console::layout::csrf_field;
 use crate::console::new_campaign::form::{MessageKind, Options};
-use crate::console::new_campaign::mapping::{self, Component, MAPPED_FOR};
 use crate::console::new_campaign::job::{DryRun, JobState};
+use crate::console::new_campaign::mapping::{self, Component, MAPPED_FOR};
 use crate::console::new_campaign::uploads::{FILE_FIELD, Upload};
 use crate::console::sessions::{CSRF_FIELD, Login};
 use crate::ingest::templates::Approved;
@@ -58,15 +58,9 @@ fn option_fields(options: &Options, templates: &[Approved], columns: &[String]) 
         fieldset {
             legend { "Sender" }
             (radio("provider", "seven", options.provider == ProviderKind::Seven, "seven (--provider seven)"))
-            (radio("provider", "bird", options.provider == ProviderKind::Bird, "Bird (--provider bird, with its workspace and channel)"))
+            (radio("provider", "bird", options.provider == ProviderKind::Bird, "Bird (--provider bird: its fields below)"))
             label for="from" { "Sender number (--from; for Bird, the number behind the channel)" }
             input #from name="from" value=(options.from) placeholder="4915112345678" required;
-            label for="workspace" { "Bird: workspace id (--workspace)" }
-            input #workspace name="workspace" value=(options.workspace) placeholder="UUID from Bird's workspace settings";
-            label for="channel" { "Bird: WhatsApp channel id (--channel)" }
-            input #channel name="channel" value=(options.channel) placeholder="UUID from the channel's settings";
-            label for="tags" { "Bird: tags, comma-separated (--tag)" }
-            input #tags name="tags" value=(options.tags);
         }
         fieldset {
             legend { "Message" }
@@ -87,14 +81,6 @@ fn option_fields(options: &Options, templates: &[Approved], columns: &[String]) 
                 }
             }
             (parameter_fields(options, templates, columns))
-            label for="template_project" { "Bird: template project id (--template-project)" }
-            input #template_project name="template_project" value=(options.template_project);
-            label for="template_version" { "Bird: template version, a UUID or latest (--template-version)" }
-            input #template_version name="template_version" value=(options.template_version);
-            label for="locale" { "Bird: template locale, e.g. de or pt-BR (--locale)" }
-            input #locale name="locale" value=(options.locale);
-            label for="params" { "Bird: template variables as KEY=COLUMN, comma-separated (--param)" }
-            input #params name="params" value=(options.params) placeholder="name=first_name";
             (radio("kind", MessageKind::Text.as_str(), kind == MessageKind::Text, "Freetext"))
             label for="text" { "Text with {{column}} placeholders (--text)" }
             textarea #text name="text" rows="3" { (options.text) }
@@ -106,6 +92,24 @@ fn option_fields(options: &Options, templates: &[Approved], columns: &[String]) 
             @if !columns.is_empty() {
                 p.hint #file-columns { "The file's columns: " (columns.join(", ")) }
             }
+        }
+        fieldset #bird {
+            legend { "Bird (with --provider bird)" }
+            label for="workspace" { "Workspace id (--workspace)" }
+            input #workspace name="workspace" value=(options.workspace) placeholder="UUID from Bird's workspace settings";
+            label for="channel" { "WhatsApp channel id (--channel)" }
+            input #channel name="channel" value=(options.channel) placeholder="UUID from the channel's settings";
+            label for="tags" { "Tags, comma-separated (--tag)" }
+            input #tags name="tags" value=(options.tags);
+            p.hint { "Bird's approved template, when the message is \"Approved template\":" }
+            label for="template_project" { "Template project id (--template-project)" }
+            input #template_project name="template_project" value=(options.template_project);
+            label for="template_version" { "Template version, a UUID or latest (--template-version)" }
+            input #template_version name="template_version" value=(options.template_version);
+            label for="locale" { "Template locale, e.g. de or pt-BR (--locale)" }
+            input #locale name="locale" value=(options.locale);
+            label for="params" { "Template variables as KEY=COLUMN, comma-separated (--param)" }
+            input #params name="params" value=(options.params) placeholder="name=first_name";
         }
         fieldset {
             legend { "When" }
