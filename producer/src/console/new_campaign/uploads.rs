@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::console::new_campaign::form::Options;
 use crate::console::new_campaign::job::{DryRun, Job};
+use crate::ingest::header_names;
 
 /// How long an upload waits for its enqueue before it is deleted.
 const EXPIRY: Duration = Duration::from_secs(60 * 60);
@@ -195,7 +196,8 @@ impl Uploads {
                     return Err(refused);
                 }
             };
-            let columns = crate::ingest::header_names(&upload.csv()).unwrap_or_default();
+            // At most 64 KiB from the start of the file just written: read in place.
+            let columns = header_names(&upload.csv()).unwrap_or_default();
             let upload = Arc::new(Upload {
                 size,
                 columns,
