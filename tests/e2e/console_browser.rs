@@ -63,24 +63,12 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
         .unwrap();
     browser.find("nav").await;
 
-    // Upload the CSV with the template's columns mapped.
+    // Upload the CSV, then map the template's parameters to its columns.
     client
         .goto(&format!("{}/campaigns/new", console.url))
         .await
         .unwrap();
     browser.find("#from").await.send_keys(SENDER).await.unwrap();
-    browser
-        .find("#body")
-        .await
-        .send_keys("name,order_id")
-        .await
-        .unwrap();
-    browser
-        .find("#button")
-        .await
-        .send_keys("order_id")
-        .await
-        .unwrap();
     browser
         .find("#csv")
         .await
@@ -90,6 +78,20 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
     browser.screenshot("new-campaign").await;
     browser
         .find("#upload button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The body's selects start with name and order_id; the button takes the order id too.
+    browser
+        .find("#button_1")
+        .await
+        .select_by_value("order_id")
+        .await
+        .unwrap();
+    browser.screenshot("columns").await;
+    browser
+        .find("#options button[type=submit]")
         .await
         .click()
         .await

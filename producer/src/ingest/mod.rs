@@ -8,10 +8,11 @@
 //! Redis is touched, and [`Prepared::run`] creates (or resumes) the campaign and streams the
 //! rows; [`run`] does both.
 //!
-//! - `request`: the request; `source`: the input (hash, encoding, delimiter); `prepare`: the
-//!   first stage, over `content` (the message from the request, per provider, and Bird's
-//!   target), `templates` (the approved-templates check), `options` (delay, ttl, label,
-//!   language) and `campaign_id` (the id derived from the file and the options).
+//! - `request`: the request; `source`: the input (hash, encoding, delimiter; the header's
+//!   names, which the console offers to map columns); `prepare`: the first stage, over
+//!   `content` (the message from the request, per provider, and Bird's target), `templates`
+//!   (the approved-templates check), `options` (delay, ttl, label, language) and
+//!   `campaign_id` (the id derived from the file and the options).
 //! - `run`: the second stage, over `open_campaign` (create or resume), `records` (the CSV's
 //!   records with the file's line numbers, a row's byte bound and unbalanced quotes),
 //!   `csv_import` (header mapping and per-row checks), `normalise` (phone numbers, with a fast path for E.164),
@@ -52,4 +53,5 @@ pub use request::{
 };
 pub use run::run;
 pub use source::Source;
+pub(crate) use source::header_names;
 pub use summary::{Excerpt, IngestReport, Summary};

@@ -9,12 +9,15 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use csv::ByteRecord;
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use encoding_rs_io::DecodeReaderBytesBuilder;
 use sha2::{Digest, Sha256};
+
+use crate::ingest::records::Records;
 
 /// Read buffer size of both passes.
 const BUF_SIZE: usize = 256 * 1024;
@@ -78,6 +81,18 @@ pub(crate) enum Bom {
     Utf16Be,
 }
 
+impl Bom {
+    /// The byte order mark `head`, the file's first bytes, starts with.
+    fn of(head: &[u8]) -> Bom {
+        match head {
+            [0xEF, 0xBB, 0xBF, ..] => Bom::Utf8,
+            [0xFF, 0xFE, ..] => Bom::Utf16Le,
+            [0xFE, 0xFF, ..] => Bom::Utf16Be,
+            _ => Bom::None,
+        }
+    }
+}
+
 /// What the first pass learnt.
 #[derive(Debug, Clone)]
 pub(crate) struct Scan {
@@ -124,12 +139,7 @@ pub(crate) fn scan(source: Source, check_utf8: bool) -> anyhow::Result<(Scan, Op
         hasher.update(&buf[pending..filled]);
         if first {
             first = false;
-            bom = match &buf[..filled] {
-                [0xEF, 0xBB, 0xBF, ..] => Bom::Utf8,
-                [0xFF, 0xFE, ..] => Bom::Utf16Le,
-                [0xFE, 0xFF, ..] => Bom::Utf16Be,
-                _ => Bom::None,
-            };
+            bom = Bom::of(&buf[..filled]);
         }
         let utf16 = matches!(bom, Bom::Utf16Le | Bom::Utf16Be);
         if n == 0 {
@@ -262,6 +272,31 @@ pub(crate) fn sniff_header(
     Ok((delimiter, Box::new(Cursor::new(head).chain(input))))
 }
 
+/// The names of a file's header line as written, read from its first bytes only (the console
+/// offers them to map columns): its BOM and delimiter as a run reads them, a name that is not
+/// UTF-8 read lossily (a run refuses such a file, naming the line).
+pub(crate) fn header_names(path: &Path) -> anyhow::Result<Vec<String>> {
+    let shown = path.display().to_string();
+    let mut head = Vec::new();
+    File::open(path)
+        .with_context(|| format!("cannot open {shown}"))?
+        .take(HEADER_AHEAD as u64)
+        .read_to_end(&mut head)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let bom = Bom::of(&head);
+    let opened = Opened {
+        name: shown.clone(),
+        file: Box::new(Cursor::new(head)),
+    };
+    let (delimiter, input) = sniff_header(open(opened, None, bom)?, &shown)?;
+    let mut header = ByteRecord::new();
+    Records::new(input, delimiter).read(&mut header)?;
+    Ok(header
+        .iter()
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect())
+}
+
 /// Picks the delimiter from the header line at the start of `head`: the most frequent of `,`
 /// `;` and tab outside quotes. A header with none of them is one column.
 pub(crate) fn sniff_delimiter(head: &[u8]) -> anyhow::Result<u8> {
@@ -369,6 +404,29 @@ mod tests {
         assert!(scan_bytes(&big).is_ok());
         let err = scan_bytes(&[b'a', b'\n', 0xE2, 0x82]).unwrap_err();
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+    }
+
+    #[test]
+    fn header_names_are_read_as_a_run_reads_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = |bytes: &[u8]| {
+            let path = dir.path().join("h.csv");
+            std::fs::write(&path, bytes).unwrap();
+            header_names(&path).unwrap()
+        };
+        assert_eq!(
+            names("\u{feff}Telefon;\"Name, first\";Order ID\r\n+491;A;1\n".as_bytes()),
+            ["Telefon", "Name, first", "Order ID"]
+        );
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "phone\tname\n+491\tA\n".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(names(&utf16), ["phone", "name"]);
+        // Only the first bytes are read: a header line is all it takes.
+        let mut long = b"phone,name\n".to_vec();
+        long.resize(10 * HEADER_AHEAD, b'x');
+        assert_eq!(names(&long), ["phone", "name"]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The new campaign form's fields as the operator typed them ([`Options`]), and their
+//! The new campaign form's fields as the operator filled them in ([`Options`]), and their
 //! conversion into the [`IngestRequest`] that `wacast enqueue` builds from its flags: the same
 //! checks then run, with the same messages (the form's labels name the flags they stand for).
 
@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use wacast_shared::campaign::ProviderKind;
 
+use crate::console::new_campaign::mapping::{self, Mapping};
 use crate::ingest::options::{check_label, parse_ttl};
+use crate::ingest::templates::Approved;
 use crate::ingest::{
     BirdOptions, ContentRequest, DeliveryOptions, IngestRequest, InputOptions, Kind,
 };
 
 /// The ttl the form starts with, as `wacast enqueue --ttl` defaults: 48 hours.
 const DEFAULT_TTL: &str = "2880";
+/// The Bird template version the form starts with, as `--template-version` defaults.
+const DEFAULT_TEMPLATE_VERSION: &str = "latest";
 
 /// What to send, as the form's radio buttons offer it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,16 +42,26 @@ impl MessageKind {
     }
 }
 
-/// The form's fields, kept as typed so that the form shows them again beside the dry run.
+/// The form's fields, kept as filled in so that the form shows them again beside the dry run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Options {
     pub(crate) from: String,
+    pub(crate) provider: ProviderKind,
+    /// Bird: `--workspace`, `--channel`, and `--tag` as a comma list.
+    pub(crate) workspace: String,
+    pub(crate) channel: String,
+    pub(crate) tags: String,
     pub(crate) kind: MessageKind,
-    /// `name|language`, one of the templates file's entries, or typed.
+    /// seven: `name|language`, one of the templates file's entries, or typed.
     pub(crate) template: String,
-    pub(crate) header: String,
-    pub(crate) body: String,
-    pub(crate) button: String,
+    /// seven: the columns of the template's parameters.
+    pub(crate) mapping: Mapping,
+    /// Bird: `--template-project`, `--template-version`, `--locale`, and `--param KEY=COLUMN`
+    /// as a comma list.
+    pub(crate) template_project: String,
+    pub(crate) template_version: String,
+    pub(crate) locale: String,
+    pub(crate) params: String,
     pub(crate) text: String,
     pub(crate) url: String,
     pub(crate) caption: String,
@@ -65,11 +79,17 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             from: String::new(),
+            provider: ProviderKind::Seven,
+            workspace: String::new(),
+            channel: String::new(),
+            tags: String::new(),
             kind: MessageKind::Template,
             template: String::new(),
-            header: String::new(),
-            body: String::new(),
-            button: String::new(),
+            mapping: Mapping::default(),
+            template_project: String::new(),
+            template_version: DEFAULT_TEMPLATE_VERSION.into(),
+            locale: String::new(),
+            params: String::new(),
             text: String::new(),
             url: String::new(),
             caption: String::new(),
@@ -96,10 +116,14 @@ impl Options {
             }
         };
         set(&mut options.from, "from");
+        set(&mut options.workspace, "workspace");
+        set(&mut options.channel, "channel");
+        set(&mut options.tags, "tags");
         set(&mut options.template, "template");
-        set(&mut options.header, "header");
-        set(&mut options.body, "body");
-        set(&mut options.button, "button");
+        set(&mut options.template_project, "template_project");
+        set(&mut options.template_version, "template_version");
+        set(&mut options.locale, "locale");
+        set(&mut options.params, "params");
         set(&mut options.text, "text");
         set(&mut options.url, "url");
         set(&mut options.caption, "caption");
@@ -111,12 +135,28 @@ impl Options {
         set(&mut options.label, "label");
         set(&mut options.region, "region");
         set(&mut options.phone_column, "phone_column");
+        options.provider = match field("provider").as_deref() {
+            Some("bird") => ProviderKind::Bird,
+            _ => ProviderKind::Seven,
+        };
         options.kind = match field("kind").as_deref() {
             Some("text") => MessageKind::Text,
             Some("image") => MessageKind::Image,
             _ => MessageKind::Template,
         };
+        options.mapping = Mapping::from_fields(fields, &options.template);
         options
+    }
+
+    /// Whether these options send a template of the templates file whose parameters have no
+    /// columns yet (just uploaded, or another template chosen): its dry run waits until the
+    /// operator has chosen them.
+    pub(crate) fn awaits_mapping(&self, templates: &[Approved]) -> bool {
+        self.kind == MessageKind::Template
+            && self.provider == ProviderKind::Seven
+            && self.mapping.is_empty()
+            && mapping::approved(&self.template, templates)
+                .is_some_and(|approved| mapping::n_parameters(approved) > 0)
     }
 
     /// The upload request these options make, as `wacast enqueue` would make it from the
@@ -137,33 +177,65 @@ impl Options {
         if let Some(label) = &label {
             check_label(label)?;
         }
-        let mut content = ContentRequest {
-            templates: templates.map(Path::to_path_buf),
-            ..ContentRequest::default()
-        };
-        match self.kind {
-            MessageKind::Template => {
+        let mut content = ContentRequest::default();
+        match (self.kind, self.provider) {
+            (MessageKind::Template, ProviderKind::Seven) => {
                 let (name, language) = self.template.split_once('|').ok_or_else(|| {
                     "pick a template (or choose a freetext or image message)".to_string()
                 })?;
+                if let Some(parameter) = self.mapping.unmapped() {
+                    return Err(format!("choose the file's column for {parameter}"));
+                }
                 content.template = Some(name.to_string());
                 content.language = Some(language.to_string());
-                content.header = columns(&self.header);
-                content.body = columns(&self.body);
-                content.button = columns(&self.button);
+                content.header = self.mapping.header.clone();
+                content.body = self.mapping.body.clone();
+                content.button = self.mapping.button.clone();
             }
-            MessageKind::Text => content.text = Some(self.text.clone()),
-            MessageKind::Image => {
+            (MessageKind::Template, ProviderKind::Bird) => {
+                let project = non_empty(&self.template_project).ok_or_else(|| {
+                    "give the Bird template's project (--template-project), or choose a \
+                     freetext or image message"
+                        .to_string()
+                })?;
+                content.template_project = Some(project);
+                content.template_version = non_empty(&self.template_version)
+                    .unwrap_or_else(|| DEFAULT_TEMPLATE_VERSION.into());
+                content.locale = non_empty(&self.locale);
+                content.param = comma_list(&self.params);
+            }
+            (MessageKind::Text, _) => content.text = Some(self.text.clone()),
+            (MessageKind::Image, _) => {
                 content.kind = Some(Kind::Image);
                 content.url = Some(self.url.clone());
                 content.caption = non_empty(&self.caption);
             }
         }
+        // The templates file lists seven's templates: Bird checks its own.
+        if self.provider == ProviderKind::Seven {
+            content.templates = templates.map(Path::to_path_buf);
+        }
+        // Bird's fields stay in the form when seven is chosen, as the other kinds' fields do,
+        // and are not used.
+        let bird = match self.provider {
+            ProviderKind::Seven => BirdOptions::default(),
+            ProviderKind::Bird => {
+                let tags = comma_list(&self.tags);
+                for tag in &tags {
+                    check_label(tag)?;
+                }
+                BirdOptions {
+                    workspace: non_empty(&self.workspace),
+                    channel: non_empty(&self.channel),
+                    tags,
+                }
+            }
+        };
         Ok(IngestRequest {
             from: self.from.clone(),
-            provider: ProviderKind::Seven,
+            provider: self.provider,
             content,
-            bird: BirdOptions::default(),
+            bird,
             input: InputOptions {
                 phone_column: non_empty(&self.phone_column),
                 region: non_empty(&self.region),
@@ -188,7 +260,7 @@ impl Options {
 }
 
 /// `name, order_id` → `["name", "order_id"]`, as the flags' comma lists read.
-fn columns(text: &str) -> Vec<String> {
+pub(crate) fn comma_list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -238,6 +310,101 @@ mod tests {
     }
 
     #[test]
+    fn a_template_of_the_templates_file_waits_for_its_columns() {
+        let templates = [Approved {
+            name: "order_confirmation".into(),
+            language: "de".into(),
+            header: 0,
+            body: 2,
+            buttons: 1,
+        }];
+        let template = [("kind", "template"), ("template", "order_confirmation|de")];
+        // Just uploaded: no columns yet.
+        assert!(Options::from_fields(&fields(&template)).awaits_mapping(&templates));
+        // Chosen in the selects shown for it: they fill the flags' lists.
+        let chosen = [
+            &template[..],
+            &[
+                ("mapped_for", "order_confirmation|de"),
+                ("body_1", "name"),
+                ("body_2", "order_id"),
+                ("button_1", "order_id"),
+            ],
+        ]
+        .concat();
+        let options = Options::from_fields(&fields(&chosen));
+        assert!(!options.awaits_mapping(&templates));
+        let request = options.request(None, PathBuf::from("r.csv")).unwrap();
+        assert_eq!(request.content.body, vec!["name", "order_id"]);
+        assert_eq!(request.content.button, vec!["order_id"]);
+        // A select left without a column is named.
+        let left = [
+            &template[..],
+            &[("mapped_for", "order_confirmation|de"), ("body_1", "name")],
+            &[("body_2", ""), ("button_1", "order_id")],
+        ]
+        .concat();
+        let err = Options::from_fields(&fields(&left))
+            .request(None, PathBuf::from("r.csv"))
+            .unwrap_err();
+        assert_eq!(err, "choose the file's column for Body {{2}}");
+        // Freetext, or a template typed by hand, never waits.
+        let text = [("kind", "text"), ("template", "order_confirmation|de")];
+        assert!(!Options::from_fields(&fields(&text)).awaits_mapping(&templates));
+        let typed = [("kind", "template"), ("template", "welcome|en")];
+        assert!(!Options::from_fields(&fields(&typed)).awaits_mapping(&templates));
+    }
+
+    #[test]
+    fn a_bird_form_becomes_the_bird_flags_request() {
+        let options = Options::from_fields(&fields(&[
+            ("provider", "bird"),
+            ("from", "4915112345678"),
+            ("workspace", "0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f"),
+            ("channel", "1b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f"),
+            ("tags", "vip, spring"),
+            ("kind", "template"),
+            // seven's template select still posts its value: not used for Bird.
+            ("template", "order_confirmation|de"),
+            ("template_project", "2b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f"),
+            ("template_version", ""),
+            ("locale", "de"),
+            ("params", "name=name, order=order_id"),
+        ]));
+        let request = options
+            .request(Some(Path::new("templates.toml")), PathBuf::from("r.csv"))
+            .unwrap();
+        assert_eq!(request.provider, ProviderKind::Bird);
+        assert_eq!(
+            request.bird.workspace.as_deref(),
+            Some("0b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f")
+        );
+        assert_eq!(
+            request.bird.channel.as_deref(),
+            Some("1b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f")
+        );
+        assert_eq!(request.bird.tags, vec!["vip", "spring"]);
+        assert_eq!(
+            request.content.template_project.as_deref(),
+            Some("2b9c3f7e-1a2b-4c5d-8e9f-0a1b2c3d4e5f")
+        );
+        assert_eq!(request.content.template_version, "latest");
+        assert_eq!(request.content.locale.as_deref(), Some("de"));
+        assert_eq!(request.content.param, vec!["name=name", "order=order_id"]);
+        assert_eq!(request.content.template, None);
+        assert_eq!(request.content.templates, None, "seven's templates file");
+        // seven ignores Bird's fields left in the form.
+        let seven = Options {
+            provider: ProviderKind::Seven,
+            kind: MessageKind::Text,
+            ..options
+        };
+        let request = seven.request(None, PathBuf::from("r.csv")).unwrap();
+        assert_eq!(request.provider, ProviderKind::Seven);
+        assert!(request.bird.workspace.is_none() && request.bird.tags.is_empty());
+    }
+
+    #[test]
     fn bad_fields_name_what_to_write() {
         let check = |pairs: &[(&str, &str)], expect: &str| {
             let err = Options::from_fields(&fields(pairs))
@@ -249,5 +416,13 @@ mod tests {
         check(&[("kind", "text"), ("tz", "Mars/Base")], "IANA time zone");
         check(&[("kind", "text"), ("ttl", "0")], "number of minutes");
         check(&[("kind", "text"), ("label", "a b")], "use only letters");
+        check(
+            &[("provider", "bird"), ("kind", "template")],
+            "--template-project",
+        );
+        check(
+            &[("provider", "bird"), ("kind", "text"), ("tags", "a b")],
+            "use only letters",
+        );
     }
 }

@@ -86,7 +86,7 @@ async fn upload(
         }
     };
     tracing::info!(upload = %upload.id, bytes = upload.size, "CSV uploaded to the console.");
-    run_check(&console, &upload, Options::from_fields(&fields)).await;
+    run_check(&console, &upload, Options::from_fields(&fields)).await?;
     Ok(Redirect::to(&format!("/campaigns/new/{}", upload.id)).into_response())
 }
 
@@ -101,20 +101,28 @@ async fn check(
     if let Stage::Enqueueing(_) = &*lock(&upload) {
         return Ok(Redirect::to(&format!("/campaigns/new/{id}/progress")).into_response());
     }
-    run_check(&console, &upload, Options::from_fields(&fields)).await;
+    run_check(&console, &upload, Options::from_fields(&fields)).await?;
     Ok(Redirect::to(&format!("/campaigns/new/{id}")).into_response())
 }
 
-/// Dry-runs the upload with `options` and keeps both for its page and its enqueue.
-async fn run_check(console: &Console, upload: &Upload, options: Options) {
-    let dry_run = match options.request(console.templates(), upload.rejects()) {
-        Ok(request) => job::dry_run(request, upload.csv()).await,
-        Err(error) => Err(error),
+/// Dry-runs the upload with `options` and keeps both for its page and its enqueue; a template
+/// whose columns are still to be chosen waits for them instead.
+async fn run_check(console: &Console, upload: &Upload, options: Options) -> Result<(), PageError> {
+    let dry_run = if options.awaits_mapping(&approved(console)?) {
+        None
+    } else {
+        Some(
+            match options.request(console.templates(), upload.rejects()) {
+                Ok(request) => job::dry_run(request, upload.csv()).await,
+                Err(error) => Err(error),
+            },
+        )
     };
     *lock(upload) = Stage::Checked {
         options: Box::new(options),
         dry_run,
     };
+    Ok(())
 }
 
 async fn checked(
@@ -151,7 +159,7 @@ async fn enqueue(
         }
         Stage::Checked {
             options,
-            dry_run: Ok(run),
+            dry_run: Some(Ok(run)),
         } if run.accepted > 0 => (**options).clone(),
         Stage::Checked { .. } => {
             return Err(PageError::new(

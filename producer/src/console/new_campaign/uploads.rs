@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::console::new_campaign::form::Options;
 use crate::console::new_campaign::job::{DryRun, Job};
+use crate::ingest::header_names;
 
 /// How long an upload waits for its enqueue before it is deleted.
 const EXPIRY: Duration = Duration::from_secs(60 * 60);
@@ -40,15 +41,19 @@ pub(crate) struct Upload {
     /// The file's name as the browser gave it (shown, never used as a path).
     pub(crate) file_name: String,
     pub(crate) size: u64,
+    /// The names of the file's header line, offered for its columns; empty when it cannot be
+    /// read as a CSV header (the dry run then says why).
+    pub(crate) columns: Vec<String>,
     created: Instant,
     pub(crate) stage: Mutex<Stage>,
 }
 
-/// Where an upload is: checked (its options and their dry run), or enqueueing.
+/// Where an upload is: checked (its options and their dry run, `None` while the template's
+/// columns are still to be chosen), or enqueueing.
 pub(crate) enum Stage {
     Checked {
         options: Box<Options>,
-        dry_run: Result<DryRun, String>,
+        dry_run: Option<Result<DryRun, String>>,
     },
     Enqueueing(Arc<Job>),
 }
@@ -191,7 +196,13 @@ impl Uploads {
                     return Err(refused);
                 }
             };
-            let upload = Arc::new(Upload { size, ..upload });
+            // At most 64 KiB from the start of the file just written: read in place.
+            let columns = header_names(&upload.csv()).unwrap_or_default();
+            let upload = Arc::new(Upload {
+                size,
+                columns,
+                ..upload
+            });
             self.lock().insert(upload.id.clone(), upload.clone());
             return Ok((upload, fields));
         }
@@ -225,10 +236,11 @@ impl Uploads {
             dir,
             file_name,
             size: 0,
+            columns: Vec::new(),
             created: Instant::now(),
             stage: Mutex::new(Stage::Checked {
                 options: Box::default(),
-                dry_run: Err("not checked yet".into()),
+                dry_run: None,
             }),
         })
     }

@@ -1,12 +1,16 @@
 //! The new campaign page's markup: the upload form, the dry run (counts, rejected rows by
 //! reason with their line numbers, the first messages) with the options to change and check
-//! again, and the enqueue's progress. maud escapes every value, a CSV's `<script>` included.
+//! again (the template's parameters and the phone column chosen among the file's columns), and
+//! the enqueue's progress. maud escapes every value, a CSV's `<script>` included.
 
 use maud::{Markup, html};
+use wacast_shared::campaign::ProviderKind;
+use wacast_shared::render::normalise_column;
 
 use crate::console::layout::csrf_field;
 use crate::console::new_campaign::form::{MessageKind, Options};
 use crate::console::new_campaign::job::{DryRun, JobState};
+use crate::console::new_campaign::mapping::{self, Component, MAPPED_FOR};
 use crate::console::new_campaign::uploads::{FILE_FIELD, Upload};
 use crate::console::sessions::{CSRF_FIELD, Login};
 use crate::ingest::templates::Approved;
@@ -34,7 +38,7 @@ pub(crate) fn upload_form(
         p { "Upload a CSV of recipients (a phone column, and the columns your message uses). "
             "Nothing is written until you have seen the dry run and chosen to enqueue." }
         form #upload method="post" action=(action) enctype="multipart/form-data" {
-            (option_fields(&Options::default(), templates))
+            (option_fields(&Options::default(), templates, &[]))
             fieldset {
                 legend { "Recipients" }
                 label for="csv" { "CSV file (at most " (max_upload / 1_000_000) " MB)" }
@@ -46,22 +50,26 @@ pub(crate) fn upload_form(
 }
 
 /// The form's options, filled with `options`; the same fields upload a file and check again.
-fn option_fields(options: &Options, templates: &[Approved]) -> Markup {
+/// `columns` are the uploaded file's (none before the upload): the template's parameters and
+/// the phone column are then chosen among them.
+fn option_fields(options: &Options, templates: &[Approved], columns: &[String]) -> Markup {
     let kind = options.kind;
     html! {
         fieldset {
             legend { "Sender" }
-            label for="from" { "Sender number (--from)" }
+            (radio("provider", "seven", options.provider == ProviderKind::Seven, "seven (--provider seven)"))
+            (radio("provider", "bird", options.provider == ProviderKind::Bird, "Bird (--provider bird: its fields below)"))
+            label for="from" { "Sender number (--from; for Bird, the number behind the channel)" }
             input #from name="from" value=(options.from) placeholder="4915112345678" required;
         }
         fieldset {
             legend { "Message" }
-            (kind_radio(kind, MessageKind::Template, "Approved template"))
+            (radio("kind", MessageKind::Template.as_str(), kind == MessageKind::Template, "Approved template"))
             @if templates.is_empty() {
-                label for="template" { "Template as name|language (--template, --language)" }
+                label for="template" { "seven: template as name|language (--template, --language)" }
                 input #template name="template" value=(options.template) placeholder="order_confirmation|de";
             } @else {
-                label for="template" { "Template (--template, --language; from the templates file)" }
+                label for="template" { "seven: template (--template, --language; from the templates file)" }
                 select #template name="template" {
                     @for t in templates {
                         @let value = format!("{}|{}", t.name, t.language);
@@ -72,20 +80,36 @@ fn option_fields(options: &Options, templates: &[Approved]) -> Markup {
                     }
                 }
             }
-            label for="header" { "Header parameter columns, comma-separated (--header)" }
-            input #header name="header" value=(options.header);
-            label for="body" { "Body parameter columns, comma-separated, in order (--body)" }
-            input #body name="body" value=(options.body) placeholder="name,order_id";
-            label for="button" { "URL button columns (--button)" }
-            input #button name="button" value=(options.button);
-            (kind_radio(kind, MessageKind::Text, "Freetext"))
+            (parameter_fields(options, templates, columns))
+            (radio("kind", MessageKind::Text.as_str(), kind == MessageKind::Text, "Freetext"))
             label for="text" { "Text with {{column}} placeholders (--text)" }
             textarea #text name="text" rows="3" { (options.text) }
-            (kind_radio(kind, MessageKind::Image, "Image"))
+            (radio("kind", MessageKind::Image.as_str(), kind == MessageKind::Image, "Image"))
             label for="url" { "Image URL: https://… or {{column}} (--url)" }
             input #url name="url" value=(options.url);
             label for="caption" { "Caption (--caption)" }
             input #caption name="caption" value=(options.caption);
+            @if !columns.is_empty() {
+                p.hint #file-columns { "The file's columns: " (columns.join(", ")) }
+            }
+        }
+        fieldset #bird {
+            legend { "Bird (with --provider bird)" }
+            label for="workspace" { "Workspace id (--workspace)" }
+            input #workspace name="workspace" value=(options.workspace) placeholder="UUID from Bird's workspace settings";
+            label for="channel" { "WhatsApp channel id (--channel)" }
+            input #channel name="channel" value=(options.channel) placeholder="UUID from the channel's settings";
+            label for="tags" { "Tags, comma-separated (--tag)" }
+            input #tags name="tags" value=(options.tags);
+            p.hint { "Bird's approved template, when the message is \"Approved template\":" }
+            label for="template_project" { "Template project id (--template-project)" }
+            input #template_project name="template_project" value=(options.template_project);
+            label for="template_version" { "Template version, a UUID or latest (--template-version)" }
+            input #template_version name="template_version" value=(options.template_version);
+            label for="locale" { "Template locale, e.g. de or pt-BR (--locale)" }
+            input #locale name="locale" value=(options.locale);
+            label for="params" { "Template variables as KEY=COLUMN, comma-separated (--param)" }
+            input #params name="params" value=(options.params) placeholder="name=first_name";
         }
         fieldset {
             legend { "When" }
@@ -104,19 +128,75 @@ fn option_fields(options: &Options, templates: &[Approved]) -> Markup {
         }
         fieldset {
             legend { "Reading the file" }
-            label for="phone_column" { "Phone column, empty to find it by its header (--phone-column)" }
-            input #phone_column name="phone_column" value=(options.phone_column);
+            label for="phone_column" { "Phone column (--phone-column)" }
+            @if columns.is_empty() {
+                input #phone_column name="phone_column" value=(options.phone_column) placeholder="empty: found by its header";
+            } @else {
+                @let chosen = normalise_column(&options.phone_column);
+                select #phone_column name="phone_column" {
+                    option value="" selected[chosen.is_empty()] { "found by its header (phone, mobile, telefon, …)" }
+                    @for column in columns {
+                        option value=(column) selected[!chosen.is_empty() && normalise_column(column) == chosen] { (column) }
+                    }
+                }
+            }
             label for="region" { "Country of national numbers, e.g. DE (--region)" }
             input #region name="region" value=(options.region);
         }
     }
 }
 
-fn kind_radio(current: MessageKind, kind: MessageKind, label: &str) -> Markup {
-    let id = format!("kind-{}", kind.as_str());
+/// The columns of seven's template parameters: a select of the file's columns per parameter
+/// when the template is in the templates file and the file is uploaded, a note before the
+/// upload, else the typed lists the flags take.
+fn parameter_fields(options: &Options, templates: &[Approved], columns: &[String]) -> Markup {
+    let approved = mapping::approved(&options.template, templates);
+    html! {
+        @match approved {
+            Some(approved) if !columns.is_empty() => {
+                @let proposal = options.mapping.proposal(approved, columns, &options.phone_column);
+                fieldset #mapping {
+                    legend { "Columns for " (approved.name) " (" (approved.language) ") (--header, --body, --button)" }
+                    input type="hidden" name=(MAPPED_FOR) value=(options.template);
+                    @if mapping::n_parameters(approved) == 0 {
+                        p.hint { "This template has no parameters." }
+                    }
+                    @for component in Component::ALL {
+                        @for (i, chosen) in proposal.of(component).iter().enumerate() {
+                            @let field = component.field(i);
+                            label for=(field) { (component.label(i)) " (--" (component.name()) ")" }
+                            select id=(field) name=(field) {
+                                option value="" selected[chosen.is_empty()] { "choose a column" }
+                                @for column in columns {
+                                    option value=(column) selected[column == chosen] { (column) }
+                                }
+                            }
+                        }
+                    }
+                    p.hint { "Another template asks for its own columns when you check again." }
+                }
+            }
+            _ if !templates.is_empty() && columns.is_empty() => {
+                p.hint { "After the upload, choose the file's column for each of the template's parameters." }
+            }
+            _ => {
+                label for="header" { "seven: header parameter columns, comma-separated (--header)" }
+                input #header name="header" value=(options.mapping.header.join(","));
+                label for="body" { "seven: body parameter columns, comma-separated, in order (--body)" }
+                input #body name="body" value=(options.mapping.body.join(",")) placeholder="name,order_id";
+                label for="button" { "seven: URL button columns (--button)" }
+                input #button name="button" value=(options.mapping.button.join(","));
+            }
+        }
+    }
+}
+
+/// A radio button of `name` with its label.
+fn radio(name: &str, value: &str, checked: bool, label: &str) -> Markup {
+    let id = format!("{name}-{value}");
     html! {
         div.choice {
-            input id=(id) type="radio" name="kind" value=(kind.as_str()) checked[current == kind];
+            input id=(id) type="radio" name=(name) value=(value) checked[checked];
             label for=(id) { (label) }
         }
     }
@@ -127,21 +207,27 @@ pub(crate) fn dry_run_page(
     login: &Login,
     upload: &Upload,
     options: &Options,
-    dry_run: &Result<DryRun, String>,
+    dry_run: &Option<Result<DryRun, String>>,
     templates: &[Approved],
 ) -> Markup {
     let base = format!("/campaigns/new/{}", upload.id);
     html! {
         p { "File " strong { (upload.file_name) } " (" (upload.size) " bytes). Dry run: nothing has been written yet." }
         @match dry_run {
-            Err(error) => {
+            None => {
+                section #dry-run {
+                    h2 { "Choose the columns" }
+                    p { "Choose the file's column for each of the template's parameters below, then run the dry run." }
+                }
+            }
+            Some(Err(error)) => {
                 section #dry-run {
                     h2 { "The upload cannot be enqueued" }
                     p.flash.error role="alert" { (error) }
                     p { "Change the options below and check again." }
                 }
             }
-            Ok(run) => {
+            Some(Ok(run)) => {
                 section #dry-run {
                     h2 { "Dry run" }
                     dl.summary {
@@ -203,8 +289,10 @@ pub(crate) fn dry_run_page(
             h2 { "Options" }
             form method="post" action=(format!("{base}/check")) {
                 (csrf_field(login))
-                (option_fields(options, templates))
-                button type="submit" { "Check again" }
+                (option_fields(options, templates, &upload.columns))
+                button type="submit" {
+                    @if dry_run.is_some() { "Check again" } @else { "Run the dry run" }
+                }
             }
         }
     }
