@@ -2,7 +2,7 @@
 //! answers, logins and roles, CSRF, the login throttle, session expiry, escaping, the security
 //! headers; and the per-minute counters the campaign page draws, filled by a real worker.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -404,10 +404,8 @@ async fn the_campaign_page_counts_sends_and_deliveries_per_minute() {
 
     let console = ConsoleServer::start(&redis, &[]);
     let viewer = console.login(VIEWER_TOKEN).await;
-    let started = Instant::now();
     let (status, page) = viewer.get("/campaigns/minutes").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
         page.contains("<svg class=\"chart\"") && page.contains("<svg class=\"funnel\""),
         "{page}"
