@@ -9,6 +9,10 @@ redis-server and mock-gateway on 127.0.0.1. Prints one line per figure on stdout
                                           (--durability relaxed): the cost's baseline
   durability_cost_pct <n> %               1 - _0ms / _volatile: what appendfsync always costs
   durability_replica_cost_pct <n> %       1 - _durable_replica / _volatile
+  replica_cpu_ms_per_1k_msgs <n> ms       the replica's redis-server CPU in the replica run
+  replica_cpu_share_pct <n> %             its share of the CPU every process of that run used
+                                          (worker, primary, replica, gateway): on this machine
+                                          the replica shares the two cores with all of them
 
 Redis runs durable in every other figure (`appendonly yes`, `appendfsync always`, on disk), as
 the worker requires by default.
@@ -168,21 +172,31 @@ def throughput(workdir, latency_ms, concurrency, run, replica=False, volatile=Fa
             write_csv(csv, N_THROUGHPUT)
         campaign = f"t{latency_ms}-{run}"
         enqueue(redis, "bench", csv, campaign)
+        # The CPU every process of the run spends on the sends, per 1,000 messages: on this
+        # machine's two cores a replica's CPU is taken from the worker, the gateway and the
+        # primary, where a production replica runs on a host of its own.
+        servers = {"primary": redis.proc, "gateway": gateway.proc}
+        if replica:
+            servers["replica"] = replica.proc
+        before = {name: cpu_ms(proc.pid) for name, proc in servers.items()}
         start = time.time()
         worker = start_worker(redis, "bench", gateway, "--concurrency", str(concurrency),
                               "--default-rate", "unlimited", *replicas)
         wait_completed(redis, "bench", campaign)
         elapsed = time.time() - start
-        cpu = cpu_ms(worker.pid)
+        per_1k = N_THROUGHPUT / 1000
+        cpus = {name: (cpu_ms(proc.pid) - before[name]) / per_1k
+                for name, proc in servers.items()}
+        cpus["worker"] = cpu_ms(worker.pid) / per_1k
         worker.terminate()
         worker.wait()
         sent = int(redis.cli("HGET", f"bench:campaign:{campaign}", "sent"))
         assert sent == N_THROUGHPUT, f"only {sent} of {N_THROUGHPUT} sent"
         rate = N_THROUGHPUT / elapsed
         log(f"{latency_ms} ms, concurrency {concurrency}{', 1 replica' if replica else ''}"
-            f"{', volatile' if volatile else ''}: "
-            f"{rate:.0f} msgs/s, worker cpu {cpu:.0f} ms")
-        return rate, cpu / (N_THROUGHPUT / 1000)
+            f"{', volatile' if volatile else ''}: {rate:.0f} msgs/s, cpu per 1,000 msgs "
+            + ", ".join(f"{name} {ms:.0f} ms" for name, ms in cpus.items()))
+        return rate, cpus["worker"], cpus
     finally:
         gateway.stop()
         if replica:
@@ -294,16 +308,19 @@ def main():
         rates = [rate_precision(workdir, r) for r in range(RUNS)]
         late = [lateness(workdir, r) for r in range(RUNS)]
     med = statistics.median
-    base = med(r for r, _ in volatile)
+    base = med(r for r, *_ in volatile)
     figures = [
-        ("send_msgs_per_s_0ms", round(med(r for r, _ in zero)), "msgs/s"),
-        ("send_msgs_per_s_20ms", round(med(r for r, _ in twenty)), "msgs/s"),
-        ("send_msgs_per_s_durable_replica", round(med(r for r, _ in replica)), "msgs/s"),
+        ("send_msgs_per_s_0ms", round(med(r for r, *_ in zero)), "msgs/s"),
+        ("send_msgs_per_s_20ms", round(med(r for r, *_ in twenty)), "msgs/s"),
+        ("send_msgs_per_s_durable_replica", round(med(r for r, *_ in replica)), "msgs/s"),
         ("send_msgs_per_s_volatile", round(base), "msgs/s"),
-        ("durability_cost_pct", round(100 * (1 - med(r for r, _ in zero) / base), 1), "%"),
-        ("durability_replica_cost_pct", round(100 * (1 - med(r for r, _ in replica) / base), 1),
+        ("durability_cost_pct", round(100 * (1 - med(r for r, *_ in zero) / base), 1), "%"),
+        ("durability_replica_cost_pct", round(100 * (1 - med(r for r, *_ in replica) / base), 1),
          "%"),
-        ("worker_cpu_ms_per_1k_msgs", round(med(c for _, c in zero), 1), "ms"),
+        ("replica_cpu_ms_per_1k_msgs", round(med(c["replica"] for *_, c in replica), 1), "ms"),
+        ("replica_cpu_share_pct", round(med(100 * c["replica"] / sum(c.values())
+                                            for *_, c in replica), 1), "%"),
+        ("worker_cpu_ms_per_1k_msgs", round(med(c for _, c, _ in zero), 1), "ms"),
         ("rate_precision", round(med(r for r, _ in rates), 3), "ratio"),
         ("rate_mean_error_pct", round(med(e for _, e in rates), 2), "%"),
         ("schedule_lateness_first_ms", round(med(f for f, _, _ in late)), "ms"),
