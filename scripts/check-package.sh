@@ -68,6 +68,9 @@ echo "ok"
 
 echo "== systemd-analyze verify on the installed units"
 units=$(dpkg -L wacast | grep '^/usr/lib/systemd/system/.*\.\(service\|timer\)$')
+for unit in wacast-worker@.service wacast-purge.service wacast-purge.timer wacast-console.service; do
+  grep -q "/$unit\$" <<<"$units" || fail "the package has no $unit"
+done
 # Any message is a finding (verify only warns about an unknown or misspelt setting).
 if ! out=$(systemd-analyze verify --no-pager $units 2>&1) || [ -n "$out" ]; then
   echo "$out"

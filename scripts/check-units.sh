@@ -67,6 +67,7 @@ DESTDIR="$stage" scripts/install.sh --no-build --bin-dir "$bin_dir" --prefix /op
 problems=""
 for file in opt/wacast/bin/wacast opt/wacast/bin/wacast-worker \
     etc/systemd/system/wacast-worker@.service etc/systemd/system/wacast-purge.timer \
+    etc/systemd/system/wacast-console.service \
     opt/wacast/share/doc/wacast/README.md etc/wacast/worker.env; do
   [ -e "$stage/$file" ] || problems="$problems missing:$file"
 done

@@ -97,5 +97,9 @@ Installed. Nothing was started. Next steps:
        systemctl enable --now wacast-worker@2
   5. Purge finished campaigns daily (30 days retention; see $prefix/share/doc/wacast/README.md):
        systemctl enable --now wacast-purge.timer
+  6. The console in the browser, if you like (its operator token first):
+       install -m 0600 /dev/null $sysconfdir/wacast/console-token
+       openssl rand -hex 24 > $sysconfdir/wacast/console-token
+       systemctl enable --now wacast-console
   Then: journalctl -u 'wacast-worker@*' -f, and wacast list / wacast status ID.
 MSG

@@ -55,6 +55,11 @@
 //!   hash would turn it from Redis's compact listpack into a hash table. At most 1,000 distinct
 //!   reasons per campaign; past that a reason keeps only its first 64 bytes. The reads
 //!   (`wacast status`, `report`) show the whole text.
+//! - `{prefix}:campaign:{id}:rejects` (hash: reason code → JSON `{"count": n, "rows":
+//!   [{"line": 4, "message": "…"}, …]}`): the rows the upload rejected, by reason: how many, and
+//!   the first 20 with their line numbers (each message up to 300 bytes), written when the
+//!   enqueue has read the whole file (`queue::rejects`); absent when it rejected none. The
+//!   rejects file has every row; the console's campaign page shows these.
 //! - `{prefix}:campaign:{id}:minutes:{hour}` (hash, the hour as whole hours since the Unix
 //!   epoch, expiring a day after its last write): the campaign's messages recorded `sent`
 //!   (`s{minute}`, the minute 0–59 of that hour) and counted `delivered` (`d{minute}`) in
@@ -195,6 +200,12 @@ impl Keys {
     /// id (the first 12 hex digits of their SHA-1), which messages keep in `error_ref`.
     pub fn reasons(&self, id: &CampaignId) -> String {
         format!("{}:campaign:{id}:reasons", self.prefix)
+    }
+
+    /// Hash: the rows a campaign's upload rejected, by reason code → JSON of its count and
+    /// first rows.
+    pub fn rejects(&self, id: &CampaignId) -> String {
+        format!("{}:campaign:{id}:rejects", self.prefix)
     }
 
     /// Hash: a campaign's sends (`s{minute}`) and deliveries (`d{minute}`) per minute of

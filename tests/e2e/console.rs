@@ -2,6 +2,7 @@
 //! answers, logins and roles, CSRF, the login throttle, session expiry, escaping, the security
 //! headers; and the per-minute counters the campaign page draws, filled by a real worker.
 
+use std::process::Command;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -414,4 +415,104 @@ async fn the_campaign_page_counts_sends_and_deliveries_per_minute() {
     // The sample message is the provider's body, rendered from row 1.
     assert!(page.contains("Customer 0"), "{page}");
     counters_match_messages(&queue, &id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaign_page_lists_the_uploads_rejects_and_keeps_its_state_current() {
+    let redis = TestRedis::shared().await;
+    let queue = redis.queue().await;
+    let dir = TempDir::new().unwrap();
+    // Lines 2 and 3 are good; lines 4 to 25 repeat line 2's number; line 26 has no number.
+    let csv = dir.path().join("rejects.csv");
+    let mut text = String::from("phone,name,order_id\n");
+    for i in 1..=2 {
+        text.push_str(&format!("{},Customer {i},ORD-{i}\n", recipient(i)));
+    }
+    for _ in 4..=25 {
+        text.push_str(&format!("{},Again,ORD-1\n", recipient(1)));
+    }
+    text.push_str("12,Nobody,ORD-X\n");
+    std::fs::write(&csv, text).unwrap();
+    let output = Command::new(bin("wacast"))
+        .args([
+            "enqueue",
+            "--redis-url",
+            &redis.url,
+            "--prefix",
+            &redis.prefix,
+        ])
+        .arg("--csv")
+        .arg(&csv)
+        .args(["--from", SENDER, "--id", "rejects", "--delay", "+1h"])
+        .args(TEMPLATE)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "rows rejected: {output:?}");
+    let id = CampaignId::parse("rejects").unwrap();
+    let console = ConsoleServer::start(&redis, &[]);
+    let operator = console.login(OPERATOR_TOKEN).await;
+
+    // Per reason: its code, count and hint, and its first rows by line, numbers masked.
+    let (status, page) = operator.get("/campaigns/rejects").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let start = page
+        .find("<section id=\"rejects\"")
+        .expect("a rejects section");
+    let rejects = &page[start..start + page[start..].find("</section>").unwrap()];
+    for part in [
+        "23 of the file's rows",
+        "<code>duplicate</code> (22)",
+        "<code>invalid_phone</code> (1)",
+        "hint: write numbers with their country code",
+        "<td class=\"num\">26</td>",
+        "<td class=\"num\">4</td>",
+        "<td class=\"num\">23</td>",
+        "number +*********0001 is on an earlier row too",
+        "… and 2 more.",
+    ] {
+        assert!(rejects.contains(part), "{part:?} is not in {rejects}");
+    }
+    assert!(
+        !rejects.contains(">24<") && !rejects.contains(&recipient(1)[1..]),
+        "{rejects}"
+    );
+    assert!(
+        rejects.find("duplicate") < rejects.find("invalid_phone"),
+        "the most frequent reason first: {rejects}"
+    );
+
+    // The state, its reason and the actions are in the refreshed fragment, as they are now.
+    let (_, live) = operator.get("/campaigns/rejects/live").await;
+    assert!(live.contains("state-scheduled"), "{live}");
+    assert!(
+        live.contains("Pause…") && !live.contains("Resume…"),
+        "{live}"
+    );
+    queue
+        .pause(&id, Some("the template was <b>rejected</b>"))
+        .await
+        .unwrap();
+    let (_, live) = operator.get("/campaigns/rejects/live").await;
+    assert!(
+        live.contains("state-paused")
+            && live.contains(": the template was &lt;b&gt;rejected&lt;/b&gt;"),
+        "{live}"
+    );
+    assert!(
+        live.contains("Resume…") && !live.contains("Pause…"),
+        "{live}"
+    );
+    let viewer = console.login(VIEWER_TOKEN).await;
+    let (_, live) = viewer.get("/campaigns/rejects/live").await;
+    assert!(
+        live.contains("state-paused") && !live.contains("Resume…"),
+        "a viewer has no actions: {live}"
+    );
+    queue.cancel(&id).await.unwrap();
+    let (_, live) = operator.get("/campaigns/rejects/live").await;
+    assert!(live.contains("state-cancelled"), "{live}");
+    assert!(
+        !live.contains("Resume…") && !live.contains("Cancel…"),
+        "{live}"
+    );
 }

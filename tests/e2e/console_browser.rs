@@ -128,6 +128,11 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let campaign_path = client.current_url().await.unwrap().path().to_string();
+    let rejects = browser.text("#rejects").await;
+    assert!(
+        rejects.contains("invalid_phone") && rejects.contains("22"),
+        "the campaign keeps the upload's rejects: {rejects}"
+    );
     browser.screenshot("enqueued").await;
 
     // A worker sends, five messages a second: the progress advances on the page by itself.
@@ -173,6 +178,16 @@ async fn an_operator_takes_a_campaign_from_upload_to_report_in_a_browser() {
     }
     let last = sent(&browser.text("body").await).unwrap();
     assert!(last > first, "progress advanced from {first} to {last}");
+    // The state above the numbers refreshes with them: completed, nothing left to pause.
+    browser
+        .wait_for_text("the state completed", |t| {
+            state(t).is_some_and(|s| s.starts_with("completed"))
+        })
+        .await;
+    assert!(
+        client.find(Locator::LinkText("Pause…")).await.is_err(),
+        "a completed campaign offers no pause"
+    );
     browser.screenshot("delivered").await;
 
     // The report, downloaded as the link does (same session): one line per message.
@@ -201,6 +216,13 @@ fn sent(page: &str) -> Option<u64> {
     let mut lines = page.lines();
     lines.find(|l| l.trim() == "Sent")?;
     lines.next()?.trim().parse().ok()
+}
+
+/// The state line of the campaign page, beside `State`.
+fn state(page: &str) -> Option<&str> {
+    let mut lines = page.lines();
+    lines.find(|l| l.trim() == "State")?;
+    lines.next().map(str::trim)
 }
 
 /// Follows the campaign page's action link `link` and submits its confirmation page

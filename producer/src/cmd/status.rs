@@ -1,5 +1,5 @@
-//! `wacast status`: one campaign's state, counters, cost, send times, rate, estimated completion,
-//! top failure reasons, and what the providers' callbacks reported (the funnel sent → delivered
+//! `wacast status`: one campaign's state, counters, the rows its upload rejected by reason,
+//! cost, send times, rate, estimated completion, top failure reasons, and what the providers' callbacks reported (the funnel sent → delivered
 //! → read → replied, late failures by code, opt-outs, deferrals); `--watch` refreshes it until
 //! the campaign is finished.
 //!
@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::keys::sender_name;
-use wacast_shared::queue::{CampaignRecord, FailureReasons, LateFailures, Queue, SendTimes};
+use wacast_shared::queue::{
+    CampaignRecord, FailureReasons, LateFailures, Queue, RejectSample, SendTimes,
+};
 
 use crate::cli::{Format, GlobalArgs, StatusArgs};
 use crate::cmd::output::{self, Lines};
@@ -135,6 +137,8 @@ struct Snapshot {
     send_times: SendTimes,
     failures: FailureReasons,
     late_failures: LateFailures,
+    /// The rows the upload rejected, by reason.
+    rejects: Vec<RejectSample>,
     /// The share of its rate the campaign's sender may use now, after the provider's 429s.
     sender_rate_factor: f64,
 }
@@ -164,9 +168,15 @@ impl Snapshot {
                 LATE_FAILURE_ROWS,
             )
             .await?;
+        let rejects = if record.counters.rejected > 0 {
+            queue.upload_rejects(id).await?
+        } else {
+            Vec::new()
+        };
         let sender = sender_name(record.campaign.provider, &record.campaign.from);
         let sender_rate_factor = queue.sender_backoff(&sender).await?;
         Ok(Snapshot {
+            rejects,
             record,
             observed_at: Utc::now(),
             sender_rate_factor,
@@ -336,7 +346,20 @@ impl Snapshot {
         lines.line("messages", open);
         lines.line("", done);
         lines.line("retries", c.retries);
-        lines.line("rejected", format!("{} rows at enqueue", c.rejected));
+        let by_reason: Vec<String> = self
+            .rejects
+            .iter()
+            .map(|r| format!("{} {}", r.code, r.count))
+            .collect();
+        let by_reason = if by_reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", by_reason.join(", "))
+        };
+        lines.line(
+            "rejected",
+            format!("{} rows at enqueue{by_reason}", c.rejected),
+        );
         lines.line("cost", format!("{:.4}", c.cost));
         if c.sent + c.delivered > 0 {
             lines.line("funnel", campaign_view::funnel_text(c));

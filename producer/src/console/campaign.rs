@@ -1,11 +1,13 @@
-//! A campaign's page: its state with the reason, the live numbers (counts, funnel, sends and
-//! deliveries per minute, pace), failures grouped by code, a sample row's rendered message,
-//! the report downloads and the message lookup; and its actions (pause, resume, cancel, retry),
-//! each confirmed on a page that names how many messages it touches.
+//! A campaign's page: the live part (its state with the reason, the actions the state allows,
+//! the counts, funnel, sends and deliveries per minute, pace), failures grouped by code, the
+//! rows the upload rejected by reason, a sample row's rendered message, the report downloads
+//! and the message lookup; and its actions (pause, resume, cancel, retry), each confirmed on a
+//! page that names how many messages it touches.
 //!
 //! Everything here is counters and bounded samples, never a walk of the campaign's rows: the
 //! failure reasons from at most [`FAILURE_SAMPLES`] rows of the failed set, the per-minute
-//! counts from at most two hourly hashes, the sample message from one row.
+//! counts from at most two hourly hashes, the upload's first rejected rows of each reason, the
+//! sample message from one row.
 
 use std::collections::HashMap;
 
@@ -22,7 +24,8 @@ use wacast_shared::campaign::{CampaignId, CampaignState, ProviderKind};
 use wacast_shared::message::Row;
 use wacast_shared::provider::request::Renderer;
 use wacast_shared::queue::{
-    CampaignRecord, FailureReasons, MessageStatus, MinuteCount, Queue, RetryFilter, WALK_CHUNK,
+    CampaignRecord, FailureReasons, MessageStatus, MinuteCount, Queue, RejectSample, RetryFilter,
+    WALK_CHUNK,
 };
 
 use crate::cli::Format;
@@ -35,6 +38,7 @@ use crate::console::layout::{Nav, PageError, csrf_field, page};
 use crate::console::sessions::Login;
 use crate::console::state::Console;
 use crate::console::view::{self, Pace};
+use crate::ingest::Reason;
 
 /// Rows of the failed set sampled for the failure reasons, as `wacast status` samples them.
 const FAILURE_SAMPLES: usize = 1000;
@@ -76,31 +80,20 @@ async fn show(
     let id = parse_id(&id)?;
     let queue = console.queue();
     let record = queue.load_campaign(&id).await?;
-    let zone = view::zone_of(&record.campaign);
     let failures = queue.failure_reasons(&id, FAILURE_SAMPLES).await?;
+    let rejects = queue.upload_rejects(&id).await?;
     let sample = sample_message(queue, &record).await;
-    let live = live(queue, &record).await?;
-    let campaign = &record.campaign;
+    let live = live(queue, &record, login.may_act()).await?;
     let title = format!("Campaign {id}");
     let body = html! {
         @if let Some(done) = query.done.as_deref() {
             p.flash.ok role="status" { (done_text(done, query.n.unwrap_or(0), &id)) }
         }
-        dl.fields {
-            dt { "Label" } dd { (campaign.label.as_deref().unwrap_or("-")) }
-            dt { "State" } dd { (view::state(&record)) (state_reason(&record)) }
-            dt { "Message" } dd { (what(&record)) ", from " (campaign.from.digits()) " via " (campaign.provider.as_str()) }
-            @if let Some(window) = &campaign.window { dt { "Window" } dd { (window) } }
-            dt { "Created" } dd { (view::time(Some(campaign.created_at), zone)) }
-            dt { "Send at" } dd { (view::time(Some(campaign.send_at), zone)) }
-            dt { "Started" } dd { (view::time(record.started_at, zone)) }
-            dt { "Finished" } dd { (view::time(record.finished_at, zone)) }
-            dt { "Rejected at upload" } dd { (record.counters.rejected) " of the file's rows" }
-        }
-        @if login.may_act() { (actions(&record)) }
         div #live data-refresh={"/campaigns/" (id) "/live"} { (live) }
         h2 { "Failures by code" }
         (failure_table(&record, &failures, login.may_act()))
+        h2 { "Rejected at upload" }
+        (rejects_section(&record, &rejects))
         h2 { "A sample message" }
         (sample)
         h2 { "Report" }
@@ -169,8 +162,10 @@ fn what(record: &CampaignRecord) -> String {
     }
 }
 
-/// The live part: counts, pace, funnel and chart; the script refreshes it every two seconds.
-async fn live(queue: &Queue, record: &CampaignRecord) -> Result<Markup, PageError> {
+/// The live part: the campaign's facts with its state and the reason, the actions the state
+/// allows (`may_act`: for an operator), counts, pace, funnel and chart. The script refreshes it
+/// every two seconds, so that what the page says of the state is never older than its numbers.
+async fn live(queue: &Queue, record: &CampaignRecord, may_act: bool) -> Result<Markup, PageError> {
     let now = Utc::now();
     let minutes = queue
         .per_minute(
@@ -184,7 +179,7 @@ async fn live(queue: &Queue, record: &CampaignRecord) -> Result<Markup, PageErro
     } else {
         Pace::default()
     };
-    Ok(live_markup(record, &minutes, &pace, now))
+    Ok(live_markup(record, &minutes, &pace, now, may_act))
 }
 
 fn live_markup(
@@ -192,9 +187,11 @@ fn live_markup(
     minutes: &[MinuteCount],
     pace: &Pace,
     now: chrono::DateTime<Utc>,
+    may_act: bool,
 ) -> Markup {
     let c = &record.counters;
-    let zone = view::zone_of(&record.campaign);
+    let campaign = &record.campaign;
+    let zone = view::zone_of(campaign);
     let cards = [
         ("Queued", c.queued),
         ("In flight", c.claimed + c.sending),
@@ -209,7 +206,18 @@ fn live_markup(
         ("Opted out", c.opted_out),
     ];
     html! {
-        p { "Progress: " (view::progress(record)) " of " (c.total) " messages · state " (view::state(record)) }
+        dl.fields {
+            dt { "Label" } dd { (campaign.label.as_deref().unwrap_or("-")) }
+            dt { "State" } dd #state { (view::state(record)) (state_reason(record)) }
+            dt { "Message" } dd { (what(record)) ", from " (campaign.from.digits()) " via " (campaign.provider.as_str()) }
+            @if let Some(window) = &campaign.window { dt { "Window" } dd { (window) } }
+            dt { "Created" } dd { (view::time(Some(campaign.created_at), zone)) }
+            dt { "Send at" } dd { (view::time(Some(campaign.send_at), zone)) }
+            dt { "Started" } dd { (view::time(record.started_at, zone)) }
+            dt { "Finished" } dd { (view::time(record.finished_at, zone)) }
+        }
+        @if may_act { (actions(record)) }
+        p { "Progress: " (view::progress(record)) " of " (c.total) " messages" }
         div.cards {
             @for (name, n) in cards {
                 div.card { div.muted { (name) } div.value { (n) } }
@@ -227,12 +235,12 @@ fn live_markup(
 
 async fn live_fragment(
     State(console): State<Console>,
-    _login: Login,
+    login: Login,
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
     let id = parse_id(&id)?;
     let record = console.queue().load_campaign(&id).await?;
-    live(console.queue(), &record).await
+    live(console.queue(), &record, login.may_act()).await
 }
 
 /// The actions the campaign's state allows, each leading to its confirmation.
@@ -296,6 +304,41 @@ fn failure_table(record: &CampaignRecord, failures: &FailureReasons, may_act: bo
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rows the upload rejected: per reason its code, what to do about it, how many, and the
+/// first rows with their line numbers (numbers in the messages masked, as in every list).
+fn rejects_section(record: &CampaignRecord, rejects: &[RejectSample]) -> Markup {
+    let rejected = record.counters.rejected;
+    html! {
+        @if rejected == 0 && rejects.is_empty() {
+            p { "No row of the file was rejected." }
+        } @else if rejects.is_empty() {
+            // Enqueued by a wacast that kept no rows in Redis: the rejects file has them.
+            p { (rejected) " of the file's rows; the rejects file written beside it lists them." }
+        } @else {
+            section #rejects {
+                p.muted { (rejected) " of the file's rows; the first of each reason (the rejects file written beside it lists them all):" }
+                @for group in rejects {
+                    h3 { code { (group.code) } " (" (group.count) ")" }
+                    @if let Some(reason) = Reason::ALL.into_iter().find(|r| r.code() == group.code) {
+                        p.muted { "hint: " (reason.hint()) }
+                    }
+                    table {
+                        thead { tr { th.num scope="col" { "Line" } th scope="col" { "Reason" } } }
+                        tbody {
+                            @for row in &group.rows {
+                                tr { td.num { (row.line) } td { (view::mask_numbers(&row.message)) } }
+                            }
+                        }
+                    }
+                    @if group.count > group.rows.len() as u64 {
+                        p.muted { "… and " (group.count - group.rows.len() as u64) " more." }
                     }
                 }
             }

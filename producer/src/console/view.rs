@@ -51,6 +51,59 @@ pub(crate) fn progress(record: &CampaignRecord) -> Markup {
     }
 }
 
+/// Digits a run needs to be taken for a phone number: no shorter number reaches anybody, and
+/// the other numbers in the ingest's messages (fields, lengths, bytes) are shorter.
+const PHONE_DIGITS: usize = 7;
+
+/// `text` (a message about a row) with every phone number in it masked to its last four
+/// digits, as lists show numbers. A number is a run of at least [`PHONE_DIGITS`] digits,
+/// perhaps after a `+`, with spaces, `-`, `.`, `/` and parentheses between them, as people
+/// write numbers; a date (`2026-05-01`) is none.
+pub(crate) fn mask_numbers(text: &str) -> String {
+    let is_separator = |c: char| matches!(c, ' ' | '-' | '.' | '/' | '(' | ')');
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run from this digit to the last digit before anything but a separator.
+        let mut end = i;
+        let mut j = i;
+        while j < chars.len() && (chars[j].is_ascii_digit() || is_separator(chars[j])) {
+            if chars[j].is_ascii_digit() {
+                end = j;
+            }
+            j += 1;
+        }
+        let run = &chars[i..=end];
+        let digits = run.iter().filter(|c| c.is_ascii_digit()).count();
+        let shape: String = run
+            .iter()
+            .take(10)
+            .map(|&c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        if digits < PHONE_DIGITS || shape == "9999-99-99" {
+            out.extend(run);
+        } else {
+            let mut hidden = digits - 4;
+            for &c in run {
+                if c.is_ascii_digit() && hidden > 0 {
+                    out.push('*');
+                    hidden -= 1;
+                } else {
+                    out.push(c);
+                }
+            }
+        }
+        i = end + 1;
+    }
+    out
+}
+
 /// A cost with four decimals.
 pub(crate) fn cost(value: f64) -> String {
     format!("{value:.4}")
@@ -132,6 +185,24 @@ mod tests {
             sent,
             delivered: 0,
         }
+    }
+
+    #[test]
+    fn numbers_in_a_message_are_masked_but_dates_and_counts_are_not() {
+        assert_eq!(
+            mask_numbers("number +4915112345678 is on an earlier row too"),
+            "number +*********5678 is on an earlier row too"
+        );
+        assert_eq!(
+            mask_numbers("phone \"0151 234-5678\" has no country code"),
+            "phone \"**** ***-5678\" has no country code"
+        );
+        assert_eq!(
+            mask_numbers("phone \"0151 23\" is not a valid number for DE"),
+            "phone \"0151 23\" is not a valid number for DE"
+        );
+        let other = "delay \"2026-05-01 07:00\": the row has 70000 bytes, more than 65536";
+        assert_eq!(mask_numbers(other), other);
     }
 
     #[test]

@@ -155,6 +155,12 @@ impl Prepared {
         } = streamed;
         let n_rejected: u64 = totals.rejected.values().sum();
         if !interrupted && let Some(queue) = queue {
+            // Before the ingest is marked done: a run stopped in between is repeated, and the
+            // repetition, having read the whole file again, writes them anew.
+            queue
+                .store_rejects(&id, &excerpt.samples(&totals.rejected))
+                .await
+                .with_context(|| resume_hint(&id))?;
             queue
                 .finish_ingest(&id, n_rejected)
                 .await

@@ -9,14 +9,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wacast_shared::campaign::CampaignId;
+use wacast_shared::queue::{MAX_REJECT_ROWS, RejectSample, RejectedRow};
 
 use crate::ingest::csv_import::{Reason, Rejected};
 
 /// How many rejected rows are shown on stderr; the rest are in the rejects file.
 const EXCERPT_ROWS: usize = 5;
 
-/// How many rejected rows of each reason the console's dry run lists; the rest are counted.
-const ROWS_PER_REASON: usize = 20;
+/// How many rejected rows of each reason the console's dry run lists (and the campaign keeps);
+/// the rest are counted.
+const ROWS_PER_REASON: usize = MAX_REJECT_ROWS;
 
 /// What a run did, and how to tell the operator.
 #[derive(Debug)]
@@ -233,6 +235,24 @@ impl Excerpt {
     /// The first rejected rows of each reason as `(line, message)`, in line order.
     pub fn by_reason(&self) -> &BTreeMap<Reason, Vec<(u64, String)>> {
         &self.by_reason
+    }
+
+    /// The first rows of each reason with its count in `counts`, as the campaign keeps them.
+    pub(crate) fn samples(&self, counts: &BTreeMap<Reason, u64>) -> Vec<RejectSample> {
+        self.by_reason
+            .iter()
+            .map(|(reason, rows)| RejectSample {
+                code: reason.code().to_string(),
+                count: counts.get(reason).copied().unwrap_or(0),
+                rows: rows
+                    .iter()
+                    .map(|(line, message)| RejectedRow {
+                        line: *line,
+                        message: message.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// `line 12: phone "0151 23" is not a valid number for DE`, …, then a blank line and one

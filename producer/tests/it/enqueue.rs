@@ -449,6 +449,10 @@ async fn an_interrupted_enqueue_completes_when_run_again_without_duplicates() {
     let mut text = String::from("phone,name,order_id\n");
     for i in 0..rows {
         text.push_str(&format!("+49151{:08},Name {i},ORD-{i}\n", 20_000_000 + i));
+        // Line 12, read before the crash, and line 3503, after it.
+        if i == 9 || i == rows - 1 {
+            text.push_str("12,Nobody,ORD-X\n");
+        }
     }
     let csv = env.write("big.csv", text);
     let crashed = env.enqueue(
@@ -471,7 +475,7 @@ async fn an_interrupted_enqueue_completes_when_run_again_without_duplicates() {
     );
 
     let resumed = env.enqueue(&csv, &TEMPLATE);
-    assert_eq!(resumed.code, 0, "{resumed:#?}");
+    assert_eq!(resumed.code, 1, "rows were rejected: {resumed:#?}");
     let summary = resumed.json();
     assert_eq!(summary["campaign"], id.as_str());
     assert_eq!(summary["resumed"], true);
@@ -485,9 +489,16 @@ async fn an_interrupted_enqueue_completes_when_run_again_without_duplicates() {
     assert_eq!(campaign["ingest"], "done");
     assert_eq!(env.n_due().await, rows);
     let queue = env.redis.queue().await;
-    counters_match_messages(&queue, &CampaignId::parse(&id).unwrap())
+    let id = CampaignId::parse(&id).unwrap();
+    counters_match_messages(&queue, &id)
         .await
         .expect("counters equal the message hashes");
+    // The rejects kept are the whole file's, read again by the resumed run.
+    let kept = queue.upload_rejects(&id).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!((kept[0].code.as_str(), kept[0].count), ("invalid_phone", 2));
+    let lines: Vec<u64> = kept[0].rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [12, 3503]);
 
     // And now it is complete: a third run is refused.
     assert_eq!(env.enqueue(&csv, &TEMPLATE).code, 2);

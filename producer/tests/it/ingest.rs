@@ -108,6 +108,28 @@ async fn ingest_streams_an_in_memory_csv_into_redis_and_reports_progress() {
     assert_eq!(lines[0], "line,reason,phone,name");
     assert!(lines[1].starts_with(&format!("{},", ROWS + 2)), "{rejects}");
     assert!(lines[2].starts_with(&format!("{},", ROWS + 3)), "{rejects}");
+    // The campaign keeps them by reason, for the console's campaign page.
+    let kept = queue
+        .upload_rejects(&CampaignId::parse("from-memory").unwrap())
+        .await
+        .unwrap();
+    let kept: Vec<(&str, u64, Vec<u64>)> = kept
+        .iter()
+        .map(|s| {
+            (
+                s.code.as_str(),
+                s.count,
+                s.rows.iter().map(|r| r.line).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("duplicate", 1, vec![ROWS as u64 + 3]),
+            ("invalid_phone", 1, vec![ROWS as u64 + 2])
+        ]
+    );
 
     // The campaign hash and the messages.
     let campaign = env.campaign("from-memory").await;

@@ -2,10 +2,10 @@
 //! retention purge takes only campaigns finished long enough ago.
 
 use redis::AsyncCommands;
-use wacast_shared::campaign::CampaignState;
+use wacast_shared::campaign::{CampaignId, CampaignState};
 use wacast_shared::queue::Terminal;
 
-use crate::ops::{assert_refused, covered, enqueue, failed, finish, sent, wacast};
+use crate::ops::{assert_refused, covered, enqueue, failed, finish, number, sent, wacast};
 use crate::support::Env;
 
 /// Every key under the test's prefix (SCAN, as an operator would) that belongs to `id`, and
@@ -94,6 +94,41 @@ async fn purge_removes_every_key_of_a_finished_campaign_and_nothing_else() {
     assert_eq!((after, mentioned), (before, true));
     assert_eq!(queue.load_campaign(&kept).await.unwrap().counters.queued, 5);
     assert_eq!(covered(&env, &env.redis.keys.due(), "kept").await.len(), 5);
+}
+
+#[tokio::test]
+async fn purge_removes_the_rows_the_upload_rejected() {
+    let env = Env::new().await;
+    let queue = env.redis.queue().await;
+    let csv = env.write(
+        "rejects.csv",
+        format!("phone,name\n{},A\n12,B\n{},C\n", number(1), number(1)),
+    );
+    let out = env.enqueue(
+        &csv,
+        &["--text", "Hi {{name}}", "--id", "rejects", "--delay", "+1h"],
+    );
+    assert_eq!(out.code, 1, "rows were rejected: {out:#?}");
+    let id = CampaignId::parse("rejects").unwrap();
+    let kept = queue.upload_rejects(&id).await.unwrap();
+    let kept: Vec<(&str, u64, u64)> = kept
+        .iter()
+        .map(|s| (s.code.as_str(), s.count, s.rows[0].line))
+        .collect();
+    assert_eq!(kept, [("duplicate", 1, 4), ("invalid_phone", 1, 3)]);
+    let (keys, _) = traces(&env, "rejects").await;
+    assert!(keys.contains(&env.redis.keys.rejects(&id)), "{keys:?}");
+
+    queue.cancel(&id).await.unwrap();
+    let out = wacast(&env, &["purge", "rejects"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(
+        out.json()["purged"][0]["other_keys"],
+        2,
+        "the hash and the rejects"
+    );
+    assert_eq!(traces(&env, "rejects").await, (vec![], false));
+    assert!(queue.upload_rejects(&id).await.unwrap().is_empty());
 }
 
 #[tokio::test]

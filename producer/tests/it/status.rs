@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wacast_shared::queue::Terminal;
 
-use crate::ops::{PRICE, assert_refused, command, enqueue, failed, finish, sent, wacast};
+use crate::ops::{PRICE, assert_refused, command, enqueue, failed, finish, number, sent, wacast};
 use crate::support::Env;
 
 #[tokio::test]
@@ -111,6 +111,28 @@ async fn status_reports_counters_cost_send_times_and_failure_reasons() {
     ] {
         assert!(text.stdout.contains(fragment), "{fragment:?}: {text:#?}");
     }
+}
+
+#[tokio::test]
+async fn status_counts_the_uploads_rejects_by_reason() {
+    let env = Env::new().await;
+    let csv = env.write(
+        "rejects.csv",
+        format!(
+            "phone,name\n{},A\n12,B\n{},C\n{},D\n",
+            number(1),
+            number(1),
+            number(1)
+        ),
+    );
+    let out = env.enqueue(&csv, &["--text", "Hi {{name}}", "--id", "rejects"]);
+    assert_eq!(out.code, 1, "rows were rejected: {out:#?}");
+    let text = wacast(&env, &["status", "rejects", "--format", "text"]);
+    assert!(
+        text.stdout
+            .contains("3 rows at enqueue: duplicate 2, invalid_phone 1\n"),
+        "{text:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,13 @@ pub const MAX_DELIVERY_ERROR_LEN: usize = 500;
 /// on.
 pub const MAX_PAUSE_REASON_LEN: usize = 300;
 
+/// The rows of each reason an upload's rejects keep (`rejects.rs`); the rejects file has
+/// them all.
+pub const MAX_REJECT_ROWS: usize = 20;
+
+/// The longest reject message kept: a message quotes the cell it is about, which may be long.
+pub const MAX_REJECT_LEN: usize = 300;
+
 /// Cuts text to at most `max` bytes on a character boundary.
 pub(crate) fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {

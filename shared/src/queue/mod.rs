@@ -50,7 +50,7 @@
 //! - `error`: [`QueueError`] (out of memory apart from other Redis trouble), and the error
 //!   text of log events.
 //! - `clock`: Redis's clock ([`RedisClock`]) and the time formats; `bounds`: the walk chunk
-//!   and the stored text lengths.
+//!   and the stored text lengths and samples.
 //! - `scripts`: the registry of the Lua scripts (`scripts/*.lua`, each after its `#!lua` flags
 //!   and `common.lua`).
 //! - `campaign_store`: create, load, finish ingest, pause, resume, cancel, settle.
@@ -67,6 +67,7 @@
 //!   failure reasons, late (delivery) failures, send times.
 //! - `activity`: what the console reads besides: a filtered page of campaigns, a campaign's
 //!   sends and deliveries per minute.
+//! - `rejects`: the rows an upload rejected, by reason, a bounded sample kept with the campaign.
 //! - `requeue`: `wacast retry` of failed rows; `purge`: `wacast purge`.
 //! - `handoff`: messages a provider holds until their send time, and its answers to deleting
 //!   them.
@@ -102,6 +103,7 @@ mod optout;
 mod primary;
 mod purge;
 mod read;
+mod rejects;
 mod requeue;
 mod scripts;
 mod slot;
@@ -113,7 +115,8 @@ pub use activity::{CampaignFilter, CampaignPage, MinuteCount};
 pub use backoff::Slowed;
 pub use batch::{MAX_BATCH, RetryEntry};
 pub use bounds::{
-    MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, MAX_REASON_LEN, WALK_CHUNK,
+    MAX_DELIVERY_ERROR_LEN, MAX_ERROR_LEN, MAX_PAUSE_REASON_LEN, MAX_REASON_LEN, MAX_REJECT_LEN,
+    MAX_REJECT_ROWS, WALK_CHUNK,
 };
 pub use campaign_store::{CampaignRecord, CancelReport, Counters, Created, Ingest, Waiting};
 pub use clock::{RESYNC, RedisClock};
@@ -133,6 +136,7 @@ pub use optout::{Optout, OptoutPage, OptoutSource};
 pub use primary::RedisConn;
 pub use purge::PurgeReport;
 pub use read::{FailureReason, FailureReasons, LateFailure, LateFailures, SendTimes};
+pub use rejects::{RejectSample, RejectedRow};
 pub use requeue::{RetryFilter, RetryReport};
 pub use tls::{RedisTls, TlsError, TlsFiles};
 pub use workers::{LiveWorker, ProviderHealthEntry, WorkerBeat};

@@ -17,7 +17,8 @@ use crate::queue::scripts::SCRIPTS;
 pub struct PurgeReport {
     /// Message hashes.
     pub messages: u64,
-    /// Other keys: the campaign hash, its failed and paused sets and its reasons table.
+    /// Other keys: the campaign hash, its failed and paused sets, its reasons table, its
+    /// upload's rejects and its per-minute counters.
     pub other_keys: u64,
 }
 
@@ -95,6 +96,7 @@ impl Queue {
             .key(self.keys.failed(id))
             .key(self.keys.paused(id))
             .key(self.keys.reasons(id))
+            .key(self.keys.rejects(id))
             .arg(id.as_str())
             .invoke_async(&mut self.conn())
             .await

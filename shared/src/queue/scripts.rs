@@ -64,6 +64,7 @@ pub(crate) struct Scripts {
     // Campaigns (`campaign_store.rs`).
     pub(crate) create_campaign: Script,
     pub(crate) finish_ingest: Script,
+    pub(crate) store_rejects: Script,
     pub(crate) set_state: Script,
     pub(crate) pause_chunk: Script,
     pub(crate) resume_chunk: Script,
@@ -100,6 +101,7 @@ pub(crate) struct Scripts {
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     create_campaign: script!("create_campaign"),
     finish_ingest: script!("finish_ingest"),
+    store_rejects: script!("store_rejects"),
     set_state: script!("set_state", allow_oom),
     pause_chunk: script!("pause_chunk", allow_oom),
     resume_chunk: script!("resume_chunk"),

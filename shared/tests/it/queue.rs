@@ -16,8 +16,8 @@ use wacast_shared::message::{Row, RowOverrides};
 use wacast_shared::phone::PhoneNumber;
 use wacast_shared::queue::backend::{FetchConfig, QueueBackend};
 use wacast_shared::queue::{
-    Claimed, Created, Ingest, Lease, MessageStatus, NewMessage, Queue, QueueError, RetryEntry,
-    RetryKind, SendPermit, Terminal,
+    Claimed, Created, Ingest, Lease, MAX_REJECT_LEN, MAX_REJECT_ROWS, MessageStatus, NewMessage,
+    Queue, QueueError, RejectSample, RejectedRow, RetryEntry, RetryKind, SendPermit, Terminal,
 };
 use wacast_shared::testing::{self, TestRedis, counters_match_messages};
 
@@ -1479,4 +1479,66 @@ async fn the_queues_clock_is_redis_time_and_stays_so_after_a_resync() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         queue.sync_clock().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn an_uploads_rejects_are_kept_bounded_replaced_and_purged() {
+    let (queue, id) = setup(2, T0).await;
+    let rows = |n: u64, text: &str| -> Vec<RejectedRow> {
+        (1..=n)
+            .map(|i| RejectedRow {
+                line: i + 1,
+                message: text.to_string(),
+            })
+            .collect()
+    };
+    let long = "é".repeat(MAX_REJECT_LEN);
+    let samples = [
+        RejectSample {
+            code: "invalid_phone".into(),
+            count: 3,
+            rows: rows(3, "phone \"12\" is not a valid number"),
+        },
+        RejectSample {
+            code: "duplicate".into(),
+            count: 40,
+            rows: rows(30, &long),
+        },
+    ];
+    queue.store_rejects(&id, &samples).await.unwrap();
+    let kept = queue.upload_rejects(&id).await.unwrap();
+    // The most frequent first; at most MAX_REJECT_ROWS rows, each cut on a character boundary.
+    assert_eq!(kept[0].code, "duplicate");
+    assert_eq!(kept[0].count, 40);
+    assert_eq!(kept[0].rows.len(), MAX_REJECT_ROWS);
+    assert_eq!(kept[0].rows[19].line, 21);
+    assert_eq!(kept[0].rows[0].message, "é".repeat(MAX_REJECT_LEN / 2));
+    assert_eq!(kept[1], samples[0]);
+
+    // A second write (a resumed upload) replaces the first; none keeps no key.
+    queue.store_rejects(&id, &samples[..1]).await.unwrap();
+    assert_eq!(queue.upload_rejects(&id).await.unwrap(), samples[..1]);
+    queue.store_rejects(&id, &[]).await.unwrap();
+    let exists: bool = queue
+        .connection()
+        .exists(queue.keys().rejects(&id))
+        .await
+        .unwrap();
+    assert!(!exists);
+
+    // Purge deletes them with the campaign, and a late write finds no campaign to keep them for.
+    queue.store_rejects(&id, &samples).await.unwrap();
+    queue.cancel(&id).await.unwrap();
+    queue.purge(&id, false).await.unwrap();
+    let exists: bool = queue
+        .connection()
+        .exists(queue.keys().rejects(&id))
+        .await
+        .unwrap();
+    assert!(!exists, "the rejects outlived their campaign");
+    assert!(matches!(
+        queue.store_rejects(&id, &samples).await,
+        Err(QueueError::NotFound(_))
+    ));
+    assert!(queue.upload_rejects(&id).await.unwrap().is_empty());
 }
