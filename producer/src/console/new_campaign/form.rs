@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use wacast_shared::campaign::ProviderKind;
 
-use crate::console::new_campaign::mapping::{self, Mapping};
+use crate::console::new_campaign::mapping::{self, Mapping, comma_list};
 use crate::ingest::options::{check_label, parse_ttl};
 use crate::ingest::templates::Approved;
 use crate::ingest::{
@@ -257,15 +257,6 @@ impl Options {
             rejects_file,
         })
     }
-}
-
-/// `name, order_id` → `["name", "order_id"]`, as the flags' comma lists read.
-pub(crate) fn comma_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn non_empty(text: &str) -> Option<String> {

@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 
 use wacast_shared::render::normalise_column;
 
-use crate::console::new_campaign::form::comma_list;
 use crate::ingest::csv_import::PHONE_HEADERS;
 use crate::ingest::templates::Approved;
 
@@ -190,6 +189,15 @@ impl Mapping {
         }
         proposal
     }
+}
+
+/// `name, order_id` → `["name", "order_id"]`, as the flags' comma lists read.
+pub(crate) fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
