@@ -43,6 +43,7 @@ declare -A GOALS=(
   [console_campaign_page_ms]="le 50"
   [console_list_ms]="le 100"
   [console_rss_mb]="le 50"
+  [console_peak_rss_mb]="le 50"
   [console_upload_rows_per_s]="ge 100000"
 )
 

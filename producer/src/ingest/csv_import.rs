@@ -3,9 +3,7 @@
 //! [`Layout`] maps the header once (phone column, the content's columns, the optional override
 //! columns) and fails the whole run when something the message needs is missing. [`RowChecker`]
 //! then turns each record into a [`NewMessage`] or a [`Rejected`] row. Nothing per row is kept
-//! except the set of accepted numbers (as `u64`), for duplicate detection.
-
-use std::collections::HashSet;
+//! except the set of accepted numbers (`numbers::Numbers`), for duplicate detection.
 
 use anyhow::{Context, bail};
 use csv::ByteRecord;
@@ -21,6 +19,7 @@ use wacast_shared::schedule::Schedule;
 use wacast_shared::window::{SendWindow, ZoneCache};
 
 use crate::ingest::normalise::Normaliser;
+use crate::ingest::numbers::Numbers;
 use crate::ingest::options::{self, Clock};
 use crate::ingest::source;
 
@@ -393,7 +392,7 @@ pub(crate) struct RowChecker {
     layout: Layout,
     rules: RowRules,
     normaliser: Normaliser,
-    seen: HashSet<u64>,
+    seen: Numbers,
     zones: ZoneCache,
 }
 
@@ -405,7 +404,7 @@ impl RowChecker {
             layout,
             rules,
             normaliser,
-            seen: HashSet::new(),
+            seen: Numbers::default(),
             zones: ZoneCache::default(),
         }
     }

@@ -15,9 +15,10 @@
 //!   `campaign_id` (the id derived from the file and the options).
 //! - `run`: the second stage, over `open_campaign` (create or resume), `records` (the CSV's
 //!   records with the file's line numbers, a row's byte bound and unbalanced quotes),
-//!   `csv_import` (header mapping and per-row checks), `normalise` (phone numbers, with a fast path for E.164),
-//!   `pump` (reader thread → Redis), `rejects` (the rejects file) and `preview` (a dry run's
-//!   first messages).
+//!   `csv_import` (header mapping and per-row checks), `normalise` (phone numbers, with a fast
+//!   path for E.164), `numbers` (the accepted numbers, 8 bytes each, for duplicates), `pump`
+//!   (reader thread → Redis), `rejects` (the rejects file) and `preview` (a dry run's first
+//!   messages).
 //! - `event`: what a run reports as it goes; `summary`: what it reports at the end.
 //!
 //! Exactly once: the campaign id is derived from the file and the options (or given); a
@@ -31,6 +32,7 @@ pub(crate) mod content;
 pub(crate) mod csv_import;
 mod event;
 pub(crate) mod normalise;
+mod numbers;
 mod open_campaign;
 pub(crate) mod options;
 mod prepare;
