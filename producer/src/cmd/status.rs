@@ -257,6 +257,12 @@ impl Snapshot {
                 "top": top,
             }),
         );
+        let rejects: Vec<Value> = self
+            .rejects
+            .iter()
+            .map(|r| json!({"code": r.code, "count": r.count, "rows": r.rows}))
+            .collect();
+        out.insert("rejects".into(), Value::Array(rejects));
         let late = &self.late_failures;
         let top: Vec<Value> = late
             .reasons

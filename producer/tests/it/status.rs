@@ -133,6 +133,28 @@ async fn status_counts_the_uploads_rejects_by_reason() {
             .contains("3 rows at enqueue: duplicate 2, invalid_phone 1\n"),
         "{text:#?}"
     );
+    // The same in JSON, with each reason's first rows by line.
+    let json = wacast(&env, &["status", "rejects", "--format", "json"]);
+    let status: Value = serde_json::from_str(&json.stdout).unwrap();
+    let rejects = &status["rejects"];
+    assert_eq!(rejects[0]["code"], "duplicate", "{status:#}");
+    assert_eq!(rejects[0]["count"], 2);
+    let lines: Vec<&Value> = rejects[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["line"])
+        .collect();
+    assert_eq!(lines, [4, 5]);
+    assert_eq!(rejects[1]["code"], "invalid_phone");
+    assert_eq!(rejects[1]["rows"][0]["line"], 3);
+    assert!(
+        rejects[1]["rows"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("12"),
+        "{status:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
