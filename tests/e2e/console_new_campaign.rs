@@ -307,6 +307,10 @@ async fn the_template_s_parameters_are_chosen_among_the_file_s_columns() {
     // No dry run yet: a select of the file's columns per parameter of the template, starting
     // with the columns in order, the phone column left out.
     assert!(page.contains("Choose the columns"), "{page}");
+    assert!(
+        page.contains("<h1>New campaign: choose the columns</h1>"),
+        "{page}"
+    );
     assert!(!page.contains(r#"id="dry-accepted""#), "{page}");
     for (name, label, proposed) in [
         ("body_1", "Body {{1}}", "Vorname"),

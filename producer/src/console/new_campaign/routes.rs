@@ -134,15 +134,21 @@ async fn checked(
     let upload = find(&uploads, &id)?;
     let templates = approved(&console)?;
     let stage = lock(&upload);
-    let body = match &*stage {
+    let (title, body) = match &*stage {
         Stage::Enqueueing(_) => {
             return Ok(Redirect::to(&format!("/campaigns/new/{id}/progress")).into_response());
         }
-        Stage::Checked { options, dry_run } => {
-            dry_run_page(&login, &upload, options, dry_run, &templates)
-        }
+        Stage::Checked { options, dry_run } => (
+            // No dry run yet: the template's columns are still to be chosen.
+            if dry_run.is_some() {
+                "New campaign: dry run"
+            } else {
+                "New campaign: choose the columns"
+            },
+            dry_run_page(&login, &upload, options, dry_run, &templates),
+        ),
     };
-    Ok(page("New campaign: dry run", &login, Nav::NewCampaign, body).into_response())
+    Ok(page(title, &login, Nav::NewCampaign, body).into_response())
 }
 
 async fn enqueue(
