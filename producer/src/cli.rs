@@ -33,6 +33,7 @@ pub(crate) mod env {
     pub(crate) const CONSOLE_VIEWER_TOKEN_FILE: &str = "WACAST_CONSOLE_VIEWER_TOKEN_FILE";
     pub(crate) const CONSOLE_HTTPS: &str = "WACAST_CONSOLE_HTTPS";
     pub(crate) const CONSOLE_MAX_UPLOAD: &str = "WACAST_CONSOLE_MAX_UPLOAD";
+    pub(crate) const CONSOLE_TRUSTED_PROXIES: &str = "WACAST_CONSOLE_TRUSTED_PROXIES";
 }
 
 /// wacast: scheduled WhatsApp campaigns from a CSV file, sent through seven by wacast-worker.
@@ -205,6 +206,15 @@ pub(crate) struct ServeArgs {
     /// terminates TLS but does not send `X-Forwarded-Proto: https` (which does the same).
     #[arg(long, env = env::CONSOLE_HTTPS)]
     pub(crate) https: bool,
+
+    /// The address of a reverse proxy in front of the console (repeat the flag, or separate
+    /// addresses with commas). For a request from one of them the client is the last address
+    /// of `X-Forwarded-For`, the one that proxy saw: the login throttle counts attempts per
+    /// that address, and the log names it. From any other peer the header is ignored, since
+    /// anyone can send it.
+    #[arg(long = "trusted-proxy", env = env::CONSOLE_TRUSTED_PROXIES, value_delimiter = ',',
+          value_name = "IP")]
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
 
     /// How long a login lasts without being used.
     #[arg(long, default_value = "12h", value_parser = parse_duration, value_name = "DURATION")]

@@ -194,6 +194,62 @@ async fn login_attempts_are_throttled_and_sessions_expire() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Login attempts through a reverse proxy: with `--trusted-proxy`, each client behind it is
+/// throttled on its own, by the last address of `X-Forwarded-For`; without it the header is
+/// ignored, since anyone could send it to escape the throttle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_client_that_the_login_throttle_counts() {
+    let redis = TestRedis::shared().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let attempt = |base: String, forwarded: &'static str| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/login"))
+                .header("x-forwarded-for", forwarded)
+                .form(&[("token", "guess"), ("next", "/")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+
+    let proxied = ConsoleServer::start(&redis, &["--trusted-proxy", "127.0.0.1"]);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        // What the client wrote comes first; the proxy appends the address it saw.
+        statuses.push(attempt(proxied.url.clone(), "10.9.9.9, 203.0.113.7").await);
+    }
+    assert_eq!(statuses[..5], [StatusCode::SEE_OTHER; 5]);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt(proxied.url.clone(), "203.0.113.8").await,
+        StatusCode::SEE_OTHER,
+        "another client behind the proxy has its own attempts"
+    );
+
+    let direct = ConsoleServer::start(&redis, &[]);
+    let mut statuses = Vec::new();
+    for forwarded in [
+        "192.0.2.1",
+        "192.0.2.2",
+        "192.0.2.3",
+        "192.0.2.4",
+        "192.0.2.5",
+        "192.0.2.6",
+    ] {
+        statuses.push(attempt(direct.url.clone(), forwarded).await);
+    }
+    assert_eq!(
+        statuses[5],
+        StatusCode::TOO_MANY_REQUESTS,
+        "an untrusted peer's header is ignored: {statuses:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_and_action_answers_and_escapes_what_it_shows() {
     let redis = TestRedis::shared().await;

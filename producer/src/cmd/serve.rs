@@ -1,7 +1,7 @@
 //! `wacast serve`: the flags and credentials → the console's configuration ([`ServeConfig`]),
 //! which `console::server::run` serves until it is stopped.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,6 +37,8 @@ pub(crate) struct ServeConfig {
     /// Logs in as a viewer, who may look but not act.
     pub(crate) viewer_token: Option<SecretString>,
     pub(crate) https: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<IpAddr>,
     pub(crate) session_ttl: Duration,
     pub(crate) templates: Option<PathBuf>,
     /// The largest upload, in bytes.
@@ -69,6 +71,7 @@ pub(crate) fn config(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<Se
         operator_token,
         viewer_token,
         https: args.https,
+        trusted_proxies: args.trusted_proxies.clone(),
         session_ttl: args.session_ttl,
         templates: args.templates.clone(),
         max_upload: args.max_upload.saturating_mul(1_000_000),

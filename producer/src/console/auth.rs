@@ -160,8 +160,9 @@ async fn log_in(
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !console.login_limiter().admits(peer.ip()) {
-        tracing::warn!(client = %peer.ip(), "Login attempts throttled.");
+    let client = console.client(peer.ip(), &headers);
+    if !console.login_limiter().admits(client) {
+        tracing::warn!(%client, "Login attempts throttled.");
         return error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "too many login attempts from this address: wait a minute and try again",
@@ -169,7 +170,7 @@ async fn log_in(
     }
     let next = safe_next(form.next.as_deref());
     let Some(role) = console.tokens().role_of(&form.token) else {
-        tracing::warn!(client = %peer.ip(), "Login with a wrong token.");
+        tracing::warn!(%client, "Login with a wrong token.");
         let target = format!(
             "/login?failed=1&next={}",
             percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)
@@ -183,7 +184,7 @@ async fn log_in(
         .same_site(SameSite::Strict)
         .secure(console.https() || forwarded_https(&headers))
         .build();
-    tracing::info!(client = %peer.ip(), role = role.as_str(), "Logged in.");
+    tracing::info!(%client, role = role.as_str(), "Logged in.");
     (jar.add(cookie), Redirect::to(&next)).into_response()
 }
 

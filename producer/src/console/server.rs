@@ -81,6 +81,7 @@ pub(crate) async fn run(config: ServeConfig) -> anyhow::Result<()> {
             sessions: SessionStore::new(config.session_ttl),
             login_limiter: LoginLimiter::new(),
             https: config.https,
+            trusted_proxies: config.trusted_proxies,
             templates: config.templates,
             max_upload: config.max_upload,
         }),
