@@ -157,10 +157,10 @@ async fn dry_run_lists_rejected_rows_by_reason_with_line_numbers_and_writes_noth
     assert!(page.contains(r#"id="dry-accepted">3<"#), "{page}");
     assert!(page.contains(r#"id="dry-rejected">2<"#), "{page}");
     // Grouped by reason, each row with its line in the file (the header is line 1).
-    assert!(page.contains("invalid_phone (1)"), "{page}");
-    assert!(page.contains("<td>3</td>"), "{page}");
-    assert!(page.contains("duplicate (1)"), "{page}");
-    assert!(page.contains("<td>5</td>"), "{page}");
+    assert!(page.contains("<code>invalid_phone</code> (1)"), "{page}");
+    assert!(page.contains(r#"<td class="num">3</td>"#), "{page}");
+    assert!(page.contains("<code>duplicate</code> (1)"), "{page}");
+    assert!(page.contains(r#"<td class="num">5</td>"#), "{page}");
     // The CSV's value is shown as text in the preview, never as markup.
     assert!(!page.contains("<script>alert"), "{page}");
     assert!(

@@ -38,7 +38,6 @@ use crate::console::layout::{Nav, PageError, csrf_field, page};
 use crate::console::sessions::Login;
 use crate::console::state::Console;
 use crate::console::view::{self, Pace};
-use crate::ingest::Reason;
 
 /// Rows of the failed set sampled for the failure reasons, as `wacast status` samples them.
 const FAILURE_SAMPLES: usize = 1000;
@@ -311,8 +310,7 @@ fn failure_table(record: &CampaignRecord, failures: &FailureReasons, may_act: bo
     }
 }
 
-/// The rows the upload rejected: per reason its code, what to do about it, how many, and the
-/// first rows with their line numbers (numbers in the messages masked, as in every list).
+/// The rows the upload rejected, as the campaign keeps them (`view::rejects`).
 fn rejects_section(record: &CampaignRecord, rejects: &[RejectSample]) -> Markup {
     let rejected = record.counters.rejected;
     html! {
@@ -324,23 +322,7 @@ fn rejects_section(record: &CampaignRecord, rejects: &[RejectSample]) -> Markup 
         } @else {
             section #rejects {
                 p.muted { (rejected) " of the file's rows; the first of each reason (the rejects file written beside it lists them all):" }
-                @for group in rejects {
-                    h3 { code { (group.code) } " (" (group.count) ")" }
-                    @if let Some(reason) = Reason::ALL.into_iter().find(|r| r.code() == group.code) {
-                        p.muted { "hint: " (reason.hint()) }
-                    }
-                    table {
-                        thead { tr { th.num scope="col" { "Line" } th scope="col" { "Reason" } } }
-                        tbody {
-                            @for row in &group.rows {
-                                tr { td.num { (row.line) } td { (view::mask_numbers(&row.message)) } }
-                            }
-                        }
-                    }
-                    @if group.count > group.rows.len() as u64 {
-                        p.muted { "… and " (group.count - group.rows.len() as u64) " more." }
-                    }
-                }
+                (view::rejects(rejects))
             }
         }
     }

@@ -6,11 +6,12 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 use wacast_shared::campaign::{Campaign, CampaignState};
-use wacast_shared::queue::{CampaignRecord, MinuteCount, Queue, QueueError};
+use wacast_shared::queue::{CampaignRecord, MinuteCount, Queue, QueueError, RejectSample};
 use wacast_shared::window::WindowZone;
 
 use crate::cmd::campaign_view;
 use crate::cmd::output::duration_text;
+use crate::ingest::Reason;
 
 /// The zone a campaign's times are shown in: its send window's, else UTC (a window on the
 /// recipients' own zones has no one zone).
@@ -102,6 +103,31 @@ pub(crate) fn mask_numbers(text: &str) -> String {
         i = end + 1;
     }
     out
+}
+
+/// Rejected rows by reason, as the dry run finds them and the campaign keeps them: per reason
+/// its code and count, what to do about it, and the first rows with their line numbers
+/// (numbers in the messages masked, as in every list).
+pub(crate) fn rejects(groups: &[RejectSample]) -> Markup {
+    html! {
+        @for group in groups {
+            h3 { code { (group.code) } " (" (group.count) ")" }
+            @if let Some(reason) = Reason::of_code(&group.code) {
+                p.hint { "hint: " (reason.hint()) }
+            }
+            table {
+                thead { tr { th.num scope="col" { "Line" } th scope="col" { "Reason" } } }
+                tbody {
+                    @for row in &group.rows {
+                        tr { td.num { (row.line) } td { (mask_numbers(&row.message)) } }
+                    }
+                }
+            }
+            @if group.count > group.rows.len() as u64 {
+                p.muted { "… and " (group.count - group.rows.len() as u64) " more." }
+            }
+        }
+    }
 }
 
 /// A cost with four decimals.

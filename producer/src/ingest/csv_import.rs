@@ -86,6 +86,11 @@ impl Reason {
         Reason::RowTooLarge,
     ];
 
+    /// The reason whose [`Reason::code`] is `code`.
+    pub(crate) fn of_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|reason| reason.code() == code)
+    }
+
     /// The stable code: `invalid_phone`, `duplicate`, ….
     pub fn code(self) -> &'static str {
         match self {

@@ -232,11 +232,6 @@ impl Excerpt {
         }
     }
 
-    /// The first rejected rows of each reason as `(line, message)`, in line order.
-    pub fn by_reason(&self) -> &BTreeMap<Reason, Vec<(u64, String)>> {
-        &self.by_reason
-    }
-
     /// The first rows of each reason with its count in `counts`, as the campaign keeps them.
     pub(crate) fn samples(&self, counts: &BTreeMap<Reason, u64>) -> Vec<RejectSample> {
         self.by_reason

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::runtime::Handle;
-use wacast_shared::queue::Queue;
+use wacast_shared::queue::{Queue, RejectSample};
 
-use crate::ingest::{self, Event, IngestRequest, Progress, Reason, Source};
+use crate::ingest::{self, Event, IngestRequest, Progress, Source};
 
 /// What a dry run found, for the page: the counts, the rejected rows grouped by reason with
 /// their line numbers, and the first messages as the worker will send them.
@@ -22,21 +22,11 @@ pub(crate) struct DryRun {
     pub(crate) rows: u64,
     pub(crate) accepted: u64,
     pub(crate) rejected: u64,
-    /// Per reason: its code, its hint, how many rows, and the first of them.
-    pub(crate) by_reason: Vec<RejectGroup>,
+    /// Per reason: its code, how many rows, and the first of them.
+    pub(crate) by_reason: Vec<RejectSample>,
     pub(crate) preview: Vec<Value>,
     pub(crate) first_send_at: Option<DateTime<Utc>>,
     pub(crate) warnings: Vec<String>,
-}
-
-/// The rows rejected for one reason.
-#[derive(Debug, Clone)]
-pub(crate) struct RejectGroup {
-    pub(crate) code: &'static str,
-    pub(crate) hint: &'static str,
-    pub(crate) count: u64,
-    /// `(line, message)` of the first rows.
-    pub(crate) rows: Vec<(u64, String)>,
 }
 
 /// An enqueue running in the background, or its end.
@@ -82,17 +72,7 @@ pub(crate) async fn dry_run(
     .map_err(|e| format!("the dry run stopped: {e}"))?;
     let (report, warnings) = ran.map_err(|e| format!("{e:#}"))?;
     let summary = &report.summary;
-    let by_reason = report
-        .excerpt
-        .by_reason()
-        .iter()
-        .map(|(reason, rows)| RejectGroup {
-            code: reason.code(),
-            hint: Reason::hint(*reason),
-            count: summary.rejected.get(reason).copied().unwrap_or(0),
-            rows: rows.clone(),
-        })
-        .collect();
+    let by_reason = report.excerpt.samples(&summary.rejected);
     Ok(DryRun {
         campaign: summary.campaign.to_string(),
         rows: summary.rows,

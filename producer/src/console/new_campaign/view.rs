@@ -13,6 +13,7 @@ use crate::console::new_campaign::job::{DryRun, JobState};
 use crate::console::new_campaign::mapping::{self, Component, MAPPED_FOR};
 use crate::console::new_campaign::uploads::{FILE_FIELD, Upload};
 use crate::console::sessions::{CSRF_FIELD, Login};
+use crate::console::view;
 use crate::ingest::templates::Approved;
 
 /// The script that polls the progress (served by this page's routes: the CSP allows only the
@@ -258,21 +259,7 @@ pub(crate) fn dry_run_page(
                 @if !run.by_reason.is_empty() {
                     section #rejects {
                         h2 { "Rejected rows (" (run.rejected) ")" }
-                        @for group in &run.by_reason {
-                            h3 { (group.code) " (" (group.count) ")" }
-                            p.hint { "hint: " (group.hint) }
-                            table {
-                                thead { tr { th scope="col" { "line" } th scope="col" { "reason" } } }
-                                tbody {
-                                    @for (line, message) in &group.rows {
-                                        tr { td { (line) } td { (message) } }
-                                    }
-                                }
-                            }
-                            @if group.count > group.rows.len() as u64 {
-                                p { "… and " (group.count - group.rows.len() as u64) " more." }
-                            }
-                        }
+                        (view::rejects(&run.by_reason))
                     }
                 }
                 @if !run.preview.is_empty() {
