@@ -38,7 +38,7 @@ pub(crate) fn upload_form(
         }
         p { "Upload a CSV of recipients (a phone column, and the columns your message uses). "
             "Nothing is written until you have seen the dry run and chosen to enqueue." }
-        form #upload method="post" action=(action) enctype="multipart/form-data" {
+        form #upload.campaign method="post" action=(action) enctype="multipart/form-data" {
             (option_fields(&Options::default(), templates, &[]))
             fieldset {
                 legend { "Recipients" }
@@ -274,7 +274,7 @@ pub(crate) fn dry_run_page(
         }
         section #options {
             h2 { "Options" }
-            form method="post" action=(format!("{base}/check")) {
+            form.campaign method="post" action=(format!("{base}/check")) {
                 (csrf_field(login))
                 (option_fields(options, templates, &upload.columns))
                 button type="submit" {
